@@ -1,0 +1,352 @@
+/**
+ * The configuration schema: the single source of validation, TypeScript types and the
+ * configuration reference (`npm run docs` writes docs/configuration.md from it; a test fails
+ * when that file is stale). Every field has a description, and a default or an example.
+ */
+import { z } from 'zod';
+import { topicPatternError } from '../connectors/mqtt/topic-pattern.ts';
+import { EQUIPMENT_STATES } from '../model/state.ts';
+
+const ID_RULE = 'an id of letters, digits, "-" or "_" (no "/" or spaces)';
+export const idSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, { error: `expected ${ID_RULE}` })
+  .max(64);
+
+const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const DURATION_FACTOR = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** A duration written like "1.5s", "200ms", "5m" or "1h", parsed to milliseconds. */
+export const durationSchema = z
+  .string({ error: 'expected a duration like "1.5s"' })
+  .regex(DURATION_RE, { error: 'expected a duration like "1.5s"' })
+  .transform((text) => {
+    const m = DURATION_RE.exec(text) as RegExpExecArray;
+    return Number(m[1]) * DURATION_FACTOR[m[2] as keyof typeof DURATION_FACTOR];
+  });
+
+function isIanaZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return zone.includes('/') || zone === 'UTC';
+  } catch {
+    return false;
+  }
+}
+
+const timeZoneSchema = z
+  .string()
+  .refine(isIanaZone, { error: 'expected an IANA time zone such as "Europe/Berlin" or "UTC"' })
+  .describe('IANA time zone of the site, used for shifts and local-time reports.')
+  .meta({ examples: ['Europe/Berlin'] });
+
+const unitSchema = z
+  .strictObject({
+    id: idSchema.describe('Id of the work unit, unique within its line.').meta({ examples: ['filler'] }),
+    name: z.string().optional().describe('Display name; defaults to the id.'),
+    idealCycleTime: durationSchema
+      .optional()
+      .describe('Ideal time to make one piece (for OEE performance).')
+      .meta({ examples: ['1.5s'] }),
+  })
+  .describe('An ISA-95 work unit (a machine: filler, capper, labeller …).');
+
+const lineSchema = z
+  .strictObject({
+    id: idSchema.describe('Id of the line (ISA-95 work center), unique within its area.').meta({ examples: ['line1'] }),
+    name: z.string().optional().describe('Display name; defaults to the id.'),
+    units: z.array(unitSchema).min(1, { error: 'a line needs at least one unit' }).describe('Work units of the line.'),
+  })
+  .describe('A production line (ISA-95 work center).');
+
+const areaSchema = z
+  .strictObject({
+    id: idSchema.describe('Id of the area, unique within its site.').meta({ examples: ['packaging'] }),
+    name: z.string().optional().describe('Display name; defaults to the id.'),
+    lines: z.array(lineSchema).min(1, { error: 'an area needs at least one line' }).describe('Lines of the area.'),
+  })
+  .describe('An ISA-95 area.');
+
+const siteSchema = z
+  .strictObject({
+    id: idSchema.describe('Id of the site, unique within the enterprise.').meta({ examples: ['plant1'] }),
+    name: z.string().optional().describe('Display name; defaults to the id.'),
+    timeZone: timeZoneSchema,
+    areas: z.array(areaSchema).min(1, { error: 'a site needs at least one area' }).describe('Areas of the site.'),
+  })
+  .describe('An ISA-95 site (a plant).');
+
+const enterpriseSchema = z
+  .strictObject({
+    id: idSchema.describe('Id of the enterprise: the first segment of every equipment id.').meta({ examples: ['acme'] }),
+    name: z.string().optional().describe('Display name; defaults to the id.'),
+  })
+  .describe('The ISA-95 enterprise at the top of the hierarchy.');
+
+const MQTT_URL_RE = /^(mqtt|mqtts|ws|wss|tcp|ssl):\/\/[^\s]+$/;
+
+const mqttConnectionSchema = z
+  .strictObject({
+    id: idSchema.describe('Id of the connection, unique among connections.').meta({ examples: ['plant-mqtt'] }),
+    type: z.literal('mqtt'),
+    url: z
+      .string()
+      .regex(MQTT_URL_RE, { error: 'expected a broker URL like "mqtt://host:1883" or "mqtts://host:8883"' })
+      .optional()
+      .describe(
+        'URL of an external MQTT broker. Leave it out to use the hub\'s embedded broker (see `broker`), which ingests in-process.',
+      )
+      .meta({ examples: ['mqtt://127.0.0.1:1883'] }),
+    username: z.string().optional().describe('User name for the broker; may be "${ENV_NAME}".'),
+    password: z.string().optional().describe('Password for the broker; write "${ENV_NAME}" to keep it out of the file.'),
+    clientId: z
+      .string()
+      .optional()
+      .describe('MQTT client id; defaults to "millwright-<connection id>". Keep it stable: the broker keeps the session (QoS 1 messages) under it.'),
+    protocolVersion: z
+      .union([z.literal(4), z.literal(5)])
+      .default(5)
+      .describe('MQTT protocol version: 4 is MQTT 3.1.1, 5 is MQTT 5.'),
+    qos: z.union([z.literal(0), z.literal(1)]).default(1).describe('QoS of the subscriptions.'),
+    maxPayloadBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(1_048_576)
+      .describe('Payloads larger than this are quarantined, not parsed.'),
+  })
+  .describe('An MQTT connection: subscribes to the topics of its bindings.');
+
+const simulatorConnectionSchema = z
+  .strictObject({
+    id: idSchema.describe('Id of the connection, unique among connections.').meta({ examples: ['sim'] }),
+    type: z.literal('simulator'),
+    publishTo: idSchema
+      .describe('Id of the MQTT connection whose broker the simulator publishes to, so samples take the real MQTT path.')
+      .meta({ examples: ['plant-mqtt'] }),
+    topicPrefix: z
+      .string()
+      .default('sim')
+      .describe('First topic level of the simulated tags: `<prefix>/<site>/<area>/<line>/<unit>/<tag>`.'),
+    seed: z.number().int().optional().describe('Random seed, for a repeatable plant.'),
+    speed: z.number().positive().max(1000).default(1).describe('Time factor: 10 runs the plant ten times faster.'),
+    counterMax: z
+      .number()
+      .int()
+      .positive()
+      .default(65_535)
+      .describe('Largest value of the simulated PLC counters; they roll over to 0 after it.'),
+    scrapRate: z.number().min(0).max(1).default(0.02).describe('Share of pieces that are scrap.'),
+    meanTimeBetweenStops: durationSchema.default(60_000).describe('Mean running time between two stops.').meta({ examples: ['60s'] }),
+    microStopShare: z.number().min(0).max(1).default(0.6).describe('Share of stops that are micro-stops (a few seconds).'),
+    changeoverEvery: durationSchema
+      .default(900_000)
+      .describe('Mean time between product changeovers.')
+      .meta({ examples: ['15m'] }),
+  })
+  .describe('The built-in line simulator: every work unit runs with jitter, stops, changeovers and scrap.');
+
+export const connectionSchema = z.discriminatedUnion('type', [mqttConnectionSchema, simulatorConnectionSchema]);
+
+const payloadSchema = z
+  .strictObject({
+    format: z
+      .enum(['auto', 'json', 'number', 'string'])
+      .default('auto')
+      .describe('auto: JSON when it parses, else a number, else the text.'),
+    valuePath: z
+      .string()
+      .optional()
+      .describe('Dot path of the value inside a JSON payload; without it the whole payload is the value.')
+      .meta({ examples: ['value'] }),
+    timestampPath: z
+      .string()
+      .optional()
+      .describe('Dot path of the source timestamp (ISO 8601 text or epoch ms) inside a JSON payload.')
+      .meta({ examples: ['timestamp'] }),
+    reasonPath: z
+      .string()
+      .optional()
+      .describe('State bindings: dot path of the reason code inside a JSON payload.')
+      .meta({ examples: ['reason'] }),
+  })
+  .describe('How to read the payload.');
+
+export const bindingSchema = z
+  .strictObject({
+    connection: idSchema.describe('Id of the connection the tags come from.').meta({ examples: ['plant-mqtt'] }),
+    topic: z
+      .string()
+      .min(1)
+      .superRefine((pattern, ctx) => {
+        const error = topicPatternError(pattern);
+        if (error !== null) ctx.addIssue({ code: 'custom', message: error });
+      })
+      .describe(
+        'Topic pattern. `{name}` captures one level by name, `+` matches one level, a final `#` matches the rest.',
+      )
+      .meta({ examples: ['plant/{site}/{area}/{line}/{unit}/state'] }),
+    equipment: z
+      .string()
+      .optional()
+      .describe(
+        'Work unit the tag belongs to: a path, with `{name}` filled from the topic captures. Defaults to `<enterprise>/{site}/{area}/{line}/{unit}`.',
+      )
+      .meta({ examples: ['acme/plant1/packaging/line1/{unit}'] }),
+    meaning: z
+      .enum(['state', 'counter.good', 'counter.scrap', 'counter.total'])
+      .describe('What the tag means for its unit: its state, or an absolute PLC counter.'),
+    payload: payloadSchema.prefault({}),
+    stateMap: z
+      .record(z.string(), z.enum(EQUIPMENT_STATES))
+      .optional()
+      .describe('State bindings: device value → state. Without it the value must be a state name.')
+      .meta({ examples: [{ '1': 'running', '2': 'idle', '3': 'down' }] }),
+    rolloverAt: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('Counter bindings: largest value of the PLC counter before it wraps to 0.')
+      .meta({ examples: [65535] }),
+  })
+  .describe('Binds the tags of a connection to a work unit and a meaning.');
+
+const brokerSchema = z
+  .strictObject({
+    host: z.string().default('127.0.0.1').describe('Address the embedded broker listens on.'),
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .optional()
+      .describe(
+        'TCP port of the embedded broker. Unset: 1883, or a free port when 1883 is taken (printed at start). Set: that port, or a clear error when it is taken.',
+      )
+      .meta({ examples: [1883] }),
+  })
+  .describe('The embedded MQTT broker, started when an MQTT connection names no URL.');
+
+const sqliteStoreSchema = z
+  .strictObject({
+    type: z.literal('sqlite'),
+    path: z
+      .string()
+      .optional()
+      .describe('Database file; defaults to `<dataDir>/millwright.db`.'),
+    synchronous: z
+      .enum(['FULL', 'NORMAL'])
+      .default('FULL')
+      .describe('SQLite synchronous mode. FULL survives power loss; NORMAL survives a process crash but may lose the last commits on power loss.'),
+  })
+  .describe('The embedded SQLite store (WAL mode).');
+
+const postgresStoreSchema = z
+  .strictObject({
+    type: z.literal('postgres'),
+    url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, { error: 'expected a URL like "postgres://user@host:5432/db"' })
+      .describe('Connection URL; write "${ENV_NAME}" to keep the password out of the file.')
+      .meta({ examples: ['postgres://millwright@db:5432/mes'] }),
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/, { error: 'expected a lower-case SQL identifier' })
+      .default('millwright')
+      .describe('Schema that holds the hub\'s tables.'),
+    poolSize: z.number().int().min(1).max(100).default(5).describe('Connections in the pool.'),
+  })
+  .describe('A PostgreSQL store, shared by several hubs.');
+
+const storeSchema = z.discriminatedUnion('type', [sqliteStoreSchema, postgresStoreSchema]);
+
+const ingestSchema = z
+  .strictObject({
+    batchMaxSize: z.number().int().min(1).max(100_000).default(2000).describe('A batch commits when it holds this many samples …'),
+    batchMaxDelay: durationSchema.default(5).describe('… or when its first sample has waited this long.').meta({ examples: ['5ms'] }),
+    queueMax: z
+      .number()
+      .int()
+      .min(1)
+      .default(50_000)
+      .describe('Samples waiting for commit at most; above it sources are held back (backpressure).'),
+  })
+  .describe('Batching of samples into store transactions.');
+
+const quarantineSchema = z
+  .strictObject({
+    maxEntries: z.number().int().min(1).default(10_000).describe('Entries kept; the oldest are removed first.'),
+    payloadBytes: z.number().int().min(0).default(4096).describe('Bytes of each payload kept for inspection.'),
+  })
+  .describe('Input that could not be accepted is kept here, with the reason.');
+
+const httpSchema = z
+  .strictObject({
+    host: z.string().default('127.0.0.1').describe('Address the HTTP API listens on.'),
+    port: z.number().int().min(0).max(65535).default(8080).describe('Port of the HTTP API (0: a free port).'),
+  })
+  .describe('The HTTP API and UI.');
+
+export const configSchema = z
+  .strictObject({
+    enterprise: enterpriseSchema,
+    sites: z.array(siteSchema).min(1, { error: 'at least one site is needed' }).describe('Sites of the enterprise.'),
+    connections: z.array(connectionSchema).default([]).describe('Connections to the shop floor.'),
+    bindings: z.array(bindingSchema).default([]).describe('Which tags mean what for which work unit.'),
+    broker: brokerSchema.prefault({}),
+    store: storeSchema.default({ type: 'sqlite', synchronous: 'FULL' }).describe('Where the hub keeps its data.'),
+    ingest: ingestSchema.prefault({}),
+    quarantine: quarantineSchema.prefault({}),
+    http: httpSchema.prefault({}),
+    dataDir: z.string().default('./data').describe('Folder for the SQLite file and other local state, relative to the config file.'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('Log level.'),
+  })
+  .superRefine((cfg, ctx) => {
+    const dup = (ids: string[], path: (i: number) => PropertyKey[], what: string): void => {
+      const seen = new Set<string>();
+      ids.forEach((id, i) => {
+        if (seen.has(id)) ctx.addIssue({ code: 'custom', path: path(i), message: `duplicate ${what} id "${id}"` });
+        seen.add(id);
+      });
+    };
+    dup(cfg.sites.map((s) => s.id), (i) => ['sites', i, 'id'], 'site');
+    cfg.sites.forEach((s, si) => {
+      dup(s.areas.map((a) => a.id), (i) => ['sites', si, 'areas', i, 'id'], 'area');
+      s.areas.forEach((a, ai) => {
+        dup(a.lines.map((l) => l.id), (i) => ['sites', si, 'areas', ai, 'lines', i, 'id'], 'line');
+        a.lines.forEach((l, li) =>
+          dup(l.units.map((u) => u.id), (i) => ['sites', si, 'areas', ai, 'lines', li, 'units', i, 'id'], 'unit'),
+        );
+      });
+    });
+    dup(cfg.connections.map((c) => c.id), (i) => ['connections', i, 'id'], 'connection');
+    const byId = new Map(cfg.connections.map((c) => [c.id, c]));
+    cfg.connections.forEach((c, i) => {
+      if (c.type === 'simulator' && byId.get(c.publishTo)?.type !== 'mqtt') {
+        ctx.addIssue({ code: 'custom', path: ['connections', i, 'publishTo'], message: `expected the id of an mqtt connection, "${c.publishTo}" is none` });
+      }
+    });
+    cfg.bindings.forEach((b, i) => {
+      const c = byId.get(b.connection);
+      if (c === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['bindings', i, 'connection'], message: `no connection with id "${b.connection}"` });
+      } else if (c.type !== 'mqtt') {
+        ctx.addIssue({ code: 'custom', path: ['bindings', i, 'connection'], message: `expected an mqtt connection, "${b.connection}" is ${c.type}` });
+      }
+      if (b.stateMap !== undefined && b.meaning !== 'state') {
+        ctx.addIssue({ code: 'custom', path: ['bindings', i, 'stateMap'], message: 'only state bindings take a stateMap' });
+      }
+      if (b.rolloverAt !== undefined && !b.meaning.startsWith('counter.')) {
+        ctx.addIssue({ code: 'custom', path: ['bindings', i, 'rolloverAt'], message: 'only counter bindings take rolloverAt' });
+      }
+    });
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type ConnectionConfig = z.infer<typeof connectionSchema>;
+export type MqttConnectionConfig = Extract<ConnectionConfig, { type: 'mqtt' }>;
+export type SimulatorConnectionConfig = Extract<ConnectionConfig, { type: 'simulator' }>;
+export type BindingConfig = z.infer<typeof bindingSchema>;
+export type StoreConfig = Config['store'];

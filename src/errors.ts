@@ -1,0 +1,171 @@
+/**
+ * The one registry of Millwright's error codes (STYLE.md rule 11).
+ *
+ * Each code is defined once here with its HTTP status, message template and the text that
+ * `docs/errors.md` shows (meaning and fix). `test/errors-doc.test.ts` keeps that doc in step.
+ * A retired code is never reused: move it to `retiredCodes` instead of deleting it.
+ */
+
+export interface ErrorDefinition {
+  /** HTTP status when the error reaches an API client. */
+  readonly status: number;
+  /** Message template; `{name}` is replaced by the parameter of that name. */
+  readonly message: string;
+  /** What it means and how to fix it (docs/errors.md). */
+  readonly fix: string;
+}
+
+export const errorDefinitions = {
+  MW_ERR_CONFIG_READ: {
+    status: 500,
+    message: 'cannot read configuration file {file}: {reason}',
+    fix: 'Check the path given with -c/--config and that the file is readable.',
+  },
+  MW_ERR_CONFIG_YAML: {
+    status: 400,
+    message: '{file} (line {line}, col {col}): YAML syntax error: {reason}',
+    fix: 'Fix the YAML syntax at the position shown (indentation, quoting, a missing colon).',
+  },
+  MW_ERR_CONFIG_INVALID: {
+    status: 400,
+    message: '{file}: {count} configuration error(s)',
+    fix: 'Each error names the YAML path, its line and column and the rule broken; see docs/configuration.md for every field.',
+  },
+  MW_ERR_CONFIG_ENV: {
+    status: 400,
+    message: '{path}: environment variable {name} is not set',
+    fix: 'Set the variable named in ${NAME} in the environment of the millwright process, or write the value in the file.',
+  },
+  MW_ERR_BROKER_PORT_IN_USE: {
+    status: 500,
+    message: 'embedded MQTT broker: port {port} on {host} is already in use',
+    fix: 'Free the port, choose another `broker.port`, or leave `broker.port` unset so the hub picks a free port.',
+  },
+  MW_ERR_HTTP_PORT_IN_USE: {
+    status: 500,
+    message: 'HTTP API: port {port} on {host} is already in use',
+    fix: 'Free the port or pass another one (--port, or `http.port` in the configuration).',
+  },
+  MW_ERR_STORE_UNAVAILABLE: {
+    status: 503,
+    message: 'store {store} is unavailable: {reason}',
+    fix: 'Check that the database is reachable with the configured URL or path; the hub retries and reports the store in /api/v1/health.',
+  },
+  MW_ERR_STORE_MIGRATION: {
+    status: 500,
+    message: 'store {store}: migration {migration} failed: {reason}',
+    fix: 'The schema could not be brought up to date. Read the reason; the migration ran in a transaction and left nothing half-applied.',
+  },
+  MW_ERR_STORE_COMMIT: {
+    status: 503,
+    message: 'store {store}: commit of a batch of {count} item(s) failed: {reason}',
+    fix: 'The batch was not acknowledged to its sources, which will deliver it again. Check the store health.',
+  },
+  MW_ERR_INGEST_QUEUE_FULL: {
+    status: 503,
+    message: 'ingest queue is full ({limit} items waiting)',
+    fix: 'The store cannot keep up or is away. Sources are slowed down (MQTT acknowledgements are held) until it catches up.',
+  },
+  MW_ERR_INGEST_PAYLOAD_TOO_LARGE: {
+    status: 413,
+    message: 'payload of {size} bytes exceeds the limit of {limit} bytes',
+    fix: 'Raise `maxPayloadBytes` on the connection, or make the device publish smaller messages.',
+  },
+  MW_ERR_INGEST_PAYLOAD_INVALID: {
+    status: 400,
+    message: 'payload is not valid {format}: {reason}',
+    fix: 'Check what the device publishes, or the binding `payload.format`.',
+  },
+  MW_ERR_INGEST_VALUE_TYPE: {
+    status: 400,
+    message: '{field}: expected {expected}, got {actual}',
+    fix: 'The value has the wrong type for the binding meaning (e.g. a counter needs a non-negative integer). Check the binding `payload.valuePath` and the device.',
+  },
+  MW_ERR_INGEST_NO_BINDING: {
+    status: 404,
+    message: 'topic {topic} matches no binding of connection {connection}',
+    fix: 'Add a binding for the topic, or narrow what the device publishes. The message is kept in the quarantine.',
+  },
+  MW_ERR_INGEST_UNKNOWN_EQUIPMENT: {
+    status: 404,
+    message: 'binding resolved equipment {equipment}, which is not a work unit in the hierarchy',
+    fix: 'Check the binding `equipment` template against the hierarchy in the configuration.',
+  },
+  MW_ERR_INGEST_UNMAPPED_STATE: {
+    status: 400,
+    message: 'state value {value} is not in the state map of the binding',
+    fix: 'Add the value to the binding `stateMap`, or check the device.',
+  },
+  MW_ERR_API_VALIDATION: {
+    status: 400,
+    message: '{path}: {rule}',
+    fix: 'Correct the named request field.',
+  },
+  MW_ERR_API_NOT_FOUND: {
+    status: 404,
+    message: 'no route {method} {url}',
+    fix: 'See /api/openapi.json for the available routes.',
+  },
+  MW_ERR_EQUIPMENT_NOT_FOUND: {
+    status: 404,
+    message: 'equipment {id} does not exist',
+    fix: 'List equipment ids with GET /api/v1/equipment. Ids are paths such as acme/plant1/packaging/line1/filler.',
+  },
+  MW_ERR_INTERNAL: {
+    status: 500,
+    message: 'internal error: {reason}',
+    fix: 'A bug. The log has the stack; please report it with the log lines around it.',
+  },
+} as const satisfies Record<string, ErrorDefinition>;
+
+/** Codes that existed once and must never be given to a new error. */
+export const retiredCodes: readonly string[] = [];
+
+export type ErrorCode = keyof typeof errorDefinitions;
+
+export type ErrorParams = Record<string, string | number>;
+
+function render(template: string, params: ErrorParams): string {
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) =>
+    name in params ? String(params[name]) : whole,
+  );
+}
+
+/** Every error Millwright raises on purpose: a stable code, an HTTP status and where it came from. */
+export class MwError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly params: ErrorParams;
+  /** Where the error came from: a YAML path, a request field, a connection or record id. */
+  readonly path: string | undefined;
+  /** Further errors carried by an aggregate (e.g. each configuration error). */
+  readonly details: readonly string[];
+
+  constructor(
+    code: ErrorCode,
+    params: ErrorParams = {},
+    options: { path?: string; details?: readonly string[]; cause?: unknown } = {},
+  ) {
+    const def: ErrorDefinition = errorDefinitions[code];
+    super(render(def.message, params), options.cause === undefined ? {} : { cause: options.cause });
+    this.name = 'MwError';
+    this.code = code;
+    this.status = def.status;
+    this.params = params;
+    this.path = options.path;
+    this.details = options.details ?? [];
+  }
+
+  toJSON(): { code: ErrorCode; message: string; path?: string; details?: readonly string[] } {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.path === undefined ? {} : { path: this.path }),
+      ...(this.details.length === 0 ? {} : { details: this.details }),
+    };
+  }
+}
+
+export function isMwError(err: unknown): err is MwError {
+  return err instanceof MwError;
+}

@@ -1,0 +1,41 @@
+/** Domain events: the manufacturing facts the core derives from samples. */
+import type { CounterAnomaly, CounterKind } from './counter.ts';
+import type { EquipmentState } from './state.ts';
+
+export interface StateChangedEvent {
+  readonly type: 'state.changed';
+  readonly equipmentId: string;
+  /** Source time of the change (UTC epoch ms). */
+  readonly ts: number;
+  readonly data: {
+    readonly state: EquipmentState;
+    readonly reasonCode: string | null;
+    readonly previousState: EquipmentState;
+    /** How long the previous state lasted, in ms (0 when unknown). */
+    readonly previousDurationMs: number;
+  };
+}
+
+export interface CountedEvent {
+  readonly type: 'counted';
+  readonly equipmentId: string;
+  readonly ts: number;
+  readonly data: {
+    readonly counter: CounterKind;
+    readonly delta: number;
+    readonly raw: number;
+    readonly total: number;
+    readonly anomaly: CounterAnomaly;
+  };
+}
+
+export type DomainEvent = StateChangedEvent | CountedEvent;
+export type DomainEventType = DomainEvent['type'];
+
+/** A domain event as the journal holds it. */
+export type JournalEvent = DomainEvent & {
+  /** Position in the journal: strictly increasing, the cursor for paging and replay. */
+  readonly seq: number;
+  /** When the hub committed it (UTC epoch ms). */
+  readonly recordedAt: number;
+};

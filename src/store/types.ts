@@ -1,0 +1,129 @@
+/**
+ * The Store: the hub's one persistence interface. Two implementations of the same shape live in
+ * `sqlite/` and `postgres/` (STYLE.md rule 4); `test/store/contract.ts` runs unchanged on both.
+ *
+ * Rules every implementation keeps (DESIGN.md, data flow):
+ * - `commit` writes one ingest batch in ONE transaction: raw samples, journal events, unit
+ *   projections and quarantine rows exist together or not at all.
+ * - The event journal is append-only: nothing updates or deletes journal rows.
+ * - Migrations are ordered and named, run under a lock (several hubs may share one PostgreSQL),
+ *   and report a status each.
+ */
+import type { ErrorCode } from '../errors.ts';
+import type {
+  CounterKind,
+  CounterReading,
+  DomainEvent,
+  JournalEvent,
+  TagSample,
+  UnitStatus,
+} from '../model/index.ts';
+
+/** The projection of one work unit: current state and counter totals. */
+export interface UnitProjection {
+  readonly equipmentId: string;
+  readonly status: UnitStatus;
+  /** Source time of the last state reading applied (older readings are ignored as stale). */
+  readonly lastStateTs: number;
+  readonly counters: Readonly<Record<CounterKind, CounterProjection>>;
+  /** When the hub last changed this row (UTC epoch ms). */
+  readonly updatedAt: number;
+}
+
+export interface CounterProjection extends CounterReading {
+  /** Source time of the last raw value applied. */
+  readonly lastTs: number;
+}
+
+/** A sample as committed: the TagSample plus the equipment its binding resolved, if any. */
+export interface SampleRecord extends TagSample {
+  readonly equipmentId: string | null;
+}
+
+export interface StoredSample extends SampleRecord {
+  readonly id: number;
+}
+
+/** Input that could not be accepted, kept for inspection (never silently dropped). */
+export interface QuarantineEntry {
+  readonly connectionId: string;
+  /** Where it came from inside the connection: an MQTT topic, a register address … */
+  readonly source: string;
+  readonly receivedTs: number;
+  readonly code: ErrorCode;
+  readonly message: string;
+  /** The payload as received, cut to the store's `quarantinePayloadBytes`. */
+  readonly payload: Buffer;
+  /** Size of the whole payload as received, in bytes. */
+  readonly payloadBytes: number;
+}
+
+export interface StoredQuarantineEntry extends QuarantineEntry {
+  readonly id: number;
+}
+
+export interface IngestBatch {
+  readonly samples: readonly SampleRecord[];
+  readonly events: readonly DomainEvent[];
+  /** Final projection of every unit the batch touched. */
+  readonly units: readonly UnitProjection[];
+  readonly quarantine: readonly QuarantineEntry[];
+}
+
+export interface EventQuery {
+  /** Events of this equipment and of everything below it in the hierarchy. */
+  readonly equipmentId: string;
+  /** Source time range, inclusive from, exclusive to (UTC epoch ms). */
+  readonly fromTs?: number | undefined;
+  readonly toTs?: number | undefined;
+  /** Only events with seq greater than this (the paging cursor). */
+  readonly afterSeq?: number | undefined;
+  readonly limit: number;
+}
+
+export interface QuarantineQuery {
+  readonly connectionId?: string | undefined;
+  /** Only entries with id lower than this (paging newest first). */
+  readonly beforeId?: number | undefined;
+  readonly limit: number;
+}
+
+export interface SampleQuery {
+  readonly connectionId?: string | undefined;
+  readonly tag?: string | undefined;
+  readonly afterId?: number | undefined;
+  readonly limit: number;
+}
+
+export type MigrationState = 'applied' | 'already-applied';
+
+export interface MigrationStatus {
+  readonly name: string;
+  readonly state: MigrationState;
+}
+
+export interface StoreOptions {
+  /** Quarantine rows kept; the oldest beyond this are removed at commit. */
+  readonly quarantineMaxEntries: number;
+  /** Bytes of each quarantined payload kept. */
+  readonly quarantinePayloadBytes: number;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Where the data lives, for logs and health: a file path or a URL without its password. */
+  readonly location: string;
+  /** Bring the schema up to date. Safe to call from several hubs at once. */
+  migrate(): Promise<MigrationStatus[]>;
+  /** Write one batch in one transaction; resolves with the journal events as committed. */
+  commit(batch: IngestBatch): Promise<JournalEvent[]>;
+  loadUnits(): Promise<UnitProjection[]>;
+  listEvents(query: EventQuery): Promise<JournalEvent[]>;
+  listQuarantine(query: QuarantineQuery): Promise<StoredQuarantineEntry[]>;
+  countQuarantine(): Promise<number>;
+  listSamples(query: SampleQuery): Promise<StoredSample[]>;
+  countSamples(): Promise<number>;
+  /** Cheap round trip, for health. Rejects when the store is unreachable. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

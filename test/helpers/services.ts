@@ -1,0 +1,68 @@
+/**
+ * Addresses of the real services tests run against, and the rule for when one is missing:
+ * the test is skipped with a line naming the service, unless MILLWRIGHT_REQUIRE_SERVICES=1
+ * (as in CI), where a missing service fails the test.
+ */
+import net from 'node:net';
+import type { TestContext } from 'node:test';
+
+export const PG_URL = process.env.MILLWRIGHT_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const MQTT_URL = process.env.MILLWRIGHT_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
+export const MARIADB_URL = process.env.MILLWRIGHT_MARIADB_URL ?? 'mysql://root@127.0.0.1:3306/test';
+export const AMQP_URL = process.env.MILLWRIGHT_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+export const REQUIRE_SERVICES = process.env.MILLWRIGHT_REQUIRE_SERVICES === '1';
+
+function tcpReachable(url: string, defaultPort: number): Promise<boolean> {
+  const u = new URL(url);
+  const port = u.port === '' ? defaultPort : Number(u.port);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: u.hostname, port, timeout: 2000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+const DEFAULT_PORTS: Record<string, number> = { postgres: 5432, mqtt: 1883, mysql: 3306, amqp: 5672 };
+
+/**
+ * Resolve to true when the service answers. Otherwise: fail under MILLWRIGHT_REQUIRE_SERVICES=1,
+ * else mark the test skipped with a line naming the service, and resolve to false.
+ */
+export async function needService(t: TestContext, name: string, url: string): Promise<boolean> {
+  const scheme = new URL(url).protocol.replace(':', '').replace(/ql$/, '');
+  if (await tcpReachable(url, DEFAULT_PORTS[scheme] ?? 0)) return true;
+  const line = `${name} unreachable at ${url.replace(/\/\/[^@/]*@/, '//')}`;
+  if (REQUIRE_SERVICES) throw new Error(`${line} (MILLWRIGHT_REQUIRE_SERVICES=1)`);
+  console.log(`# skip: ${line}`);
+  t.skip(line);
+  return false;
+}
+
+/** Poll `check` until it returns a truthy value or `timeoutMs` passes (no sleeps as sync). */
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  { timeoutMs = 10_000, intervalMs = 20, what = 'condition' } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
