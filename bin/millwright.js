@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const main = new URL('../dist/cli/main.js', import.meta.url);
+const main = new URL('../dist/cli/bin.js', import.meta.url);
 if (!existsSync(fileURLToPath(main))) {
   console.error('millwright: dist/ is missing. Run `npm ci` (or `npm run build`) in the package folder.');
   process.exit(1);

@@ -85,7 +85,7 @@ const enterpriseSchema = z
 
 const MQTT_URL_RE = /^(mqtt|mqtts|ws|wss|tcp|ssl):\/\/[^\s]+$/;
 
-const mqttConnectionSchema = z
+export const mqttConnectionSchema = z
   .strictObject({
     id: idSchema.describe('Id of the connection, unique among connections.').meta({ examples: ['plant-mqtt'] }),
     type: z.literal('mqtt'),
@@ -108,6 +108,18 @@ const mqttConnectionSchema = z
       .default(5)
       .describe('MQTT protocol version: 4 is MQTT 3.1.1, 5 is MQTT 5.'),
     qos: z.union([z.literal(0), z.literal(1)]).default(1).describe('QoS of the subscriptions.'),
+    subscribe: z
+      .array(
+        z.string().superRefine((filter, ctx) => {
+          const error = topicPatternError(filter);
+          if (error !== null || /[{}]/.test(filter)) ctx.addIssue({ code: 'custom', message: error ?? 'expected an MQTT filter (captures belong in bindings)' });
+        }),
+      )
+      .default([])
+      .describe(
+        'Extra MQTT filters to listen to beyond those of the bindings. A message under them that matches no binding is quarantined (MW_ERR_INGEST_NO_BINDING), so a device publishing to an unexpected topic is noticed.',
+      )
+      .meta({ examples: [['plant/#']] }),
     maxPayloadBytes: z
       .number()
       .int()
@@ -117,7 +129,7 @@ const mqttConnectionSchema = z
   })
   .describe('An MQTT connection: subscribes to the topics of its bindings.');
 
-const simulatorConnectionSchema = z
+export const simulatorConnectionSchema = z
   .strictObject({
     id: idSchema.describe('Id of the connection, unique among connections.').meta({ examples: ['sim'] }),
     type: z.literal('simulator'),
@@ -263,8 +275,13 @@ const storeSchema = z.discriminatedUnion('type', [sqliteStoreSchema, postgresSto
 
 const ingestSchema = z
   .strictObject({
-    batchMaxSize: z.number().int().min(1).max(100_000).default(2000).describe('A batch commits when it holds this many samples …'),
-    batchMaxDelay: durationSchema.default(5).describe('… or when its first sample has waited this long.').meta({ examples: ['5ms'] }),
+    batchMaxSize: z.number().int().min(1).max(100_000).default(2000).describe('A batch commits when it holds this many messages, whatever else.'),
+    batchLinger: durationSchema
+      .default(0)
+      .describe(
+        'How long a batch waits for more samples before it commits. 0: it commits at the end of the current event-loop turn, or as soon as the commit before it ends (group commit), so batches grow with the load.',
+      )
+      .meta({ examples: ['0ms', '5ms'] }),
     queueMax: z
       .number()
       .int()

@@ -1,0 +1,20 @@
+/**
+ * Every connector the hub knows, listed explicitly (no registration by side effect).
+ * To write a new one, copy `mqtt/`: its index.ts is the smallest complete definition.
+ */
+import type { ConnectionConfig } from '../config/schema.ts';
+import type { ConnectorContext, ConnectorInstance } from '../core/connector.ts';
+import { mqttConnector } from './mqtt/index.ts';
+import { simulatorConnector } from './simulator/index.ts';
+
+export const connectorDefinitions = [mqttConnector, simulatorConnector] as const;
+
+/** Create the connector instance for one configured connection. */
+export function connectorFor(config: ConnectionConfig, ctx: Omit<ConnectorContext<ConnectionConfig>, 'config'>): ConnectorInstance {
+  switch (config.type) {
+    case 'mqtt':
+      return mqttConnector.create({ ...ctx, config });
+    case 'simulator':
+      return simulatorConnector.create({ ...ctx, config });
+  }
+}

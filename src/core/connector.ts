@@ -1,0 +1,62 @@
+/**
+ * The contract between the core and a connector (STYLE.md rules 1–3): a connector starts,
+ * stops, hands messages to the core, reports health and can test its connection. Protocol
+ * knowledge stays in the connector; manufacturing meaning stays in the core.
+ */
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { Hierarchy } from '../model/index.ts';
+import type { RawMessage } from './pipeline.ts';
+
+export type ConnectionStatus = 'connecting' | 'connected' | 'disconnected' | 'stopped';
+
+export interface ConnectorHealth {
+  readonly status: ConnectionStatus;
+  /** One line on the state (e.g. the last error), or null. */
+  readonly detail: string | null;
+  readonly lastDataTs: number | null;
+  readonly reconnects: number;
+  readonly errors: number;
+}
+
+export interface ConnectionTestResult {
+  readonly ok: boolean;
+  readonly message: string;
+}
+
+export interface ConnectorInstance {
+  readonly id: string;
+  readonly type: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  health(): ConnectorHealth;
+  /** Try the connection once, without starting ingest (`check-config --connect`). */
+  connectionTest(): Promise<ConnectionTestResult>;
+}
+
+/** A broker running inside the hub, whose publishes reach the core without a network hop. */
+export interface InProcessBroker {
+  readonly url: string;
+  addListener(filters: readonly string[], handler: (topic: string, payload: Buffer) => Promise<void>): void;
+}
+
+export interface ConnectorContext<C> {
+  readonly config: C;
+  readonly logger: Logger;
+  readonly hierarchy: Hierarchy;
+  /** MQTT filters the connection's bindings need. */
+  readonly filters: readonly string[];
+  /** Hand a message to the core; resolves when it is committed. */
+  ingest(message: RawMessage): Promise<void>;
+  /** The embedded broker, when the hub runs one. */
+  readonly embeddedBroker: InProcessBroker | null;
+  /** URL of the broker behind an MQTT connection id (for publishers such as the simulator). */
+  brokerUrlOf(connectionId: string): string;
+}
+
+export interface ConnectorDefinition<C extends { id: string; type: string }> {
+  readonly type: C['type'];
+  readonly summary: string;
+  readonly configSchema: z.ZodType<C>;
+  create(ctx: ConnectorContext<C>): ConnectorInstance;
+}

@@ -1,0 +1,153 @@
+/**
+ * The hub: wires store, equipment runtime, ingest pipeline, embedded broker, connectors and the
+ * HTTP API into one process, and takes them down in order. `millwright run` and `millwright demo`
+ * both start one; tests start one in-process.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from './config/schema.ts';
+import { connectorFor } from './connectors/index.ts';
+import { EmbeddedBroker } from './connectors/mqtt/embedded-broker.ts';
+import { BindingTable } from './core/bindings.ts';
+import type { ConnectorInstance } from './core/connector.ts';
+import { IngestPipeline } from './core/pipeline.ts';
+import { EquipmentRuntime } from './core/runtime.ts';
+import { Hierarchy } from './model/index.ts';
+import { buildServer, listenServer } from './server/app.ts';
+import { openStore } from './store/index.ts';
+import type { MigrationStatus, Store } from './store/types.ts';
+
+export interface HubOptions {
+  readonly config: Config;
+  /** Folder relative paths of the configuration are resolved against. */
+  readonly baseDir: string;
+  readonly logger: Logger;
+  /** Overrides `http.port` (e.g. `--port`). */
+  readonly httpPort?: number | undefined;
+  /** Overrides `dataDir` (e.g. `--data-dir`), resolved against the working directory. */
+  readonly dataDir?: string | undefined;
+  /** Start the HTTP API (default true). */
+  readonly http?: boolean;
+}
+
+export interface Hub {
+  readonly config: Config;
+  readonly hierarchy: Hierarchy;
+  readonly store: Store;
+  readonly runtime: EquipmentRuntime;
+  readonly pipeline: IngestPipeline;
+  readonly broker: EmbeddedBroker | null;
+  readonly connectors: readonly ConnectorInstance[];
+  readonly migrations: readonly MigrationStatus[];
+  readonly dataDir: string;
+  readonly startedAt: number;
+  /** Base URL of the HTTP API, when it runs. */
+  readonly url: string | null;
+  stop(): Promise<void>;
+}
+
+export async function startHub(options: HubOptions): Promise<Hub> {
+  const { config, logger } = options;
+  const dataDir = options.dataDir !== undefined ? path.resolve(options.dataDir) : path.resolve(options.baseDir, config.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const hierarchy = new Hierarchy({
+    enterprise: config.enterprise,
+    sites: config.sites.map((s) => ({
+      ...s,
+      areas: s.areas.map((a) => ({
+        ...a,
+        lines: a.lines.map((l) => ({ ...l, units: l.units.map((u) => ({ id: u.id, name: u.name, idealCycleTimeMs: u.idealCycleTime })) })),
+      })),
+    })),
+  });
+  const storeConfig =
+    config.store.type === 'sqlite' && config.store.path !== undefined
+      ? { ...config.store, path: path.resolve(options.baseDir, config.store.path) }
+      : config.store;
+  const store = await openStore(storeConfig, {
+    dataDir,
+    quarantineMaxEntries: config.quarantine.maxEntries,
+    quarantinePayloadBytes: config.quarantine.payloadBytes,
+  });
+  const cleanups: (() => Promise<void>)[] = [() => store.close()];
+  const stopAll = async (): Promise<void> => {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        logger.warn({ err }, 'error while stopping');
+      }
+    }
+    cleanups.length = 0;
+  };
+  try {
+    const migrations = await store.migrate();
+    const applied = migrations.filter((m) => m.state === 'applied');
+    logger.info({ store: store.location, applied: applied.map((m) => m.name) }, `store ${store.kind} ready (${applied.length} migration(s) applied, ${migrations.length - applied.length} already applied)`);
+
+    const runtime = new EquipmentRuntime(hierarchy);
+    runtime.reset(await store.loadUnits());
+    const bindings = new BindingTable(config.bindings, config.enterprise.id);
+    const maxPayload = new Map(config.connections.map((c) => [c.id, c.type === 'mqtt' ? c.maxPayloadBytes : 1_048_576]));
+    const pipeline = new IngestPipeline(
+      store,
+      runtime,
+      bindings,
+      {
+        batchMaxSize: config.ingest.batchMaxSize,
+        batchLingerMs: config.ingest.batchLinger,
+        queueMax: config.ingest.queueMax,
+        maxPayloadBytes: (id) => maxPayload.get(id) ?? 1_048_576,
+        quarantinePayloadBytes: config.quarantine.payloadBytes,
+      },
+      logger.child({ component: 'pipeline' }),
+    );
+    let broker: EmbeddedBroker | null = null;
+    if (config.connections.some((c) => c.type === 'mqtt' && c.url === undefined)) {
+      broker = await EmbeddedBroker.start({ host: config.broker.host, port: config.broker.port, logger: logger.child({ component: 'broker' }) });
+      const b = broker;
+      cleanups.push(() => b.close());
+      logger.info({ url: broker.url }, `embedded MQTT broker on ${broker.url}${broker.portNote === null ? '' : ` (${broker.portNote})`}`);
+    }
+    // Stopped before the broker, so the PUBACKs of the last batch still go out.
+    cleanups.push(() => pipeline.close());
+    const brokerUrlOf = (connectionId: string): string => {
+      const c = config.connections.find((x) => x.id === connectionId);
+      if (c?.type !== 'mqtt') throw new Error(`no mqtt connection ${connectionId}`);
+      if (c.url !== undefined) return c.url;
+      if (broker === null) throw new Error('no embedded broker');
+      return broker.url;
+    };
+
+    // MQTT connections first, so the simulators publish into listening ingest.
+    const ordered = [...config.connections].sort((a, b) => (a.type === 'mqtt' ? 0 : 1) - (b.type === 'mqtt' ? 0 : 1));
+    const connectors: ConnectorInstance[] = [];
+    for (const conn of ordered) {
+      const instance = connectorFor(conn, {
+        logger: logger.child({ component: 'connector', connection: conn.id }),
+        hierarchy,
+        filters: [...new Set([...bindings.filtersFor(conn.id), ...(conn.type === 'mqtt' ? conn.subscribe : [])])],
+        ingest: (msg) => pipeline.ingestMessage(msg),
+        embeddedBroker: broker,
+        brokerUrlOf,
+      });
+      await instance.start();
+      connectors.push(instance);
+      cleanups.push(() => instance.stop());
+    }
+
+    const startedAt = Date.now();
+    let url: string | null = null;
+    const hubWithoutHttp = { config, hierarchy, store, runtime, pipeline, broker, connectors, migrations, dataDir, startedAt };
+    if (options.http !== false) {
+      const app = await buildServer({ hub: hubWithoutHttp, logger: logger.child({ component: 'http' }) });
+      cleanups.push(() => app.close());
+      url = await listenServer(app, config.http.host, options.httpPort ?? config.http.port);
+    }
+    return { ...hubWithoutHttp, url, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

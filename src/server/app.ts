@@ -1,0 +1,92 @@
+/**
+ * HTTP wiring: `buildServer` builds the fastify app (tests use `inject()` or a real socket on
+ * port 0); `listenServer` binds it. Routes call the hub's core objects; every error is JSON
+ * `{error: {code, message, path?}}` from the error registry.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { isMwError, MwError } from '../errors.ts';
+import type { Hub } from '../hub.ts';
+import { formatPath } from '../config/load.ts';
+import { buildOpenApi } from './openapi.ts';
+import { registerRoutes } from './routes.ts';
+import { UI_HTML } from './ui.ts';
+
+export type HubView = Omit<Hub, 'url' | 'stop'>;
+
+export interface ServerOptions {
+  readonly hub: HubView;
+  readonly logger: Logger;
+}
+
+/** Parse request input with a zod schema; a failure names the field and the rule. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, where: 'query' | 'body' | 'params'): z.infer<S> {
+  const result = schema.safeParse(input ?? {});
+  if (result.success) return result.data;
+  const issue = result.error.issues[0] as z.core.$ZodIssue;
+  const segments = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] as string] : issue.path;
+  const rule = issue.code === 'unrecognized_keys' ? `unknown parameter (allowed: ${Object.keys((schema as unknown as z.ZodObject).shape ?? {}).join(', ')})` : issue.message.replace(/^Invalid input: /, '');
+  const path = `${where}.${formatPath(segments)}`;
+  throw new MwError('MW_ERR_API_VALIDATION', { path, rule }, { path });
+}
+
+export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, disableRequestLogging: true, maxParamLength: 1000 });
+
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('cross-origin-opener-policy', 'same-origin');
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    if (isMwError(err)) {
+      if (err.status >= 500) request.log.error({ err }, err.message);
+      return reply.status(err.status).send({ error: err.toJSON() });
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      // fastify's own client errors (bad JSON body, wrong content type …)
+      const e = new MwError('MW_ERR_API_VALIDATION', { path: 'request', rule: (err as Error).message }, { path: 'request' });
+      return reply.status(status).send({ error: e.toJSON() });
+    }
+    request.log.error({ err }, 'request failed');
+    const e = new MwError('MW_ERR_INTERNAL', { reason: (err as Error).message });
+    return reply.status(500).send({ error: e.toJSON() });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const e = new MwError('MW_ERR_API_NOT_FOUND', { method: request.method, url: request.url.split('?')[0] ?? '' });
+    return reply.status(404).send({ error: e.toJSON() });
+  });
+
+  registerRoutes(app, options.hub);
+  const openApi = buildOpenApi();
+  app.get('/api/openapi.json', async () => openApi);
+  app.get('/', async (_request, reply) =>
+    reply
+      .type('text/html; charset=utf-8')
+      .header('content-security-policy', "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
+      .send(UI_HTML),
+  );
+  await app.ready();
+  return app;
+}
+
+/** Listen and return the base URL; a taken port is a clear error naming it. */
+export async function listenServer(app: FastifyInstance, host: string, port: number): Promise<string> {
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new MwError('MW_ERR_HTTP_PORT_IN_USE', { port, host }, { cause: err });
+    }
+    throw err;
+  }
+  const address = app.server.address();
+  const actualPort = typeof address === 'object' && address !== null ? address.port : port;
+  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${shownHost}:${actualPort}`;
+}

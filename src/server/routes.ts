@@ -1,0 +1,159 @@
+/** The `/api/v1` routes. Each validates its input with the zod schemas in schemas.ts. */
+import type { FastifyInstance } from 'fastify';
+import { MwError } from '../errors.ts';
+import type { Equipment, JournalEvent } from '../model/index.ts';
+import type { StoredQuarantineEntry } from '../store/types.ts';
+import { VERSION } from '../version.ts';
+import type { HubView } from './app.ts';
+import { parseInput } from './app.ts';
+import { eventsQuery, quarantineQuery, type equipmentView, type eventView, type healthView, type quarantineView } from './schemas.ts';
+import type { z } from 'zod';
+
+const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined || ms <= 0 ? null : new Date(ms).toISOString());
+
+export const encodeCursor = (n: number): string => Buffer.from(String(n)).toString('base64url');
+function decodeCursor(cursor: string | undefined, field: string): number | undefined {
+  if (cursor === undefined) return undefined;
+  const n = Number(Buffer.from(cursor, 'base64url').toString());
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new MwError('MW_ERR_API_VALIDATION', { path: field, rule: 'expected a cursor returned as nextCursor by an earlier page' }, { path: field });
+  }
+  return n;
+}
+
+function equipmentJson(hub: HubView, e: Equipment): z.infer<typeof equipmentView> {
+  const unit = e.level === 'workUnit' ? hub.runtime.get(e.id) : undefined;
+  return {
+    id: e.id,
+    name: e.name,
+    level: e.level,
+    parentId: e.parentId,
+    childIds: [...e.childIds],
+    timeZone: e.timeZone ?? null,
+    idealCycleTimeS: e.idealCycleTimeS ?? null,
+    status:
+      unit === undefined ? null : { state: unit.status.state, reasonCode: unit.status.reasonCode, since: iso(unit.status.sinceMs) },
+    counters:
+      unit === undefined
+        ? null
+        : {
+            good: { total: unit.counters.good.total, lastRaw: unit.counters.good.lastRaw },
+            scrap: { total: unit.counters.scrap.total, lastRaw: unit.counters.scrap.lastRaw },
+            total: { total: unit.counters.total.total, lastRaw: unit.counters.total.lastRaw },
+          },
+    updatedAt: unit === undefined ? null : iso(unit.updatedAt),
+  };
+}
+
+function eventJson(e: JournalEvent): z.infer<typeof eventView> {
+  return { seq: e.seq, type: e.type, equipmentId: e.equipmentId, ts: new Date(e.ts).toISOString(), recordedAt: new Date(e.recordedAt).toISOString(), data: { ...e.data } };
+}
+
+function quarantineJson(q: StoredQuarantineEntry): z.infer<typeof quarantineView> {
+  const text = q.payload.toString('utf8');
+  const printable = Buffer.from(text, 'utf8').equals(q.payload) && !/[\u0000-\u0008\u000e-\u001f]/.test(text);
+  return {
+    id: q.id,
+    connectionId: q.connectionId,
+    source: q.source,
+    receivedAt: new Date(q.receivedTs).toISOString(),
+    code: q.code,
+    message: q.message,
+    payloadBytes: q.payloadBytes,
+    payload: printable ? text : q.payload.toString('base64'),
+    payloadEncoding: printable ? 'utf8' : 'base64',
+  };
+}
+
+function findEquipment(hub: HubView, id: string): Equipment {
+  const e = hub.hierarchy.get(id);
+  if (e === undefined) throw new MwError('MW_ERR_EQUIPMENT_NOT_FOUND', { id }, { path: 'params.id' });
+  return e;
+}
+
+export function registerRoutes(app: FastifyInstance, hub: HubView): void {
+  app.get('/api/v1/health', async (_request, reply) => {
+    let storeError: string | null = null;
+    try {
+      await hub.store.ping();
+    } catch (err) {
+      storeError = (err as Error).message;
+    }
+    const ingest = hub.pipeline.snapshot();
+    const connections = hub.connectors.map((c) => {
+      const h = c.health();
+      const s = ingest.connections[c.id];
+      return {
+        id: c.id,
+        type: c.type,
+        status: h.status,
+        detail: h.detail,
+        lastDataAt: iso(h.lastDataTs),
+        reconnects: h.reconnects,
+        errors: h.errors,
+        received: s?.received ?? 0,
+        accepted: s?.accepted ?? 0,
+        quarantined: s?.quarantined ?? 0,
+      };
+    });
+    const degraded = connections.some((c) => c.status !== 'connected') || ingest.commitErrors > 0 && ingest.lastCommitError !== null && (ingest.lastCommitTs ?? 0) < Date.now() - 60_000;
+    const body: z.infer<typeof healthView> = {
+      status: storeError !== null ? 'down' : degraded ? 'degraded' : 'ok',
+      version: VERSION,
+      startedAt: new Date(hub.startedAt).toISOString(),
+      store: { kind: hub.store.kind, location: hub.store.location, ok: storeError === null, error: storeError },
+      broker: hub.broker === null ? null : { url: hub.broker.url, clients: hub.broker.connectedClients },
+      connections,
+      ingest: {
+        queued: ingest.queued,
+        committedSamples: ingest.committedSamples,
+        committedEvents: ingest.committedEvents,
+        committedBatches: ingest.committedBatches,
+        commitErrors: ingest.commitErrors,
+        lastCommitAt: iso(ingest.lastCommitTs),
+        lastCommitError: ingest.lastCommitError,
+      },
+    };
+    return reply.status(storeError === null ? 200 : 503).send(body);
+  });
+
+  app.get('/api/v1/equipment', async () => ({ items: hub.hierarchy.all().map((e) => equipmentJson(hub, e)) }));
+
+  // Equipment ids are paths (acme/plant1/packaging/line1/filler): taken from the rest of the URL,
+  // either as plain segments or URL-encoded as one segment.
+  app.get('/api/v1/equipment/*', async (request) => {
+    const rest = decodeURIComponent((request.params as { '*': string })['*']).replace(/\/+$/, '');
+    if (rest.endsWith('/events')) {
+      const id = rest.slice(0, -'/events'.length);
+      findEquipment(hub, id);
+      const q = parseInput(eventsQuery, request.query, 'query');
+      const rows = await hub.store.listEvents({
+        equipmentId: id,
+        fromTs: q.from,
+        toTs: q.to,
+        afterSeq: decodeCursor(q.cursor, 'query.cursor'),
+        limit: q.limit + 1,
+      });
+      const page = rows.slice(0, q.limit);
+      const last = page[page.length - 1];
+      return { items: page.map(eventJson), nextCursor: rows.length > q.limit && last !== undefined ? encodeCursor(last.seq) : null };
+    }
+    return equipmentJson(hub, findEquipment(hub, rest));
+  });
+
+  app.get('/api/v1/quarantine', async (request) => {
+    const q = parseInput(quarantineQuery, request.query, 'query');
+    const rows = await hub.store.listQuarantine({ connectionId: q.connection, beforeId: decodeCursor(q.cursor, 'query.cursor'), limit: q.limit + 1 });
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    const stats = hub.pipeline.snapshot().connections;
+    return {
+      items: page.map(quarantineJson),
+      nextCursor: rows.length > q.limit && last !== undefined ? encodeCursor(last.id) : null,
+      total: await hub.store.countQuarantine(),
+      countsByConnection: Object.fromEntries(
+        Object.entries(stats).map(([id, s]) => [id, { quarantined: s.quarantined, byCode: { ...s.quarantinedByCode } as Record<string, number> }]),
+      ),
+    };
+  });
+}

@@ -1,0 +1,50 @@
+/** Start a real hub in-process for a test: temp data dir, port 0 everywhere, silent logs. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { parseConfig } from '../../src/config/load.ts';
+import type { Config } from '../../src/config/schema.ts';
+import { startHub, type Hub } from '../../src/hub.ts';
+
+export interface TestHub extends Hub {
+  /** Stop the hub and remove its temp folder. */
+  dispose(): Promise<void>;
+}
+
+export function tempDir(prefix = 'mw-test-'): { dir: string; remove(): void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A config from YAML text, with the embedded broker and HTTP API on free ports. */
+export function testConfig(yaml: string): Config {
+  const config = parseConfig(yaml, '<test>');
+  return { ...config, broker: { ...config.broker, port: config.broker.port ?? 0 }, http: { ...config.http, port: 0 } };
+}
+
+export async function startTestHub(config: Config, options: { dataDir?: string; http?: boolean } = {}): Promise<TestHub> {
+  const tmp = options.dataDir === undefined ? tempDir() : null;
+  const dataDir = options.dataDir ?? (tmp as { dir: string }).dir;
+  const logger = pino({ level: process.env.MW_TEST_LOG ?? 'silent' });
+  const hub = await startHub({ config, baseDir: dataDir, dataDir, logger, http: options.http ?? true });
+  return {
+    ...hub,
+    async dispose() {
+      await hub.stop();
+      tmp?.remove();
+    },
+  };
+}
+
+export const PLANT_YAML = `
+enterprise: { id: acme }
+sites:
+  - id: plant1
+    timeZone: Europe/Berlin
+    areas:
+      - id: packaging
+        lines:
+          - id: line1
+            units: [{ id: filler, idealCycleTime: 1s }, { id: capper }, { id: labeller }]
+`;
