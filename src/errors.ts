@@ -2,7 +2,7 @@
  * The one registry of Millwright's error codes (STYLE.md rule 11).
  *
  * Each code is defined once here with its HTTP status, message template and the text that
- * `docs/errors.md` shows (meaning and fix). `test/errors-doc.test.ts` keeps that doc in step.
+ * `docs/errors.md` shows (meaning and fix). `test/docs.test.ts` keeps that doc in step.
  * A retired code is never reused: move it to `retiredCodes` instead of deleting it.
  */
 
@@ -111,7 +111,7 @@ export const errorDefinitions = {
     message: 'equipment {id} does not exist',
     fix: 'List equipment ids with GET /api/v1/equipment. Ids are paths such as acme/plant1/packaging/line1/filler.',
   },
-  MW_ERR_INTERNAL: {
+  MW_ERR_INTERNAL_ERROR: {
     status: 500,
     message: 'internal error: {reason}',
     fix: 'A bug. The log has the stack; please report it with the log lines around it.',

@@ -177,8 +177,8 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       if (event !== null) this.open.events.push(event);
       stats.accepted++;
     } catch (err) {
-      const e = isMwError(err) ? err : new MwError('MW_ERR_INTERNAL', { reason: (err as Error).message }, { cause: err });
-      if (e.code === 'MW_ERR_INTERNAL') this.logger.error({ err, topic: msg.topic }, 'message processing failed');
+      const e = isMwError(err) ? err : new MwError('MW_ERR_INTERNAL_ERROR', { reason: (err as Error).message }, { cause: err });
+      if (e.code === 'MW_ERR_INTERNAL_ERROR') this.logger.error({ err, topic: msg.topic }, 'message processing failed');
       stats.quarantined++;
       stats.quarantinedByCode[e.code] = (stats.quarantinedByCode[e.code] ?? 0) + 1;
       this.open.quarantine.push({

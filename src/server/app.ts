@@ -3,7 +3,7 @@
  * port 0); `listenServer` binds it. Routes call the hub's core objects; every error is JSON
  * `{error: {code, message, path?}}` from the error registry.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { isMwError, MwError } from '../errors.ts';
@@ -32,7 +32,12 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, where
 }
 
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: options.logger as FastifyBaseLogger, disableRequestLogging: true, maxParamLength: 1000 });
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    // Normal operation is quiet: no line per request (STYLE.md rule 13).
+    logController: new LogController({ disableRequestLogging: true }),
+    routerOptions: { maxParamLength: 1000 },
+  });
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-content-type-options', 'nosniff');
@@ -53,7 +58,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       return reply.status(status).send({ error: e.toJSON() });
     }
     request.log.error({ err }, 'request failed');
-    const e = new MwError('MW_ERR_INTERNAL', { reason: (err as Error).message });
+    const e = new MwError('MW_ERR_INTERNAL_ERROR', { reason: (err as Error).message });
     return reply.status(500).send({ error: e.toJSON() });
   });
 
