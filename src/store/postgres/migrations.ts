@@ -1,0 +1,149 @@
+/**
+ * PostgreSQL schema migrations: ordered, named, recorded in `schema_migrations`, each in its own
+ * transaction, all under one advisory lock (STYLE.md rule 4). `sqlite/migrations.ts` holds the
+ * same list for SQLite; keep the two in step (same names, same tables and columns).
+ */
+import pg from 'pg';
+import { MwError } from '../../errors.ts';
+import { reasonOf } from '../common.ts';
+import type { MigrationStatus } from '../types.ts';
+
+export interface Migration {
+  readonly name: string;
+  /** The statements, given the quoted schema name that qualifies every object. */
+  readonly sql: (schema: string) => string;
+}
+
+/** Advisory lock classes (first key of the two-int form); the second key is hashtext(schema). */
+export const LOCK_CLASS = {
+  migrate: 0x4d570001,
+  journal: 0x4d570002,
+} as const;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    name: '001_initial',
+    // Timestamps are epoch ms (BIGINT). events.equipment_id is COLLATE "C" (byte order): the
+    // prefix range of listEvents needs it, and the (equipment_id, seq) index then serves it.
+    sql: (s) => `
+      CREATE TABLE ${s}.tag_samples (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        connection_id TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        equipment_id TEXT,
+        value TEXT NOT NULL,
+        quality TEXT NOT NULL,
+        source_ts BIGINT NOT NULL,
+        received_ts BIGINT NOT NULL
+      );
+
+      CREATE TABLE ${s}.events (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        type TEXT NOT NULL,
+        equipment_id TEXT COLLATE "C" NOT NULL,
+        ts BIGINT NOT NULL,
+        recorded_at BIGINT NOT NULL,
+        data JSONB NOT NULL
+      );
+      CREATE INDEX events_equipment_seq ON ${s}.events (equipment_id, seq);
+
+      -- DESIGN.md: the journal is append-only and the source of truth.
+      CREATE FUNCTION ${s}.events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'events is append-only: % is not allowed', TG_OP
+          USING ERRCODE = 'object_not_in_prerequisite_state';
+      END
+      $$;
+      CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON ${s}.events
+        FOR EACH ROW EXECUTE FUNCTION ${s}.events_append_only();
+      CREATE TRIGGER events_append_only_truncate BEFORE TRUNCATE ON ${s}.events
+        FOR EACH STATEMENT EXECUTE FUNCTION ${s}.events_append_only();
+
+      CREATE TABLE ${s}.unit_state (
+        equipment_id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        reason_code TEXT,
+        since_ms BIGINT NOT NULL,
+        last_state_ts BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+
+      CREATE TABLE ${s}.unit_counters (
+        equipment_id TEXT NOT NULL,
+        counter TEXT NOT NULL CHECK (counter IN ('good', 'scrap', 'total')),
+        total BIGINT NOT NULL,
+        last_raw BIGINT,
+        last_ts BIGINT NOT NULL,
+        PRIMARY KEY (equipment_id, counter)
+      );
+
+      CREATE TABLE ${s}.quarantine (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        connection_id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        received_ts BIGINT NOT NULL,
+        code TEXT NOT NULL,
+        message TEXT NOT NULL,
+        payload BYTEA NOT NULL,
+        payload_bytes BIGINT NOT NULL
+      );
+    `,
+  },
+];
+
+/**
+ * Apply the migrations not yet recorded. The whole run holds a session advisory lock keyed by
+ * the schema, so several hubs starting at once on one database take turns: the first applies,
+ * the others wait and then find every migration recorded. Each migration is its own
+ * transaction (DDL is transactional in PostgreSQL), so a failure leaves nothing half-applied.
+ */
+export async function runMigrations(
+  client: pg.PoolClient,
+  schema: string,
+  label: string,
+): Promise<MigrationStatus[]> {
+  const s = pg.escapeIdentifier(schema);
+  let current = 'schema_migrations';
+  await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [LOCK_CLASS.migrate, schema]);
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`,
+    );
+    const out: MigrationStatus[] = [];
+    for (const m of MIGRATIONS) {
+      current = m.name;
+      await client.query('BEGIN');
+      try {
+        const seen = await client.query(`SELECT 1 FROM ${s}.schema_migrations WHERE name = $1`, [
+          m.name,
+        ]);
+        if (seen.rowCount === 0) {
+          await client.query(m.sql(s));
+          await client.query(
+            `INSERT INTO ${s}.schema_migrations (name, applied_at) VALUES ($1, $2)`,
+            [m.name, Date.now()],
+          );
+          out.push({ name: m.name, state: 'applied' });
+        } else {
+          out.push({ name: m.name, state: 'already-applied' });
+        }
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    }
+    return out;
+  } catch (err) {
+    throw new MwError(
+      'MW_ERR_STORE_MIGRATION',
+      { store: label, migration: current, reason: reasonOf(err) },
+      { cause: err },
+    );
+  } finally {
+    await client
+      .query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_CLASS.migrate, schema])
+      .catch(() => undefined);
+  }
+}

@@ -1,0 +1,352 @@
+/**
+ * The PostgreSQL Store: a `pg` Pool, every object qualified by the configured schema, and
+ * multi-row statements (`INSERT ... SELECT FROM unnest($1::text[], ...)`) so a commit of
+ * thousands of samples is a handful of round trips, not one per row.
+ */
+import pg from 'pg';
+import { MwError } from '../../errors.ts';
+import { COUNTER_KINDS, type JournalEvent } from '../../model/index.ts';
+import {
+  cutPayload,
+  eventBounds,
+  MAX_KEY,
+  ms,
+  reasonOf,
+  toJournalEvent,
+  toStoredQuarantine,
+  toStoredSample,
+  toUnitProjections,
+  uniqueUnits,
+  type CounterRow,
+  type EventRow,
+  type QuarantineRow,
+  type SampleRow,
+  type StateRow,
+} from '../common.ts';
+import type {
+  EventQuery,
+  IngestBatch,
+  MigrationStatus,
+  QuarantineQuery,
+  SampleQuery,
+  Store,
+  StoredQuarantineEntry,
+  StoredSample,
+  StoreOptions,
+  UnitProjection,
+} from '../types.ts';
+import { LOCK_CLASS, runMigrations } from './migrations.ts';
+
+/**
+ * The SQL of the store for one schema. The hot-path statements are named, so each pooled
+ * connection parses and plans them once.
+ */
+function statements(schema: string) {
+  const s = pg.escapeIdentifier(schema);
+  const named = (name: string, text: string) => ({ name: `mw_${name}`, text });
+  return {
+    /**
+     * Commits that write events take this transaction lock first. A sequence hands out numbers
+     * at insert, not at commit: without the lock a reader paging with afterSeq could see seq 11
+     * of one hub's commit before seq 10 of another's becomes visible, and skip 10 for good.
+     */
+    beginJournal: `BEGIN; SELECT pg_advisory_xact_lock(${LOCK_CLASS.journal}, hashtext(${pg.escapeLiteral(schema)}))`,
+    insertSamples: named(
+      'insert_samples',
+      `INSERT INTO ${s}.tag_samples (connection_id, tag, equipment_id, value, quality, source_ts, received_ts)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[])`,
+    ),
+    // Identity values are drawn in the order rows reach the insert (ORDER BY ord), so the
+    // returned seqs, sorted, line up with the input events.
+    insertEvents: named(
+      'insert_events',
+      `INSERT INTO ${s}.events (type, equipment_id, ts, recorded_at, data)
+       SELECT type, equipment_id, ts, $4::bigint, data
+       FROM unnest($1::text[], $2::text[], $3::bigint[], $5::jsonb[])
+         WITH ORDINALITY AS u (type, equipment_id, ts, data, ord)
+       ORDER BY ord
+       RETURNING seq`,
+    ),
+    upsertStates: named(
+      'upsert_states',
+      `INSERT INTO ${s}.unit_state (equipment_id, state, reason_code, since_ms, last_state_ts, updated_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])
+       ON CONFLICT (equipment_id) DO UPDATE SET state = EXCLUDED.state,
+         reason_code = EXCLUDED.reason_code, since_ms = EXCLUDED.since_ms,
+         last_state_ts = EXCLUDED.last_state_ts, updated_at = EXCLUDED.updated_at`,
+    ),
+    upsertCounters: named(
+      'upsert_counters',
+      `INSERT INTO ${s}.unit_counters (equipment_id, counter, total, last_raw, last_ts)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])
+       ON CONFLICT (equipment_id, counter) DO UPDATE SET total = EXCLUDED.total,
+         last_raw = EXCLUDED.last_raw, last_ts = EXCLUDED.last_ts`,
+    ),
+    insertQuarantine: named(
+      'insert_quarantine',
+      `INSERT INTO ${s}.quarantine (connection_id, source, received_ts, code, message, payload, payload_bytes)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bytea[], $7::bigint[])`,
+    ),
+    // Ids only grow, so "keep the newest N" is one range delete on the primary key.
+    trimQuarantine: named(
+      'trim_quarantine',
+      `DELETE FROM ${s}.quarantine WHERE id <= (SELECT max(id) FROM ${s}.quarantine) - $1`,
+    ),
+    // One index range [id, id0) on (equipment_id, seq); see eventBounds in ../common.ts.
+    listEvents: `SELECT seq, type, equipment_id, ts, recorded_at, data FROM ${s}.events
+       WHERE equipment_id >= $1 AND equipment_id < $2 AND (equipment_id = $1 OR equipment_id >= $3)
+         AND ts >= $4 AND ts < $5 AND seq > $6
+       ORDER BY seq LIMIT $7`,
+    listQuarantine: `SELECT * FROM ${s}.quarantine
+       WHERE id < $1 AND ($2::text IS NULL OR connection_id = $2)
+       ORDER BY id DESC LIMIT $3`,
+    countQuarantine: `SELECT count(*) AS n FROM ${s}.quarantine`,
+    listSamples: `SELECT * FROM ${s}.tag_samples
+       WHERE id > $1 AND ($2::text IS NULL OR connection_id = $2) AND ($3::text IS NULL OR tag = $3)
+       ORDER BY id LIMIT $4`,
+    countSamples: `SELECT count(*) AS n FROM ${s}.tag_samples`,
+    // One statement, so states and counters come from one snapshot. json_agg turns BIGINT
+    // into JSON numbers, exact for the values stored here (below 2^53).
+    units: `SELECT (SELECT coalesce(json_agg(x), '[]') FROM ${s}.unit_state x) AS states,
+       (SELECT coalesce(json_agg(x), '[]') FROM ${s}.unit_counters x) AS counters`,
+  };
+}
+
+type Statements = ReturnType<typeof statements>;
+
+/** A batch as column arrays, built before the transaction opens so it stays short. */
+function columns(batch: IngestBatch, payloadBytes: number) {
+  const n = batch.samples.length;
+  const sm = {
+    conn: new Array<string>(n),
+    tag: new Array<string>(n),
+    eq: new Array<string | null>(n),
+  };
+  const sv = { value: new Array<string>(n), quality: new Array<string>(n) };
+  const sts = { source: new Array<number>(n), received: new Array<number>(n) };
+  for (let i = 0; i < n; i++) {
+    const x = batch.samples[i]!;
+    sm.conn[i] = x.connectionId;
+    sm.tag[i] = x.tag;
+    sm.eq[i] = x.equipmentId;
+    sv.value[i] = JSON.stringify(x.value);
+    sv.quality[i] = x.quality;
+    sts.source[i] = ms(x.sourceTs);
+    sts.received[i] = ms(x.receivedTs);
+  }
+  const ev = batch.events;
+  const units = uniqueUnits(batch.units);
+  const counters = units.flatMap((u) => COUNTER_KINDS.map((k) => [u, k, u.counters[k]] as const));
+  const q = batch.quarantine;
+  return {
+    samples: [sm.conn, sm.tag, sm.eq, sv.value, sv.quality, sts.source, sts.received],
+    events: [
+      ev.map((e) => e.type),
+      ev.map((e) => e.equipmentId),
+      ev.map((e) => ms(e.ts)),
+      ev.map((e) => JSON.stringify(e.data)),
+    ],
+    states: [
+      units.map((u) => u.equipmentId),
+      units.map((u) => u.status.state),
+      units.map((u) => u.status.reasonCode),
+      units.map((u) => ms(u.status.sinceMs)),
+      units.map((u) => ms(u.lastStateTs)),
+      units.map((u) => ms(u.updatedAt)),
+    ],
+    counters: [
+      counters.map(([u]) => u.equipmentId),
+      counters.map(([, k]) => k),
+      counters.map(([, , c]) => c.total),
+      counters.map(([, , c]) => c.lastRaw),
+      counters.map(([, , c]) => ms(c.lastTs)),
+    ],
+    quarantine: [
+      q.map((e) => e.connectionId),
+      q.map((e) => e.source),
+      q.map((e) => ms(e.receivedTs)),
+      q.map((e) => e.code),
+      q.map((e) => e.message),
+      q.map((e) => cutPayload(e, payloadBytes)),
+      q.map((e) => e.payloadBytes),
+    ],
+  };
+}
+
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  readonly location: string;
+  private readonly pool: pg.Pool;
+  private readonly schema: string;
+  private readonly opts: StoreOptions;
+  /** For error messages: kind, location and schema (STYLE.md rule 12). */
+  private readonly label: string;
+  private readonly sql: Statements;
+  private closing: Promise<void> | undefined;
+
+  constructor(pool: pg.Pool, location: string, schema: string, opts: StoreOptions) {
+    this.pool = pool;
+    this.location = location;
+    this.schema = schema;
+    this.opts = opts;
+    this.label = `postgres ${location} schema ${schema}`;
+    this.sql = statements(schema);
+  }
+
+  async migrate(): Promise<MigrationStatus[]> {
+    const client = await this.connect();
+    let failed: Error | undefined;
+    try {
+      return await runMigrations(client, this.schema, this.label);
+    } catch (err) {
+      // A broken connection may still hold the session lock: destroy it rather than pool it.
+      failed = err instanceof Error ? err : new Error(String(err));
+      throw err;
+    } finally {
+      client.release(failed);
+    }
+  }
+
+  async commit(batch: IngestBatch): Promise<JournalEvent[]> {
+    let client: pg.PoolClient | undefined;
+    let broken: Error | undefined;
+    try {
+      const c = columns(batch, this.opts.quarantinePayloadBytes);
+      client = await this.pool.connect();
+      const hasEvents = batch.events.length > 0;
+      await client.query(hasEvents ? this.sql.beginJournal : 'BEGIN');
+      if (batch.samples.length > 0)
+        await client.query({ ...this.sql.insertSamples, values: c.samples });
+      let events: JournalEvent[] = [];
+      if (hasEvents) {
+        const recordedAt = Date.now();
+        const [type, eq, ts, data] = c.events;
+        const r = await client.query<{ seq: number }>({
+          ...this.sql.insertEvents,
+          values: [type, eq, ts, recordedAt, data],
+        });
+        const seqs = r.rows.map((row) => row.seq).sort((a, b) => a - b);
+        events = batch.events.map((e, i) => ({ ...e, seq: seqs[i]!, recordedAt }));
+      }
+      if (batch.units.length > 0) {
+        await client.query({ ...this.sql.upsertStates, values: c.states });
+        await client.query({ ...this.sql.upsertCounters, values: c.counters });
+      }
+      if (batch.quarantine.length > 0) {
+        await client.query({ ...this.sql.insertQuarantine, values: c.quarantine });
+        await client.query({
+          ...this.sql.trimQuarantine,
+          values: [this.opts.quarantineMaxEntries],
+        });
+      }
+      await client.query('COMMIT');
+      return events;
+    } catch (err) {
+      if (client !== undefined) {
+        await client.query('ROLLBACK').catch((e: unknown) => {
+          broken = e instanceof Error ? e : new Error(String(e));
+        });
+      }
+      throw new MwError(
+        'MW_ERR_STORE_COMMIT',
+        // The items the sources delivered: they are what gets re-delivered.
+        {
+          store: this.label,
+          count: batch.samples.length + batch.quarantine.length,
+          reason: reasonOf(err),
+        },
+        { cause: err },
+      );
+    } finally {
+      // A connection that could not even roll back is destroyed, not returned to the pool.
+      client?.release(broken);
+    }
+  }
+
+  async loadUnits(): Promise<UnitProjection[]> {
+    const [row] = await this.read<{ states: StateRow[]; counters: CounterRow[] }>(this.sql.units);
+    return toUnitProjections(row?.states ?? [], row?.counters ?? []);
+  }
+
+  async listEvents(query: EventQuery): Promise<JournalEvent[]> {
+    const b = eventBounds(query);
+    const rows = await this.read<EventRow>(this.sql.listEvents, [
+      b.id,
+      b.end,
+      b.below,
+      b.fromTs,
+      b.toTs,
+      b.afterSeq,
+      b.limit,
+    ]);
+    return rows.map(toJournalEvent);
+  }
+
+  async listQuarantine(query: QuarantineQuery): Promise<StoredQuarantineEntry[]> {
+    const rows = await this.read<QuarantineRow>(this.sql.listQuarantine, [
+      query.beforeId ?? MAX_KEY,
+      query.connectionId ?? null,
+      query.limit,
+    ]);
+    return rows.map(toStoredQuarantine);
+  }
+
+  async countQuarantine(): Promise<number> {
+    const rows = await this.read<{ n: number }>(this.sql.countQuarantine);
+    return rows[0]?.n ?? 0;
+  }
+
+  async listSamples(query: SampleQuery): Promise<StoredSample[]> {
+    const rows = await this.read<SampleRow>(this.sql.listSamples, [
+      query.afterId ?? 0,
+      query.connectionId ?? null,
+      query.tag ?? null,
+      query.limit,
+    ]);
+    return rows.map(toStoredSample);
+  }
+
+  async countSamples(): Promise<number> {
+    const rows = await this.read<{ n: number }>(this.sql.countSamples);
+    return rows[0]?.n ?? 0;
+  }
+
+  async ping(): Promise<void> {
+    await this.read('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    this.closing ??= this.pool.end();
+    await this.closing;
+  }
+
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      if (this.closing !== undefined) throw new Error('the store is closed');
+      return await this.pool.connect();
+    } catch (err) {
+      throw new MwError(
+        'MW_ERR_STORE_UNAVAILABLE',
+        { store: this.label, reason: reasonOf(err) },
+        { cause: err },
+      );
+    }
+  }
+
+  /** Run a read; a failure (closed, unreachable, schema missing) says which store it was. */
+  private async read<R extends pg.QueryResultRow>(
+    text: string,
+    values: unknown[] = [],
+  ): Promise<R[]> {
+    try {
+      if (this.closing !== undefined) throw new Error('the store is closed');
+      return (await this.pool.query<R>(text, values)).rows;
+    } catch (err) {
+      throw new MwError(
+        'MW_ERR_STORE_UNAVAILABLE',
+        { store: this.label, reason: reasonOf(err) },
+        { cause: err },
+      );
+    }
+  }
+}

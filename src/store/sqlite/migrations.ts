@@ -1,0 +1,119 @@
+/**
+ * SQLite schema migrations: ordered, named, recorded in `schema_migrations`, each in its own
+ * transaction (STYLE.md rule 4). `postgres/migrations.ts` holds the same list for PostgreSQL;
+ * keep the two in step (same names, same tables and columns).
+ */
+import type Database from 'better-sqlite3';
+import { MwError } from '../../errors.ts';
+import { reasonOf } from '../common.ts';
+import type { MigrationStatus } from '../types.ts';
+
+export interface Migration {
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    name: '001_initial',
+    // Timestamps are epoch ms (INTEGER). Text columns compare as bytes (BINARY, the default):
+    // listEvents relies on that for its prefix range (see eventBounds in ../common.ts).
+    sql: `
+      CREATE TABLE tag_samples (
+        id INTEGER PRIMARY KEY,
+        connection_id TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        equipment_id TEXT,
+        value TEXT NOT NULL,
+        quality TEXT NOT NULL,
+        source_ts INTEGER NOT NULL,
+        received_ts INTEGER NOT NULL
+      );
+
+      -- The journal. AUTOINCREMENT: a seq is never handed out twice, the paging cursor only grows.
+      CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        type TEXT NOT NULL,
+        equipment_id TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        recorded_at INTEGER NOT NULL,
+        data TEXT NOT NULL
+      );
+      CREATE INDEX events_equipment_seq ON events (equipment_id, seq);
+
+      -- DESIGN.md: the journal is append-only and the source of truth.
+      CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+      BEGIN SELECT RAISE(ABORT, 'events is append-only: UPDATE is not allowed'); END;
+      CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+      BEGIN SELECT RAISE(ABORT, 'events is append-only: DELETE is not allowed'); END;
+
+      CREATE TABLE unit_state (
+        equipment_id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        reason_code TEXT,
+        since_ms INTEGER NOT NULL,
+        last_state_ts INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+
+      CREATE TABLE unit_counters (
+        equipment_id TEXT NOT NULL,
+        counter TEXT NOT NULL CHECK (counter IN ('good', 'scrap', 'total')),
+        total INTEGER NOT NULL,
+        last_raw INTEGER,
+        last_ts INTEGER NOT NULL,
+        PRIMARY KEY (equipment_id, counter)
+      );
+
+      CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY,
+        connection_id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        received_ts INTEGER NOT NULL,
+        code TEXT NOT NULL,
+        message TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        payload_bytes INTEGER NOT NULL
+      );
+    `,
+  },
+];
+
+/**
+ * Apply the migrations not yet recorded. Each runs in a `BEGIN IMMEDIATE` transaction that
+ * first re-reads `schema_migrations`: the write lock is taken before the check, so two hub
+ * processes starting on one file cannot both apply a migration (the second waits up to
+ * busy_timeout, then sees it recorded).
+ */
+export function runMigrations(db: Database.Database, store: string): MigrationStatus[] {
+  let current = 'schema_migrations';
+  try {
+    db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)',
+    );
+    const isApplied = db.prepare<[string], { name: string }>(
+      'SELECT name FROM schema_migrations WHERE name = ?',
+    );
+    const record = db.prepare<[string, number]>(
+      'INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)',
+    );
+    const out: MigrationStatus[] = [];
+    for (const m of MIGRATIONS) {
+      current = m.name;
+      const apply = db.transaction((): MigrationStatus => {
+        if (isApplied.get(m.name) !== undefined) return { name: m.name, state: 'already-applied' };
+        db.exec(m.sql);
+        record.run(m.name, Date.now());
+        return { name: m.name, state: 'applied' };
+      });
+      out.push(apply.immediate());
+    }
+    return out;
+  } catch (err) {
+    throw new MwError(
+      'MW_ERR_STORE_MIGRATION',
+      { store, migration: current, reason: reasonOf(err) },
+      { cause: err },
+    );
+  }
+}

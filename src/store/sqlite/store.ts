@@ -1,0 +1,280 @@
+/**
+ * The SQLite Store: one better-sqlite3 connection, statements prepared once. better-sqlite3 is
+ * synchronous; the methods are async only to match the Store interface. A commit of ~2000 rows
+ * takes a few milliseconds, short enough to run on the event loop without a worker thread.
+ */
+import type Database from 'better-sqlite3';
+import { MwError } from '../../errors.ts';
+import { COUNTER_KINDS, type JournalEvent } from '../../model/index.ts';
+import {
+  cutPayload,
+  eventBounds,
+  MAX_KEY,
+  ms,
+  reasonOf,
+  toJournalEvent,
+  toStoredQuarantine,
+  toStoredSample,
+  toUnitProjections,
+  uniqueUnits,
+  type CounterRow,
+  type EventRow,
+  type QuarantineRow,
+  type SampleRow,
+  type StateRow,
+} from '../common.ts';
+import type {
+  EventQuery,
+  IngestBatch,
+  MigrationStatus,
+  QuarantineQuery,
+  SampleQuery,
+  Store,
+  StoredQuarantineEntry,
+  StoredSample,
+  StoreOptions,
+  UnitProjection,
+} from '../types.ts';
+import { runMigrations } from './migrations.ts';
+
+type Row = Record<string, unknown>;
+
+/** Every statement the store runs, prepared once on first use (the tables must exist by then). */
+function prepareStatements(db: Database.Database) {
+  return {
+    insertSample: db.prepare(
+      `INSERT INTO tag_samples (connection_id, tag, equipment_id, value, quality, source_ts, received_ts)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    insertEvent: db.prepare(
+      'INSERT INTO events (type, equipment_id, ts, recorded_at, data) VALUES (?, ?, ?, ?, ?)',
+    ),
+    upsertState: db.prepare(
+      `INSERT INTO unit_state (equipment_id, state, reason_code, since_ms, last_state_ts, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (equipment_id) DO UPDATE SET state = excluded.state,
+         reason_code = excluded.reason_code, since_ms = excluded.since_ms,
+         last_state_ts = excluded.last_state_ts, updated_at = excluded.updated_at`,
+    ),
+    upsertCounter: db.prepare(
+      `INSERT INTO unit_counters (equipment_id, counter, total, last_raw, last_ts)
+       VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (equipment_id, counter) DO UPDATE SET total = excluded.total,
+         last_raw = excluded.last_raw, last_ts = excluded.last_ts`,
+    ),
+    insertQuarantine: db.prepare(
+      `INSERT INTO quarantine (connection_id, source, received_ts, code, message, payload, payload_bytes)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    // Ids only grow, so "keep the newest N" is one range delete on the primary key.
+    trimQuarantine: db.prepare(
+      'DELETE FROM quarantine WHERE id <= (SELECT max(id) FROM quarantine) - ?',
+    ),
+    // One index range [id, id0) on (equipment_id, seq); see eventBounds in ../common.ts.
+    listEvents: db.prepare<Row, EventRow>(
+      `SELECT seq, type, equipment_id, ts, recorded_at, data FROM events
+       WHERE equipment_id >= @id AND equipment_id < @end
+         AND (equipment_id = @id OR equipment_id >= @below)
+         AND ts >= @fromTs AND ts < @toTs AND seq > @afterSeq
+       ORDER BY seq LIMIT @limit`,
+    ),
+    listQuarantine: db.prepare<Row, QuarantineRow>(
+      `SELECT * FROM quarantine
+       WHERE id < @beforeId AND (@connectionId IS NULL OR connection_id = @connectionId)
+       ORDER BY id DESC LIMIT @limit`,
+    ),
+    countQuarantine: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM quarantine'),
+    listSamples: db.prepare<Row, SampleRow>(
+      `SELECT * FROM tag_samples
+       WHERE id > @afterId AND (@connectionId IS NULL OR connection_id = @connectionId)
+         AND (@tag IS NULL OR tag = @tag)
+       ORDER BY id LIMIT @limit`,
+    ),
+    countSamples: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM tag_samples'),
+    states: db.prepare<[], StateRow>('SELECT * FROM unit_state'),
+    counters: db.prepare<[], CounterRow>('SELECT * FROM unit_counters'),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly location: string;
+  private readonly db: Database.Database;
+  private readonly opts: StoreOptions;
+  /** For error messages: kind and location (STYLE.md rule 12). */
+  private readonly label: string;
+  private stmts: Statements | undefined;
+  private closed = false;
+
+  constructor(db: Database.Database, file: string, opts: StoreOptions) {
+    this.db = db;
+    this.location = file;
+    this.opts = opts;
+    this.label = `sqlite ${file}`;
+  }
+
+  async migrate(): Promise<MigrationStatus[]> {
+    this.open();
+    return runMigrations(this.db, this.label);
+  }
+
+  async commit(batch: IngestBatch): Promise<JournalEvent[]> {
+    try {
+      const s = this.statements();
+      // IMMEDIATE: take the write lock at BEGIN (waiting up to busy_timeout when another
+      // process holds it) rather than failing on upgrade half-way through the batch.
+      return this.db.transaction(() => this.write(s, batch)).immediate();
+    } catch (err) {
+      // db.transaction() has rolled back: nothing of the batch is left (DESIGN.md, data flow).
+      throw new MwError(
+        'MW_ERR_STORE_COMMIT',
+        // The items the sources delivered: they are what gets re-delivered.
+        {
+          store: this.label,
+          count: batch.samples.length + batch.quarantine.length,
+          reason: reasonOf(err),
+        },
+        { cause: err },
+      );
+    }
+  }
+
+  /** The body of a commit; runs inside the transaction, any throw rolls it all back. */
+  private write(s: Statements, batch: IngestBatch): JournalEvent[] {
+    for (const x of batch.samples) {
+      s.insertSample.run(
+        x.connectionId,
+        x.tag,
+        x.equipmentId,
+        JSON.stringify(x.value),
+        x.quality,
+        ms(x.sourceTs),
+        ms(x.receivedTs),
+      );
+    }
+    const recordedAt = Date.now();
+    const events: JournalEvent[] = [];
+    for (const e of batch.events) {
+      const r = s.insertEvent.run(
+        e.type,
+        e.equipmentId,
+        ms(e.ts),
+        recordedAt,
+        JSON.stringify(e.data),
+      );
+      events.push({ ...e, seq: Number(r.lastInsertRowid), recordedAt });
+    }
+    for (const u of uniqueUnits(batch.units)) {
+      const st = u.status;
+      s.upsertState.run(
+        u.equipmentId,
+        st.state,
+        st.reasonCode,
+        ms(st.sinceMs),
+        ms(u.lastStateTs),
+        ms(u.updatedAt),
+      );
+      for (const counter of COUNTER_KINDS) {
+        const c = u.counters[counter];
+        s.upsertCounter.run(u.equipmentId, counter, c.total, c.lastRaw, ms(c.lastTs));
+      }
+    }
+    if (batch.quarantine.length > 0) {
+      for (const q of batch.quarantine) {
+        const payload = cutPayload(q, this.opts.quarantinePayloadBytes);
+        s.insertQuarantine.run(
+          q.connectionId,
+          q.source,
+          ms(q.receivedTs),
+          q.code,
+          q.message,
+          payload,
+          q.payloadBytes,
+        );
+      }
+      s.trimQuarantine.run(this.opts.quarantineMaxEntries);
+    }
+    return events;
+  }
+
+  async loadUnits(): Promise<UnitProjection[]> {
+    // One read transaction: states and counters from the same snapshot.
+    return this.read((s) =>
+      this.db.transaction(() => toUnitProjections(s.states.all(), s.counters.all()))(),
+    );
+  }
+
+  async listEvents(query: EventQuery): Promise<JournalEvent[]> {
+    const b = eventBounds(query);
+    return this.read((s) => s.listEvents.all({ ...b }).map(toJournalEvent));
+  }
+
+  async listQuarantine(query: QuarantineQuery): Promise<StoredQuarantineEntry[]> {
+    const params = {
+      beforeId: query.beforeId ?? MAX_KEY,
+      connectionId: query.connectionId ?? null,
+      limit: query.limit,
+    };
+    return this.read((s) => s.listQuarantine.all(params).map(toStoredQuarantine));
+  }
+
+  async countQuarantine(): Promise<number> {
+    return this.read((s) => s.countQuarantine.get()?.n ?? 0);
+  }
+
+  async listSamples(query: SampleQuery): Promise<StoredSample[]> {
+    const params = {
+      afterId: query.afterId ?? 0,
+      connectionId: query.connectionId ?? null,
+      tag: query.tag ?? null,
+      limit: query.limit,
+    };
+    return this.read((s) => s.listSamples.all(params).map(toStoredSample));
+  }
+
+  async countSamples(): Promise<number> {
+    return this.read((s) => s.countSamples.get()?.n ?? 0);
+  }
+
+  async ping(): Promise<void> {
+    this.read(() => this.db.prepare('SELECT 1').get());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stmts = undefined;
+    this.db.close();
+  }
+
+  private open(): void {
+    if (this.closed) {
+      throw new MwError('MW_ERR_STORE_UNAVAILABLE', {
+        store: this.label,
+        reason: 'the store is closed',
+      });
+    }
+  }
+
+  private statements(): Statements {
+    this.open();
+    this.stmts ??= prepareStatements(this.db);
+    return this.stmts;
+  }
+
+  /** Run a read; a failure (closed, file gone, schema missing) says which store it was. */
+  private read<T>(fn: (s: Statements) => T): T {
+    try {
+      return fn(this.statements());
+    } catch (err) {
+      if (err instanceof MwError) throw err;
+      throw new MwError(
+        'MW_ERR_STORE_UNAVAILABLE',
+        { store: this.label, reason: reasonOf(err) },
+        { cause: err },
+      );
+    }
+  }
+}

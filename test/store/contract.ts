@@ -1,0 +1,416 @@
+/**
+ * The Store contract (STYLE.md rule 14): one suite, run unchanged on every implementation by
+ * sqlite.test.ts and postgres.test.ts. A backend plugs in through a StoreTarget: fresh, empty
+ * data that any number of Stores can be opened on (to test reopening and concurrent
+ * migration), plus raw SQL for what the interface deliberately cannot do (alter the journal).
+ */
+import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
+import { isMwError, type ErrorCode } from '../../src/errors.ts';
+import type { DomainEvent, JournalEvent } from '../../src/model/index.ts';
+import type { Store, StoreOptions } from '../../src/store/index.ts';
+import {
+  allEvents,
+  batch,
+  fullBatch,
+  snapshot,
+  CAPPER,
+  counted,
+  events,
+  FILLER,
+  quarantined,
+  sample,
+  stateChanged,
+  T0,
+  unit,
+} from './fixtures.ts';
+
+export interface StoreTarget {
+  /** Open another Store on this target's data. The target closes it at the end of the test. */
+  open(options?: Partial<StoreOptions>): Promise<Store>;
+  /** Run SQL directly on the data (unqualified table names), bypassing the Store. */
+  exec(sql: string): Promise<void>;
+}
+
+/** Fresh empty data for one test; the factory removes it (after closing its Stores) via t.after. */
+export type NewStoreTarget = (t: TestContext) => Promise<StoreTarget>;
+
+export const CONTRACT_OPTIONS: StoreOptions = {
+  quarantineMaxEntries: 100,
+  quarantinePayloadBytes: 64,
+};
+
+function rejectsWith(code: ErrorCode) {
+  return (err: unknown): boolean => {
+    assert.ok(isMwError(err), `expected an MwError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    return true;
+  };
+}
+
+export async function storeContract(t: TestContext, newTarget: NewStoreTarget): Promise<void> {
+  /** A target and a migrated store on it. */
+  async function fresh(t: TestContext, options?: Partial<StoreOptions>) {
+    const target = await newTarget(t);
+    const store = await target.open(options);
+    await store.migrate();
+    return { target, store };
+  }
+
+  await t.test(
+    'migrate applies each migration once, then reports it already applied',
+    async (t) => {
+      const target = await newTarget(t);
+      const store = await target.open();
+      const first = await store.migrate();
+      assert.ok(first.length > 0);
+      assert.equal(first[0]?.name, '001_initial');
+      assert.deepEqual(
+        first.map((m) => m.name),
+        [...first.map((m) => m.name)].sort(),
+      );
+      assert.ok(first.every((m) => m.state === 'applied'));
+      const second = await store.migrate();
+      assert.deepEqual(
+        second,
+        first.map((m) => ({ name: m.name, state: 'already-applied' })),
+      );
+    },
+  );
+
+  await t.test(
+    'several stores migrating one database at once apply each migration once',
+    async (t) => {
+      const target = await newTarget(t);
+      const stores = await Promise.all([target.open(), target.open(), target.open()]);
+      const results = await Promise.all(stores.map((s) => s.migrate()));
+      const applied = results
+        .flat()
+        .filter((m) => m.state === 'applied')
+        .map((m) => m.name);
+      assert.deepEqual(
+        applied,
+        results[0]!.map((m) => m.name),
+      );
+    },
+  );
+
+  await t.test(
+    'commit round trip: samples, events, units and quarantine come back as written',
+    async (t) => {
+      const { store } = await fresh(t);
+      const values = [42, 3.25, -0, 'text "quoted" \\ ünïcode ✓', true, false, null];
+      const samples = values.map((value, i) =>
+        sample(i, {
+          value,
+          quality: (['good', 'uncertain', 'bad'] as const)[i % 3],
+          equipmentId: i === 1 ? null : FILLER,
+        }),
+      );
+      const evs: DomainEvent[] = [
+        counted(FILLER, T0 + 1, 17),
+        stateChanged(CAPPER, T0 + 2, 'JAM-7'),
+      ];
+      const units = [
+        unit(CAPPER, 5, { status: { state: 'down', reasonCode: 'JAM-7', sinceMs: T0 + 2 } }),
+        unit(FILLER, 17),
+      ];
+      const q = [quarantined(1), quarantined(2, { payload: Buffer.alloc(0), payloadBytes: 0 })];
+      const before = Date.now();
+      const committed = await store.commit(batch({ samples, events: evs, units, quarantine: q }));
+      const after = Date.now();
+
+      assert.equal(committed.length, 2);
+      committed.forEach((e, i) => {
+        assert.equal(typeof e.seq, 'number');
+        assert.ok(e.recordedAt >= before && e.recordedAt <= after, 'recordedAt is the commit time');
+        assert.deepEqual(e, { ...evs[i], seq: e.seq, recordedAt: e.recordedAt });
+      });
+      assert.deepEqual(await allEvents(store), committed);
+
+      const stored = await store.listSamples({ limit: 100 });
+      assert.equal(await store.countSamples(), samples.length);
+      stored.forEach((s, i) => {
+        assert.equal(typeof s.id, 'number');
+        if (i > 0) assert.ok(s.id > stored[i - 1]!.id, 'sample ids ascend');
+        assert.deepEqual(s, { ...samples[i], id: s.id, value: i === 2 ? 0 : samples[i]!.value });
+      });
+
+      assert.deepEqual(await store.loadUnits(), units, 'units come back sorted by id');
+
+      const stq = await store.listQuarantine({ limit: 10 });
+      assert.equal(await store.countQuarantine(), 2);
+      assert.deepEqual(
+        stq,
+        [...q].reverse().map((e, i) => ({ ...e, id: stq[i]!.id })),
+      );
+    },
+  );
+
+  await t.test('fractional timestamps are stored as whole ms', async (t) => {
+    const { store } = await fresh(t);
+    await store.commit(
+      batch({ samples: [sample(0, { sourceTs: T0 + 0.4, receivedTs: T0 + 0.6 })] }),
+    );
+    const [s] = await store.listSamples({ limit: 1 });
+    assert.deepEqual([s?.sourceTs, s?.receivedTs], [T0, T0 + 1]);
+  });
+
+  await t.test('seq strictly increases within and across commits, in input order', async (t) => {
+    const { store } = await fresh(t);
+    const committed: JournalEvent[] = [];
+    for (const n of [1, 300, 2, 0, 5])
+      committed.push(
+        ...(await store.commit(batch({ events: events(FILLER, n, committed.length) }))),
+      );
+    assert.equal(committed.length, 308);
+    committed.forEach((e, i) => {
+      if (i > 0)
+        assert.ok(e.seq > committed[i - 1]!.seq, `seq ${e.seq} after ${committed[i - 1]!.seq}`);
+    });
+    assert.deepEqual(await allEvents(store), committed);
+  });
+
+  await t.test(
+    'listEvents: an id matches itself and everything below it, nothing beside it',
+    async (t) => {
+      const { store } = await fresh(t);
+      const ids = [
+        'acme/plant1',
+        'acme/plant1/line1/filler',
+        'acme/plant1-old/line1/filler', // sorts between 'acme/plant1' and 'acme/plant1/'
+        'acme/plant1.5/x',
+        'acme/plant10/line1/filler',
+        'acme/PLANT1/line1/filler', // ids are case-sensitive
+        'acme/plant1/line2/capper',
+        'acmeco/plant1/line1/filler',
+      ];
+      const committed = await store.commit(
+        batch({ events: ids.map((id, i) => counted(id, T0 + i, i)) }),
+      );
+      const idsOf = async (equipmentId: string) =>
+        (await store.listEvents({ equipmentId, limit: 100 })).map((e) => e.equipmentId);
+      assert.deepEqual(await idsOf('acme/plant1'), [
+        'acme/plant1',
+        'acme/plant1/line1/filler',
+        'acme/plant1/line2/capper',
+      ]);
+      assert.deepEqual(await idsOf('acme/plant1/line1/filler'), ['acme/plant1/line1/filler']);
+      assert.deepEqual(
+        await idsOf('acme/plant1/line'),
+        [],
+        'a partial path segment matches nothing',
+      );
+      assert.deepEqual(
+        await idsOf('acme'),
+        ids.filter((id) => id.startsWith('acme/')),
+      );
+      assert.deepEqual(await idsOf('acme/plant10'), ['acme/plant10/line1/filler']);
+      const all = await store.listEvents({ equipmentId: 'acme', limit: 100 });
+      assert.deepEqual(
+        all,
+        committed.filter((e) => e.equipmentId.startsWith('acme/')),
+      );
+    },
+  );
+
+  await t.test('listEvents: LIKE metacharacters in ids are literal', async (t) => {
+    const { store } = await fresh(t);
+    const ids = [
+      'acme/plant_/a',
+      'acme/plantX/b',
+      'acme/plant%/c',
+      'acme/plant%%/d',
+      'acme/pl\\ant/e',
+      'acme/plant/f',
+    ];
+    await store.commit(batch({ events: ids.map((id, i) => counted(id, T0 + i, i)) }));
+    const idsOf = async (equipmentId: string) =>
+      (await store.listEvents({ equipmentId, limit: 100 })).map((e) => e.equipmentId);
+    assert.deepEqual(await idsOf('acme/plant_'), ['acme/plant_/a']);
+    assert.deepEqual(await idsOf('acme/plant%'), ['acme/plant%/c']);
+    assert.deepEqual(await idsOf('acme/pl\\ant'), ['acme/pl\\ant/e']);
+    assert.deepEqual(await idsOf('acme/pl%'), []);
+  });
+
+  await t.test('listEvents: time range [fromTs, toTs) and paging by afterSeq', async (t) => {
+    const { store } = await fresh(t);
+    const committed = await store.commit(
+      batch({ events: [...events(FILLER, 10), ...events(CAPPER, 10)] }),
+    );
+    const filler = committed.filter((e) => e.equipmentId === FILLER);
+    const ranged = await store.listEvents({
+      equipmentId: FILLER,
+      fromTs: T0 + 2,
+      toTs: T0 + 5,
+      limit: 100,
+    });
+    assert.deepEqual(
+      ranged.map((e) => e.ts),
+      [T0 + 2, T0 + 3, T0 + 4],
+    );
+    const pages: JournalEvent[][] = [];
+    let afterSeq: number | undefined;
+    for (;;) {
+      const page = await store.listEvents({ equipmentId: FILLER, afterSeq, limit: 3 });
+      if (page.length === 0) break;
+      assert.ok(page.length <= 3);
+      pages.push(page);
+      afterSeq = page.at(-1)!.seq;
+    }
+    assert.deepEqual(
+      pages.map((p) => p.length),
+      [3, 3, 3, 1],
+    );
+    assert.deepEqual(pages.flat(), filler);
+    assert.deepEqual(await store.listEvents({ equipmentId: FILLER, limit: 0 }), []);
+  });
+
+  await t.test(
+    'a commit failing part-way leaves nothing behind, and the store keeps working',
+    async (t) => {
+      const { store } = await fresh(t);
+      await store.commit(fullBatch(0));
+      const before = await snapshot(store);
+      // Fails in the hub: event data that JSON cannot hold, after samples were written.
+      const unserialisable = fullBatch(100);
+      (unserialisable.events[2]!.data as { raw: unknown }).raw = 10n;
+      await assert.rejects(store.commit(unserialisable), rejectsWith('MW_ERR_STORE_COMMIT'));
+      assert.deepEqual(await snapshot(store), before);
+      // Fails in the database, at the last row of the last insert (NaN is no integer ms).
+      const last = fullBatch(200);
+      const failing = {
+        ...last,
+        quarantine: [...last.quarantine, quarantined(9, { receivedTs: Number.NaN })],
+      };
+      await assert.rejects(store.commit(failing), (err: unknown) => {
+        rejectsWith('MW_ERR_STORE_COMMIT')(err);
+        assert.ok((err as Error).cause !== undefined, 'the driver error is the cause');
+        assert.match((err as Error).message, /batch of 53 item/);
+        return true;
+      });
+      assert.deepEqual(await snapshot(store), before);
+      const next = await store.commit(fullBatch(300));
+      assert.ok(next[0]!.seq > before.events.at(-1)!.seq);
+      assert.equal(await store.countSamples(), 100);
+    },
+  );
+
+  await t.test('unit projections are upserted', async (t) => {
+    const { store } = await fresh(t);
+    await store.commit(batch({ units: [unit(FILLER, 10)] }));
+    const down = unit(FILLER, 12, {
+      status: { state: 'down', reasonCode: 'E42', sinceMs: T0 + 50 },
+      updatedAt: T0 + 60,
+    });
+    const down2 = {
+      ...down,
+      counters: { ...down.counters, scrap: { total: 3, lastRaw: 3, lastTs: T0 + 61 } },
+    };
+    await store.commit(batch({ units: [unit(CAPPER, 1), down, down2] }));
+    assert.deepEqual(await store.loadUnits(), [unit(CAPPER, 1), down2]);
+  });
+
+  await t.test('loadUnits fills defaults for a unit with counters but no state row', async (t) => {
+    const { target, store } = await fresh(t);
+    await target.exec(
+      "INSERT INTO unit_counters (equipment_id, counter, total, last_raw, last_ts) VALUES ('acme/p/a/l/orphan', 'good', 7, 7, 1000)",
+    );
+    assert.deepEqual(await store.loadUnits(), [
+      {
+        equipmentId: 'acme/p/a/l/orphan',
+        status: { state: 'unknown', reasonCode: null, sinceMs: 0 },
+        lastStateTs: 0,
+        counters: {
+          good: { total: 7, lastRaw: 7, lastTs: 1000 },
+          scrap: { total: 0, lastRaw: null, lastTs: 0 },
+          total: { total: 0, lastRaw: null, lastTs: 0 },
+        },
+        updatedAt: 0,
+      },
+    ]);
+  });
+
+  await t.test(
+    'quarantine: trimmed to maxEntries keeping the newest, payload cut, size kept',
+    async (t) => {
+      const { store } = await fresh(t, { quarantineMaxEntries: 5, quarantinePayloadBytes: 8 });
+      await store.commit(batch({ quarantine: [0, 1, 2].map((i) => quarantined(i)) }));
+      await store.commit(batch({ quarantine: [3, 4, 5, 6].map((i) => quarantined(i)) }));
+      assert.equal(await store.countQuarantine(), 5);
+      const all = await store.listQuarantine({ limit: 100 });
+      assert.deepEqual(
+        all.map((e) => e.source),
+        [6, 5, 4, 3, 2].map((i) => `plant1/unbound/${i}`),
+      );
+      for (const e of all) {
+        const whole = quarantined(Number(e.source.split('/').at(-1)));
+        assert.deepEqual(e.payload, whole.payload.subarray(0, 8));
+        assert.equal(e.payloadBytes, whole.payload.length);
+      }
+      const page1 = await store.listQuarantine({ limit: 2 });
+      const page2 = await store.listQuarantine({ limit: 2, beforeId: page1.at(-1)!.id });
+      assert.deepEqual([...page1, ...page2], all.slice(0, 4));
+      const line2 = await store.listQuarantine({ connectionId: 'line2-mqtt', limit: 100 });
+      assert.deepEqual(
+        line2.map((e) => e.source),
+        ['plant1/unbound/5', 'plant1/unbound/3'],
+      );
+    },
+  );
+
+  await t.test('listSamples filters by connection and tag and pages by afterId', async (t) => {
+    const { store } = await fresh(t);
+    const samples = Array.from({ length: 20 }, (_, i) =>
+      sample(i, { connectionId: i < 10 ? 'a' : 'b' }),
+    );
+    await store.commit(batch({ samples }));
+    const b = await store.listSamples({ connectionId: 'b', limit: 100 });
+    assert.deepEqual(
+      b.map((s) => s.value),
+      [10, 11, 12, 13, 14, 15, 16, 17, 18, 19],
+    );
+    const tag1 = await store.listSamples({ connectionId: 'b', tag: samples[13]!.tag, limit: 100 });
+    assert.deepEqual(
+      tag1.map((s) => s.value),
+      [13, 17],
+    );
+    const page = await store.listSamples({ afterId: b[4]!.id, limit: 3 });
+    assert.deepEqual(
+      page.map((s) => s.value),
+      [15, 16, 17],
+    );
+  });
+
+  await t.test('data survives close and reopen', async (t) => {
+    const target = await newTarget(t);
+    const first = await target.open();
+    await first.migrate();
+    await first.commit(fullBatch(0));
+    const before = await snapshot(first);
+    await first.close();
+    const second = await target.open();
+    assert.ok((await second.migrate()).every((m) => m.state === 'already-applied'));
+    assert.deepEqual(await snapshot(second), before);
+    const [next] = await second.commit(batch({ events: [counted(FILLER, T0 + 99, 99)] }));
+    assert.ok(next!.seq > before.events.at(-1)!.seq, 'seq keeps growing after a reopen');
+  });
+
+  await t.test('the journal is append-only', async (t) => {
+    const { target, store } = await fresh(t);
+    const committed = await store.commit(batch({ events: events(FILLER, 3) }));
+    await assert.rejects(target.exec("UPDATE events SET type = 'tampered'"), /append-only/);
+    await assert.rejects(target.exec('DELETE FROM events'), /append-only/);
+    assert.deepEqual(await allEvents(store), committed);
+  });
+
+  await t.test('ping answers; close is idempotent; a closed store is unavailable', async (t) => {
+    const { store } = await fresh(t);
+    assert.equal(await store.ping(), undefined);
+    await store.close();
+    await store.close();
+    await assert.rejects(store.ping(), rejectsWith('MW_ERR_STORE_UNAVAILABLE'));
+    await assert.rejects(store.loadUnits(), rejectsWith('MW_ERR_STORE_UNAVAILABLE'));
+    await assert.rejects(store.commit(fullBatch(0)), rejectsWith('MW_ERR_STORE_COMMIT'));
+  });
+}
