@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 
 const main = new URL('../dist/cli/bin.js', import.meta.url);
 if (!existsSync(fileURLToPath(main))) {
-  console.error('millwright: dist/ is missing. Run `npm ci` (or `npm run build`) in the package folder.');
+  console.error(
+    'millwright: dist/ is missing. Run `npm ci` (or `npm run build`) in the package folder.',
+  );
   process.exit(1);
 }
 await import(main.href);

@@ -49,7 +49,10 @@ export interface Hub {
 
 export async function startHub(options: HubOptions): Promise<Hub> {
   const { config, logger } = options;
-  const dataDir = options.dataDir !== undefined ? path.resolve(options.dataDir) : path.resolve(options.baseDir, config.dataDir);
+  const dataDir =
+    options.dataDir !== undefined
+      ? path.resolve(options.dataDir)
+      : path.resolve(options.baseDir, config.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const hierarchy = new Hierarchy({
     enterprise: config.enterprise,
@@ -57,7 +60,14 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       ...s,
       areas: s.areas.map((a) => ({
         ...a,
-        lines: a.lines.map((l) => ({ ...l, units: l.units.map((u) => ({ id: u.id, name: u.name, idealCycleTimeMs: u.idealCycleTime })) })),
+        lines: a.lines.map((l) => ({
+          ...l,
+          units: l.units.map((u) => ({
+            id: u.id,
+            name: u.name,
+            idealCycleTimeMs: u.idealCycleTime,
+          })),
+        })),
       })),
     })),
   });
@@ -84,12 +94,17 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   try {
     const migrations = await store.migrate();
     const applied = migrations.filter((m) => m.state === 'applied');
-    logger.info({ store: store.location, applied: applied.map((m) => m.name) }, `store ${store.kind} ready (${applied.length} migration(s) applied, ${migrations.length - applied.length} already applied)`);
+    logger.info(
+      { store: store.location, applied: applied.map((m) => m.name) },
+      `store ${store.kind} ready (${applied.length} migration(s) applied, ${migrations.length - applied.length} already applied)`,
+    );
 
     const runtime = new EquipmentRuntime(hierarchy);
     runtime.reset(await store.loadUnits());
     const bindings = new BindingTable(config.bindings, config.enterprise.id);
-    const maxPayload = new Map(config.connections.map((c) => [c.id, c.type === 'mqtt' ? c.maxPayloadBytes : 1_048_576]));
+    const maxPayload = new Map(
+      config.connections.map((c) => [c.id, c.type === 'mqtt' ? c.maxPayloadBytes : 1_048_576]),
+    );
     const pipeline = new IngestPipeline(
       store,
       runtime,
@@ -105,10 +120,17 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     );
     let broker: EmbeddedBroker | null = null;
     if (config.connections.some((c) => c.type === 'mqtt' && c.url === undefined)) {
-      broker = await EmbeddedBroker.start({ host: config.broker.host, port: config.broker.port, logger: logger.child({ component: 'broker' }) });
+      broker = await EmbeddedBroker.start({
+        host: config.broker.host,
+        port: config.broker.port,
+        logger: logger.child({ component: 'broker' }),
+      });
       const b = broker;
       cleanups.push(() => b.close());
-      logger.info({ url: broker.url }, `embedded MQTT broker on ${broker.url}${broker.portNote === null ? '' : ` (${broker.portNote})`}`);
+      logger.info(
+        { url: broker.url },
+        `embedded MQTT broker on ${broker.url}${broker.portNote === null ? '' : ` (${broker.portNote})`}`,
+      );
     }
     // Stopped before the broker, so the PUBACKs of the last batch still go out.
     cleanups.push(() => pipeline.close());
@@ -121,16 +143,25 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     };
 
     // MQTT connections first, so the simulators publish into listening ingest.
-    const ordered = [...config.connections].sort((a, b) => (a.type === 'mqtt' ? 0 : 1) - (b.type === 'mqtt' ? 0 : 1));
+    const ordered = [...config.connections].sort(
+      (a, b) => (a.type === 'mqtt' ? 0 : 1) - (b.type === 'mqtt' ? 0 : 1),
+    );
     const connectors: ConnectorInstance[] = [];
     for (const conn of ordered) {
       const instance = connectorFor(conn, {
         logger: logger.child({ component: 'connector', connection: conn.id }),
         hierarchy,
-        filters: [...new Set([...bindings.filtersFor(conn.id), ...(conn.type === 'mqtt' ? conn.subscribe : [])])],
+        filters: [
+          ...new Set([
+            ...bindings.filtersFor(conn.id),
+            ...(conn.type === 'mqtt' ? conn.subscribe : []),
+          ]),
+        ],
         ingest: (msg) => pipeline.ingestMessage(msg),
         embeddedBroker: broker,
         brokerUrlOf,
+        lastReading: (id) => runtime.get(id),
+        dataDir,
       });
       await instance.start();
       connectors.push(instance);
@@ -139,9 +170,23 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
     const startedAt = Date.now();
     let url: string | null = null;
-    const hubWithoutHttp = { config, hierarchy, store, runtime, pipeline, broker, connectors, migrations, dataDir, startedAt };
+    const hubWithoutHttp = {
+      config,
+      hierarchy,
+      store,
+      runtime,
+      pipeline,
+      broker,
+      connectors,
+      migrations,
+      dataDir,
+      startedAt,
+    };
     if (options.http !== false) {
-      const app = await buildServer({ hub: hubWithoutHttp, logger: logger.child({ component: 'http' }) });
+      const app = await buildServer({
+        hub: hubWithoutHttp,
+        logger: logger.child({ component: 'http' }),
+      });
       cleanups.push(() => app.close());
       url = await listenServer(app, config.http.host, options.httpPort ?? config.http.port);
     }

@@ -8,6 +8,12 @@ export function createLogger(level: string, format: LogFormat): Logger {
   if (format === 'json') return pino({ level });
   return pino(
     { level },
-    pretty({ colorize: process.stdout.isTTY, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true }),
+    pretty({
+      colorize: process.stdout.isTTY,
+      sync: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname',
+      singleLine: true,
+    }),
   );
 }

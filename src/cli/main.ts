@@ -26,7 +26,8 @@ function fail(err: unknown): never {
 
 function parsePort(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--port: expected a port number 0–65535, got "${value}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new Error(`--port: expected a port number 0–65535, got "${value}"`);
   return n;
 }
 
@@ -39,25 +40,49 @@ interface RunOptions {
 
 function describeHub(hub: Hub, title: string): string {
   const lines = [`Millwright ${VERSION} ${title} is running`];
-  lines.push(`  UI and API   ${hub.url ?? '(off)'}   (health ${hub.url ?? ''}/api/v1/health, OpenAPI ${hub.url ?? ''}/api/openapi.json)`);
-  if (hub.broker !== null) lines.push(`  MQTT broker  ${hub.broker.url} (embedded${hub.broker.portNote === null ? '' : `; ${hub.broker.portNote}`})`);
+  lines.push(
+    `  UI and API   ${hub.url ?? '(off)'}   (health ${hub.url ?? ''}/api/v1/health, OpenAPI ${hub.url ?? ''}/api/openapi.json)`,
+  );
+  if (hub.broker !== null)
+    lines.push(
+      `  MQTT broker  ${hub.broker.url} (embedded${hub.broker.portNote === null ? '' : `; ${hub.broker.portNote}`})`,
+    );
   lines.push(`  Store        ${hub.store.kind} ${hub.store.location}`);
   const units = hub.hierarchy.workUnits().length;
-  lines.push(`  Equipment    ${units} work unit(s) on ${hub.hierarchy.all().filter((e) => e.level === 'workCenter').length} line(s)`);
-  for (const c of hub.connectors) lines.push(`  Connection   ${c.id} (${c.type}): ${c.health().status}${c.health().detail === null ? '' : `, ${c.health().detail}`}`);
+  lines.push(
+    `  Equipment    ${units} work unit(s) on ${hub.hierarchy.all().filter((e) => e.level === 'workCenter').length} line(s)`,
+  );
+  for (const c of hub.connectors)
+    lines.push(
+      `  Connection   ${c.id} (${c.type}): ${c.health().status}${c.health().detail === null ? '' : `, ${c.health().detail}`}`,
+    );
   lines.push(`  Data         ${hub.dataDir}`);
   lines.push('Press Ctrl+C to stop.');
   return lines.join('\n');
 }
 
-async function runHub(config: Config, baseDir: string, options: RunOptions, title: string, portExplicit: boolean): Promise<void> {
+async function runHub(
+  config: Config,
+  baseDir: string,
+  options: RunOptions,
+  title: string,
+  portExplicit: boolean,
+): Promise<void> {
   const logger = createLogger(options.logLevel ?? config.logLevel, options.logFormat);
   let hub: Hub;
   try {
-    hub = await startHub({ config, baseDir, logger, httpPort: options.port, dataDir: options.dataDir });
+    hub = await startHub({
+      config,
+      baseDir,
+      logger,
+      httpPort: options.port,
+      dataDir: options.dataDir,
+    });
   } catch (err) {
     if (isMwError(err) && err.code === 'MW_ERR_HTTP_PORT_IN_USE' && !portExplicit) {
-      console.log(`port ${options.port ?? config.http.port} is taken; using a free port (pass --port to choose one)`);
+      console.log(
+        `port ${options.port ?? config.http.port} is taken; using a free port (pass --port to choose one)`,
+      );
       hub = await startHub({ config, baseDir, logger, httpPort: 0, dataDir: options.dataDir });
     } else {
       throw err;
@@ -73,7 +98,9 @@ async function runHub(config: Config, baseDir: string, options: RunOptions, titl
       .stop()
       .then(() => {
         const s = hub.pipeline.snapshot();
-        console.log(`stopped: ${s.committedSamples} samples and ${s.committedEvents} events committed in this run`);
+        console.log(
+          `stopped: ${s.committedSamples} samples and ${s.committedEvents} events committed in this run`,
+        );
         process.exit(0);
       })
       .catch(fail);
@@ -91,18 +118,50 @@ export function buildProgram(): Command {
 
   const logOptions = (cmd: Command): Command =>
     cmd
-      .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']))
-      .addOption(new Option('--log-format <format>', 'log output: pretty for a terminal, json for a collector').choices(['pretty', 'json']).default('pretty'));
+      .addOption(
+        new Option('--log-level <level>', 'log level').choices([
+          'fatal',
+          'error',
+          'warn',
+          'info',
+          'debug',
+          'trace',
+        ]),
+      )
+      .addOption(
+        new Option(
+          '--log-format <format>',
+          'log output: pretty for a terminal, json for a collector',
+        )
+          .choices(['pretty', 'json'])
+          .default('pretty'),
+      );
 
   logOptions(
     program
       .command('demo')
-      .description('run a simulated plant end to end: embedded MQTT broker, simulator, SQLite store, HTTP API and UI')
-      .option('-p, --port <port>', 'HTTP port (default 8080, or a free port when 8080 is taken)', parsePort)
-      .option('-d, --data-dir <dir>', 'where the demo keeps its data (kept across restarts)', './millwright-data'),
+      .description(
+        'run a simulated plant end to end: embedded MQTT broker, simulator, SQLite store, HTTP API and UI',
+      )
+      .option(
+        '-p, --port <port>',
+        'HTTP port (default 8080, or a free port when 8080 is taken)',
+        parsePort,
+      )
+      .option(
+        '-d, --data-dir <dir>',
+        'where the demo keeps its data (kept across restarts)',
+        './millwright-data',
+      ),
   ).action(async (opts: RunOptions & { dataDir: string }) => {
     const loaded = loadConfigFile(DEMO_CONFIG);
-    await runHub(loaded.config, loaded.baseDir, { ...opts, dataDir: path.resolve(opts.dataDir) }, 'demo', opts.port !== undefined);
+    await runHub(
+      loaded.config,
+      loaded.baseDir,
+      { ...opts, dataDir: path.resolve(opts.dataDir) },
+      'demo',
+      opts.port !== undefined,
+    );
   });
 
   logOptions(
@@ -119,19 +178,27 @@ export function buildProgram(): Command {
 
   program
     .command('check-config')
-    .description('validate a configuration file: every error with its YAML path, line, column and rule')
+    .description(
+      'validate a configuration file: every error with its YAML path, line, column and rule',
+    )
     .requiredOption('-c, --config <file>', 'configuration file (YAML)')
     .action((opts: { config: string }) => {
       try {
         const { config } = loadConfigFile(opts.config);
-        const units = config.sites.flatMap((s) => s.areas.flatMap((a) => a.lines.flatMap((l) => l.units))).length;
+        const units = config.sites.flatMap((s) =>
+          s.areas.flatMap((a) => a.lines.flatMap((l) => l.units)),
+        ).length;
         console.log(
           `ok: ${opts.config}: ${config.sites.length} site(s), ${units} work unit(s), ${config.connections.length} connection(s), ${config.bindings.length} binding(s), store ${config.store.type}`,
         );
       } catch (err) {
-        if (isMwError(err) && (err.code === 'MW_ERR_CONFIG_INVALID' || err.code === 'MW_ERR_CONFIG_YAML')) {
+        if (
+          isMwError(err) &&
+          (err.code === 'MW_ERR_CONFIG_INVALID' || err.code === 'MW_ERR_CONFIG_YAML')
+        ) {
           console.error(`${opts.config}: ${err.details.length || 1} error(s)`);
-          for (const d of err.code === 'MW_ERR_CONFIG_YAML' ? [err.message] : err.details) console.error(`  ${d}`);
+          for (const d of err.code === 'MW_ERR_CONFIG_YAML' ? [err.message] : err.details)
+            console.error(`  ${d}`);
           process.exit(1);
         }
         fail(err);
@@ -143,5 +210,7 @@ export function buildProgram(): Command {
 
 /** Run the command line; resolves when the command finished (long-running commands keep the process alive). */
 export async function main(argv: readonly string[]): Promise<void> {
-  await buildProgram().parseAsync([...argv]).catch(fail);
+  await buildProgram()
+    .parseAsync([...argv])
+    .catch(fail);
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { MwError } from '../errors.ts';
-import { configSchema, type Config } from './schema.ts';
+import { configSchema, crossReferenceIssues, type Config } from './schema.ts';
 
 export interface ConfigProblem {
   /** YAML path like `sites[0].areas[1].lines[0].units[2].idealCycleTime`, or '' for the root. */
@@ -40,7 +40,11 @@ export interface LoadedConfig {
 }
 
 /** Validate YAML text. Throws MwError (MW_ERR_CONFIG_YAML or MW_ERR_CONFIG_INVALID) listing every problem. */
-export function parseConfig(text: string, file = '<inline>', env: NodeJS.ProcessEnv = process.env): Config {
+export function parseConfig(
+  text: string,
+  file = '<inline>',
+  env: NodeJS.ProcessEnv = process.env,
+): Config {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -48,7 +52,12 @@ export function parseConfig(text: string, file = '<inline>', env: NodeJS.Process
     const pos = first?.linePos?.[0];
     throw new MwError(
       'MW_ERR_CONFIG_YAML',
-      { file, line: pos?.line ?? 0, col: pos?.col ?? 0, reason: first?.message.split('\n')[0] ?? 'unknown' },
+      {
+        file,
+        line: pos?.line ?? 0,
+        col: pos?.col ?? 0,
+        reason: first?.message.split('\n')[0] ?? 'unknown',
+      },
       { details: doc.errors.map((e) => e.message.split('\n')[0] ?? '') },
     );
   }
@@ -62,16 +71,39 @@ export function parseConfig(text: string, file = '<inline>', env: NodeJS.Process
 
   const raw: unknown = substituteEnv(doc.toJS(), [], env, (segments, name) => {
     const pos = positionOf(segments);
-    problems.push({ path: formatPath(segments), line: pos.line, col: pos.col, rule: `environment variable ${name} is not set` });
+    problems.push({
+      path: formatPath(segments),
+      line: pos.line,
+      col: pos.col,
+      rule: `environment variable ${name} is not set`,
+    });
   });
 
   const result = configSchema.safeParse(raw ?? {});
   if (!result.success) {
-    for (const issue of result.error.issues) problems.push(toProblem(issue, positionOf));
+    // A field whose ${ENV} is missing has one problem, not a second one for its placeholder text.
+    const envPaths = new Set(problems.map((p) => p.path));
+    for (const issue of result.error.issues) {
+      const problem = toProblem(issue, positionOf);
+      if (!envPaths.has(problem.path)) problems.push(problem);
+    }
+  }
+  for (const issue of crossReferenceIssues(raw)) {
+    const pos = positionOf(issue.path);
+    problems.push({
+      path: formatPath(issue.path),
+      line: pos.line,
+      col: pos.col,
+      rule: issue.message,
+    });
   }
   if (problems.length > 0) {
     problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
-    throw new MwError('MW_ERR_CONFIG_INVALID', { file, count: problems.length }, { details: problems.map(formatProblem) });
+    throw new MwError(
+      'MW_ERR_CONFIG_INVALID',
+      { file, count: problems.length },
+      { details: problems.map(formatProblem) },
+    );
   }
   return (result as { data: Config }).data;
 }
@@ -82,7 +114,11 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   try {
     text = readFileSync(absolute, 'utf8');
   } catch (err) {
-    throw new MwError('MW_ERR_CONFIG_READ', { file: absolute, reason: (err as Error).message }, { cause: err });
+    throw new MwError(
+      'MW_ERR_CONFIG_READ',
+      { file: absolute, reason: (err as Error).message },
+      { cause: err },
+    );
   }
   return { config: parseConfig(text, file, env), file: absolute, baseDir: path.dirname(absolute) };
 }
@@ -100,10 +136,19 @@ function toProblem(
     rule = `unknown key "${issue.keys.join('", "')}" (not allowed here; check the spelling against docs/configuration.md)`;
   } else if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
     rule = `required: ${issue.message.replace(/, received undefined$/, '').replace(/^Invalid input: /, '')}`;
-  } else if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
+  } else if (
+    issue.code === 'invalid_union' &&
+    'note' in issue &&
+    issue.note === 'No matching discriminator'
+  ) {
     rule = `expected "type" to be one of the connection types`;
   }
-  rule = rule.replace(/^Invalid input: /, '');
+  rule = rule
+    .replace(/^Invalid (input|option): /, '')
+    .replace(
+      /expected one of (\S+)$/,
+      (_m, v: string) => `expected one of ${v.split('|').join(', ')}`,
+    );
   const pos = positionOf(segments);
   return { path: formatPath(segments), line: pos.line, col: pos.col, rule };
 }
@@ -148,10 +193,12 @@ function substituteEnv(
       return v;
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, [...segments, i], env, missing));
+  if (Array.isArray(value))
+    return value.map((v, i) => substituteEnv(v, [...segments, i], env, missing));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, [...segments, k], env, missing);
+    for (const [k, v] of Object.entries(value))
+      out[k] = substituteEnv(v, [...segments, k], env, missing);
     return out;
   }
   return value;

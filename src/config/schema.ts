@@ -42,7 +42,9 @@ const timeZoneSchema = z
 
 const unitSchema = z
   .strictObject({
-    id: idSchema.describe('Id of the work unit, unique within its line.').meta({ examples: ['filler'] }),
+    id: idSchema
+      .describe('Id of the work unit, unique within its line.')
+      .meta({ examples: ['filler'] }),
     name: z.string().optional().describe('Display name; defaults to the id.'),
     idealCycleTime: durationSchema
       .optional()
@@ -53,32 +55,49 @@ const unitSchema = z
 
 const lineSchema = z
   .strictObject({
-    id: idSchema.describe('Id of the line (ISA-95 work center), unique within its area.').meta({ examples: ['line1'] }),
+    id: idSchema
+      .describe('Id of the line (ISA-95 work center), unique within its area.')
+      .meta({ examples: ['line1'] }),
     name: z.string().optional().describe('Display name; defaults to the id.'),
-    units: z.array(unitSchema).min(1, { error: 'a line needs at least one unit' }).describe('Work units of the line.'),
+    units: z
+      .array(unitSchema)
+      .min(1, { error: 'a line needs at least one unit' })
+      .describe('Work units of the line.'),
   })
   .describe('A production line (ISA-95 work center).');
 
 const areaSchema = z
   .strictObject({
-    id: idSchema.describe('Id of the area, unique within its site.').meta({ examples: ['packaging'] }),
+    id: idSchema
+      .describe('Id of the area, unique within its site.')
+      .meta({ examples: ['packaging'] }),
     name: z.string().optional().describe('Display name; defaults to the id.'),
-    lines: z.array(lineSchema).min(1, { error: 'an area needs at least one line' }).describe('Lines of the area.'),
+    lines: z
+      .array(lineSchema)
+      .min(1, { error: 'an area needs at least one line' })
+      .describe('Lines of the area.'),
   })
   .describe('An ISA-95 area.');
 
 const siteSchema = z
   .strictObject({
-    id: idSchema.describe('Id of the site, unique within the enterprise.').meta({ examples: ['plant1'] }),
+    id: idSchema
+      .describe('Id of the site, unique within the enterprise.')
+      .meta({ examples: ['plant1'] }),
     name: z.string().optional().describe('Display name; defaults to the id.'),
     timeZone: timeZoneSchema,
-    areas: z.array(areaSchema).min(1, { error: 'a site needs at least one area' }).describe('Areas of the site.'),
+    areas: z
+      .array(areaSchema)
+      .min(1, { error: 'a site needs at least one area' })
+      .describe('Areas of the site.'),
   })
   .describe('An ISA-95 site (a plant).');
 
 const enterpriseSchema = z
   .strictObject({
-    id: idSchema.describe('Id of the enterprise: the first segment of every equipment id.').meta({ examples: ['acme'] }),
+    id: idSchema
+      .describe('Id of the enterprise: the first segment of every equipment id.')
+      .meta({ examples: ['acme'] }),
     name: z.string().optional().describe('Display name; defaults to the id.'),
   })
   .describe('The ISA-95 enterprise at the top of the hierarchy.');
@@ -87,32 +106,45 @@ const MQTT_URL_RE = /^(mqtt|mqtts|ws|wss|tcp|ssl):\/\/[^\s]+$/;
 
 export const mqttConnectionSchema = z
   .strictObject({
-    id: idSchema.describe('Id of the connection, unique among connections.').meta({ examples: ['plant-mqtt'] }),
+    id: idSchema
+      .describe('Id of the connection, unique among connections.')
+      .meta({ examples: ['plant-mqtt'] }),
     type: z.literal('mqtt'),
     url: z
       .string()
-      .regex(MQTT_URL_RE, { error: 'expected a broker URL like "mqtt://host:1883" or "mqtts://host:8883"' })
+      .regex(MQTT_URL_RE, {
+        error: 'expected a broker URL like "mqtt://host:1883" or "mqtts://host:8883"',
+      })
       .optional()
       .describe(
-        'URL of an external MQTT broker. Leave it out to use the hub\'s embedded broker (see `broker`), which ingests in-process.',
+        "URL of an external MQTT broker. Leave it out to use the hub's embedded broker (see `broker`), which ingests in-process.",
       )
       .meta({ examples: ['mqtt://127.0.0.1:1883'] }),
     username: z.string().optional().describe('User name for the broker; may be "${ENV_NAME}".'),
-    password: z.string().optional().describe('Password for the broker; write "${ENV_NAME}" to keep it out of the file.'),
+    password: z
+      .string()
+      .optional()
+      .describe('Password for the broker; write "${ENV_NAME}" to keep it out of the file.'),
     clientId: z
       .string()
       .optional()
-      .describe('MQTT client id; defaults to "millwright-<connection id>". Keep it stable: the broker keeps the session (QoS 1 messages) under it.'),
+      .describe(
+        'MQTT client id; defaults to "millwright-<connection id>". Keep it stable: the broker keeps the session (QoS 1 messages) under it.',
+      ),
     protocolVersion: z
-      .union([z.literal(4), z.literal(5)])
+      .literal([4, 5])
       .default(5)
       .describe('MQTT protocol version: 4 is MQTT 3.1.1, 5 is MQTT 5.'),
-    qos: z.union([z.literal(0), z.literal(1)]).default(1).describe('QoS of the subscriptions.'),
+    qos: z.literal([0, 1]).default(1).describe('QoS of the subscriptions.'),
     subscribe: z
       .array(
         z.string().superRefine((filter, ctx) => {
           const error = topicPatternError(filter);
-          if (error !== null || /[{}]/.test(filter)) ctx.addIssue({ code: 'custom', message: error ?? 'expected an MQTT filter (captures belong in bindings)' });
+          if (error !== null || /[{}]/.test(filter))
+            ctx.addIssue({
+              code: 'custom',
+              message: error ?? 'expected an MQTT filter (captures belong in bindings)',
+            });
         }),
       )
       .default([])
@@ -131,17 +163,28 @@ export const mqttConnectionSchema = z
 
 export const simulatorConnectionSchema = z
   .strictObject({
-    id: idSchema.describe('Id of the connection, unique among connections.').meta({ examples: ['sim'] }),
+    id: idSchema
+      .describe('Id of the connection, unique among connections.')
+      .meta({ examples: ['sim'] }),
     type: z.literal('simulator'),
     publishTo: idSchema
-      .describe('Id of the MQTT connection whose broker the simulator publishes to, so samples take the real MQTT path.')
+      .describe(
+        'Id of the MQTT connection whose broker the simulator publishes to, so samples take the real MQTT path.',
+      )
       .meta({ examples: ['plant-mqtt'] }),
     topicPrefix: z
       .string()
       .default('sim')
-      .describe('First topic level of the simulated tags: `<prefix>/<site>/<area>/<line>/<unit>/<tag>`.'),
+      .describe(
+        'First topic level of the simulated tags: `<prefix>/<site>/<area>/<line>/<unit>/<tag>`.',
+      ),
     seed: z.number().int().optional().describe('Random seed, for a repeatable plant.'),
-    speed: z.number().positive().max(1000).default(1).describe('Time factor: 10 runs the plant ten times faster.'),
+    speed: z
+      .number()
+      .positive()
+      .max(1000)
+      .default(1)
+      .describe('Time factor: 10 runs the plant ten times faster.'),
     counterMax: z
       .number()
       .int()
@@ -149,16 +192,29 @@ export const simulatorConnectionSchema = z
       .default(65_535)
       .describe('Largest value of the simulated PLC counters; they roll over to 0 after it.'),
     scrapRate: z.number().min(0).max(1).default(0.02).describe('Share of pieces that are scrap.'),
-    meanTimeBetweenStops: durationSchema.default(60_000).describe('Mean running time between two stops.').meta({ examples: ['60s'] }),
-    microStopShare: z.number().min(0).max(1).default(0.6).describe('Share of stops that are micro-stops (a few seconds).'),
+    meanTimeBetweenStops: durationSchema
+      .default(60_000)
+      .describe('Mean running time between two stops.')
+      .meta({ examples: ['60s'] }),
+    microStopShare: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.6)
+      .describe('Share of stops that are micro-stops (a few seconds).'),
     changeoverEvery: durationSchema
       .default(900_000)
       .describe('Mean time between product changeovers.')
       .meta({ examples: ['15m'] }),
   })
-  .describe('The built-in line simulator: every work unit runs with jitter, stops, changeovers and scrap.');
+  .describe(
+    'The built-in line simulator: every work unit runs with jitter, stops, changeovers and scrap.',
+  );
 
-export const connectionSchema = z.discriminatedUnion('type', [mqttConnectionSchema, simulatorConnectionSchema]);
+export const connectionSchema = z.discriminatedUnion('type', [
+  mqttConnectionSchema,
+  simulatorConnectionSchema,
+]);
 
 const payloadSchema = z
   .strictObject({
@@ -169,12 +225,16 @@ const payloadSchema = z
     valuePath: z
       .string()
       .optional()
-      .describe('Dot path of the value inside a JSON payload; without it the whole payload is the value.')
+      .describe(
+        'Dot path of the value inside a JSON payload; without it the whole payload is the value.',
+      )
       .meta({ examples: ['value'] }),
     timestampPath: z
       .string()
       .optional()
-      .describe('Dot path of the source timestamp (ISO 8601 text or epoch ms) inside a JSON payload.')
+      .describe(
+        'Dot path of the source timestamp (ISO 8601 text or epoch ms) inside a JSON payload.',
+      )
       .meta({ examples: ['timestamp'] }),
     reasonPath: z
       .string()
@@ -186,7 +246,9 @@ const payloadSchema = z
 
 export const bindingSchema = z
   .strictObject({
-    connection: idSchema.describe('Id of the connection the tags come from.').meta({ examples: ['plant-mqtt'] }),
+    connection: idSchema
+      .describe('Id of the connection the tags come from.')
+      .meta({ examples: ['plant-mqtt'] }),
     topic: z
       .string()
       .min(1)
@@ -243,14 +305,13 @@ const brokerSchema = z
 const sqliteStoreSchema = z
   .strictObject({
     type: z.literal('sqlite'),
-    path: z
-      .string()
-      .optional()
-      .describe('Database file; defaults to `<dataDir>/millwright.db`.'),
+    path: z.string().optional().describe('Database file; defaults to `<dataDir>/millwright.db`.'),
     synchronous: z
       .enum(['FULL', 'NORMAL'])
       .default('FULL')
-      .describe('SQLite synchronous mode. FULL survives power loss; NORMAL survives a process crash but may lose the last commits on power loss.'),
+      .describe(
+        'SQLite synchronous mode. FULL survives power loss; NORMAL survives a process crash but may lose the last commits on power loss.',
+      ),
   })
   .describe('The embedded SQLite store (WAL mode).');
 
@@ -266,7 +327,7 @@ const postgresStoreSchema = z
       .string()
       .regex(/^[a-z_][a-z0-9_]*$/, { error: 'expected a lower-case SQL identifier' })
       .default('millwright')
-      .describe('Schema that holds the hub\'s tables.'),
+      .describe("Schema that holds the hub's tables."),
     poolSize: z.number().int().min(1).max(100).default(5).describe('Connections in the pool.'),
   })
   .describe('A PostgreSQL store, shared by several hubs.');
@@ -275,7 +336,13 @@ const storeSchema = z.discriminatedUnion('type', [sqliteStoreSchema, postgresSto
 
 const ingestSchema = z
   .strictObject({
-    batchMaxSize: z.number().int().min(1).max(100_000).default(2000).describe('A batch commits when it holds this many messages, whatever else.'),
+    batchMaxSize: z
+      .number()
+      .int()
+      .min(1)
+      .max(100_000)
+      .default(2000)
+      .describe('A batch commits when it holds this many messages, whatever else.'),
     batchLinger: durationSchema
       .default(0)
       .describe(
@@ -287,78 +354,159 @@ const ingestSchema = z
       .int()
       .min(1)
       .default(50_000)
-      .describe('Samples waiting for commit at most; above it sources are held back (backpressure).'),
+      .describe(
+        'Samples waiting for commit at most; above it sources are held back (backpressure).',
+      ),
   })
   .describe('Batching of samples into store transactions.');
 
 const quarantineSchema = z
   .strictObject({
-    maxEntries: z.number().int().min(1).default(10_000).describe('Entries kept; the oldest are removed first.'),
-    payloadBytes: z.number().int().min(0).default(4096).describe('Bytes of each payload kept for inspection.'),
+    maxEntries: z
+      .number()
+      .int()
+      .min(1)
+      .default(10_000)
+      .describe('Entries kept; the oldest are removed first.'),
+    payloadBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(4096)
+      .describe('Bytes of each payload kept for inspection.'),
   })
   .describe('Input that could not be accepted is kept here, with the reason.');
 
 const httpSchema = z
   .strictObject({
     host: z.string().default('127.0.0.1').describe('Address the HTTP API listens on.'),
-    port: z.number().int().min(0).max(65535).default(8080).describe('Port of the HTTP API (0: a free port).'),
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(8080)
+      .describe('Port of the HTTP API (0: a free port).'),
   })
   .describe('The HTTP API and UI.');
 
-export const configSchema = z
-  .strictObject({
-    enterprise: enterpriseSchema,
-    sites: z.array(siteSchema).min(1, { error: 'at least one site is needed' }).describe('Sites of the enterprise.'),
-    connections: z.array(connectionSchema).default([]).describe('Connections to the shop floor.'),
-    bindings: z.array(bindingSchema).default([]).describe('Which tags mean what for which work unit.'),
-    broker: brokerSchema.prefault({}),
-    store: storeSchema.default({ type: 'sqlite', synchronous: 'FULL' }).describe('Where the hub keeps its data.'),
-    ingest: ingestSchema.prefault({}),
-    quarantine: quarantineSchema.prefault({}),
-    http: httpSchema.prefault({}),
-    dataDir: z.string().default('./data').describe('Folder for the SQLite file and other local state, relative to the config file.'),
-    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').describe('Log level.'),
-  })
-  .superRefine((cfg, ctx) => {
-    const dup = (ids: string[], path: (i: number) => PropertyKey[], what: string): void => {
-      const seen = new Set<string>();
-      ids.forEach((id, i) => {
-        if (seen.has(id)) ctx.addIssue({ code: 'custom', path: path(i), message: `duplicate ${what} id "${id}"` });
-        seen.add(id);
-      });
-    };
-    dup(cfg.sites.map((s) => s.id), (i) => ['sites', i, 'id'], 'site');
-    cfg.sites.forEach((s, si) => {
-      dup(s.areas.map((a) => a.id), (i) => ['sites', si, 'areas', i, 'id'], 'area');
-      s.areas.forEach((a, ai) => {
-        dup(a.lines.map((l) => l.id), (i) => ['sites', si, 'areas', ai, 'lines', i, 'id'], 'line');
-        a.lines.forEach((l, li) =>
-          dup(l.units.map((u) => u.id), (i) => ['sites', si, 'areas', ai, 'lines', li, 'units', i, 'id'], 'unit'),
-        );
-      });
+export const configSchema = z.strictObject({
+  enterprise: enterpriseSchema,
+  sites: z
+    .array(siteSchema)
+    .min(1, { error: 'at least one site is needed' })
+    .describe('Sites of the enterprise.'),
+  connections: z.array(connectionSchema).default([]).describe('Connections to the shop floor.'),
+  bindings: z
+    .array(bindingSchema)
+    .default([])
+    .describe('Which tags mean what for which work unit.'),
+  broker: brokerSchema.prefault({}),
+  store: storeSchema
+    .default({ type: 'sqlite', synchronous: 'FULL' })
+    .describe('Where the hub keeps its data.'),
+  ingest: ingestSchema.prefault({}),
+  quarantine: quarantineSchema.prefault({}),
+  http: httpSchema.prefault({}),
+  dataDir: z
+    .string()
+    .default('./data')
+    .describe('Folder for the SQLite file and other local state, relative to the config file.'),
+  logLevel: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])
+    .default('info')
+    .describe('Log level.'),
+});
+
+/** A problem found by `crossReferenceIssues`: a path into the configuration and the rule broken. */
+export interface CrossReferenceIssue {
+  readonly path: (string | number)[];
+  readonly message: string;
+}
+
+type Loose = Record<string, unknown>;
+const list = (v: unknown): Loose[] =>
+  Array.isArray(v) ? v.filter((x): x is Loose => x !== null && typeof x === 'object') : [];
+
+/**
+ * Checks across fields: unique ids at each level, references between connections and bindings.
+ * They run on the raw input even when other fields are invalid, so one run of `check-config`
+ * reports every problem, not just the first kind.
+ */
+export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
+  const issues: CrossReferenceIssue[] = [];
+  const cfg = (raw ?? {}) as Loose;
+  const dup = (items: Loose[], path: (i: number) => (string | number)[], what: string): void => {
+    const seen = new Set<unknown>();
+    items.forEach((item, i) => {
+      if (typeof item.id !== 'string') return;
+      if (seen.has(item.id))
+        issues.push({ path: path(i), message: `duplicate ${what} id "${item.id}"` });
+      seen.add(item.id);
     });
-    dup(cfg.connections.map((c) => c.id), (i) => ['connections', i, 'id'], 'connection');
-    const byId = new Map(cfg.connections.map((c) => [c.id, c]));
-    cfg.connections.forEach((c, i) => {
-      if (c.type === 'simulator' && byId.get(c.publishTo)?.type !== 'mqtt') {
-        ctx.addIssue({ code: 'custom', path: ['connections', i, 'publishTo'], message: `expected the id of an mqtt connection, "${c.publishTo}" is none` });
-      }
-    });
-    cfg.bindings.forEach((b, i) => {
-      const c = byId.get(b.connection);
-      if (c === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['bindings', i, 'connection'], message: `no connection with id "${b.connection}"` });
-      } else if (c.type !== 'mqtt') {
-        ctx.addIssue({ code: 'custom', path: ['bindings', i, 'connection'], message: `expected an mqtt connection, "${b.connection}" is ${c.type}` });
-      }
-      if (b.stateMap !== undefined && b.meaning !== 'state') {
-        ctx.addIssue({ code: 'custom', path: ['bindings', i, 'stateMap'], message: 'only state bindings take a stateMap' });
-      }
-      if (b.rolloverAt !== undefined && !b.meaning.startsWith('counter.')) {
-        ctx.addIssue({ code: 'custom', path: ['bindings', i, 'rolloverAt'], message: 'only counter bindings take rolloverAt' });
-      }
+  };
+  const sites = list(cfg.sites);
+  dup(sites, (i) => ['sites', i, 'id'], 'site');
+  sites.forEach((s, si) => {
+    const areas = list(s.areas);
+    dup(areas, (i) => ['sites', si, 'areas', i, 'id'], 'area');
+    areas.forEach((a, ai) => {
+      const lines = list(a.lines);
+      dup(lines, (i) => ['sites', si, 'areas', ai, 'lines', i, 'id'], 'line');
+      lines.forEach((l, li) =>
+        dup(
+          list(l.units),
+          (i) => ['sites', si, 'areas', ai, 'lines', li, 'units', i, 'id'],
+          'unit',
+        ),
+      );
     });
   });
+  const connections = list(cfg.connections);
+  dup(connections, (i) => ['connections', i, 'id'], 'connection');
+  const byId = new Map(connections.map((c) => [c.id, c]));
+  connections.forEach((c, i) => {
+    if (
+      c.type === 'simulator' &&
+      typeof c.publishTo === 'string' &&
+      byId.get(c.publishTo)?.type !== 'mqtt'
+    ) {
+      issues.push({
+        path: ['connections', i, 'publishTo'],
+        message: `expected the id of an mqtt connection, "${c.publishTo}" is none`,
+      });
+    }
+  });
+  list(cfg.bindings).forEach((b, i) => {
+    if (typeof b.connection !== 'string') return;
+    const c = byId.get(b.connection);
+    if (c === undefined) {
+      issues.push({
+        path: ['bindings', i, 'connection'],
+        message: `no connection with id "${b.connection}"`,
+      });
+    } else if (c.type !== 'mqtt') {
+      issues.push({
+        path: ['bindings', i, 'connection'],
+        message: `expected an mqtt connection, "${b.connection}" is ${String(c.type)}`,
+      });
+    }
+    const meaning = typeof b.meaning === 'string' ? b.meaning : '';
+    if (b.stateMap !== undefined && meaning !== 'state') {
+      issues.push({
+        path: ['bindings', i, 'stateMap'],
+        message: 'only state bindings take a stateMap',
+      });
+    }
+    if (b.rolloverAt !== undefined && !meaning.startsWith('counter.')) {
+      issues.push({
+        path: ['bindings', i, 'rolloverAt'],
+        message: 'only counter bindings take rolloverAt',
+      });
+    }
+  });
+  return issues;
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

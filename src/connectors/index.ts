@@ -10,7 +10,10 @@ import { simulatorConnector } from './simulator/index.ts';
 export const connectorDefinitions = [mqttConnector, simulatorConnector] as const;
 
 /** Create the connector instance for one configured connection. */
-export function connectorFor(config: ConnectionConfig, ctx: Omit<ConnectorContext<ConnectionConfig>, 'config'>): ConnectorInstance {
+export function connectorFor(
+  config: ConnectionConfig,
+  ctx: Omit<ConnectorContext<ConnectionConfig>, 'config'>,
+): ConnectorInstance {
   switch (config.type) {
     case 'mqtt':
       return mqttConnector.create({ ...ctx, config });

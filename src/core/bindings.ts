@@ -37,7 +37,9 @@ export class BindingTable {
   constructor(bindings: readonly BindingConfig[], enterpriseId: string) {
     bindings.forEach((b, index) => {
       const meaning: BindingMeaning =
-        b.meaning === 'state' ? { kind: 'state' } : { kind: 'counter', counter: b.meaning.slice('counter.'.length) as CounterKind };
+        b.meaning === 'state'
+          ? { kind: 'state' }
+          : { kind: 'counter', counter: b.meaning.slice('counter.'.length) as CounterKind };
       const compiled: CompiledBinding = {
         index,
         connectionId: b.connection,
@@ -53,7 +55,8 @@ export class BindingTable {
       this.byConnection.set(b.connection, list);
     });
     // Most specific pattern first, so `a/b/state` wins over `a/+/state`.
-    for (const list of this.byConnection.values()) list.sort((x, y) => y.pattern.specificity - x.pattern.specificity);
+    for (const list of this.byConnection.values())
+      list.sort((x, y) => y.pattern.specificity - x.pattern.specificity);
   }
 
   /** MQTT filters a connection must subscribe to (deduplicated). */
@@ -73,7 +76,10 @@ export class BindingTable {
     for (const binding of this.byConnection.get(connectionId) ?? []) {
       const captures = binding.pattern.match(topic);
       if (captures === null) continue;
-      const equipmentId = binding.equipmentTemplate.replace(/\{(\w+)\}/g, (whole, name: string) => captures[name] ?? whole);
+      const equipmentId = binding.equipmentTemplate.replace(
+        /\{(\w+)\}/g,
+        (whole, name: string) => captures[name] ?? whole,
+      );
       found = { binding, equipmentId };
       break;
     }

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Hierarchy } from '../model/index.ts';
+import type { UnitProjection } from '../store/types.ts';
 import type { RawMessage } from './pipeline.ts';
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'disconnected' | 'stopped';
@@ -37,7 +38,10 @@ export interface ConnectorInstance {
 /** A broker running inside the hub, whose publishes reach the core without a network hop. */
 export interface InProcessBroker {
   readonly url: string;
-  addListener(filters: readonly string[], handler: (topic: string, payload: Buffer) => Promise<void>): void;
+  addListener(
+    filters: readonly string[],
+    handler: (topic: string, payload: Buffer) => Promise<void>,
+  ): void;
 }
 
 export interface ConnectorContext<C> {
@@ -52,6 +56,13 @@ export interface ConnectorContext<C> {
   readonly embeddedBroker: InProcessBroker | null;
   /** URL of the broker behind an MQTT connection id (for publishers such as the simulator). */
   brokerUrlOf(connectionId: string): string;
+  /**
+   * What the hub last read from a work unit. Simulated devices resume from it, as a PLC's
+   * retentive memory would, so a restart of the hub does not look like a counter reset.
+   */
+  lastReading(equipmentId: string): UnitProjection | undefined;
+  /** The hub's data folder, for a connector's local state (certificates, spool files …). */
+  readonly dataDir: string;
 }
 
 export interface ConnectorDefinition<C extends { id: string; type: string }> {

@@ -31,13 +31,19 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  if (typeof v === 'string')
+    return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
   return `${typeof v} ${String(v)}`;
 }
 
 function toTagValue(v: unknown, field: string): TagValue {
-  if (v === null || typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v;
-  throw new MwError('MW_ERR_INGEST_VALUE_TYPE', { field, expected: 'a number, string, boolean or null', actual: describe(v) });
+  if (v === null || typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean')
+    return v;
+  throw new MwError('MW_ERR_INGEST_VALUE_TYPE', {
+    field,
+    expected: 'a number, string, boolean or null',
+    actual: describe(v),
+  });
 }
 
 function toTimestamp(v: unknown, field: string): number {
@@ -46,7 +52,11 @@ function toTimestamp(v: unknown, field: string): number {
     const ms = Date.parse(v);
     if (!Number.isNaN(ms)) return ms;
   }
-  throw new MwError('MW_ERR_INGEST_VALUE_TYPE', { field, expected: 'an ISO 8601 time or epoch milliseconds', actual: describe(v) });
+  throw new MwError('MW_ERR_INGEST_VALUE_TYPE', {
+    field,
+    expected: 'an ISO 8601 time or epoch milliseconds',
+    actual: describe(v),
+  });
 }
 
 export function decodePayload(payload: Buffer, spec: PayloadSpec): DecodedPayload {
@@ -59,7 +69,10 @@ export function decodePayload(payload: Buffer, spec: PayloadSpec): DecodedPayloa
       isJson = true;
     } catch (err) {
       if (spec.format === 'json') {
-        throw new MwError('MW_ERR_INGEST_PAYLOAD_INVALID', { format: 'JSON', reason: (err as Error).message });
+        throw new MwError('MW_ERR_INGEST_PAYLOAD_INVALID', {
+          format: 'JSON',
+          reason: (err as Error).message,
+        });
       }
     }
   }
@@ -67,25 +80,45 @@ export function decodePayload(payload: Buffer, spec: PayloadSpec): DecodedPayloa
     if (spec.format === 'string') return { value: text, sourceTs: undefined, reason: undefined };
     const trimmed = text.trim();
     const n = Number(trimmed);
-    if (trimmed !== '' && Number.isFinite(n)) return { value: n, sourceTs: undefined, reason: undefined };
+    if (trimmed !== '' && Number.isFinite(n))
+      return { value: n, sourceTs: undefined, reason: undefined };
     if (spec.format === 'number') {
-      throw new MwError('MW_ERR_INGEST_PAYLOAD_INVALID', { format: 'number', reason: `got ${describe(text)}` });
+      throw new MwError('MW_ERR_INGEST_PAYLOAD_INVALID', {
+        format: 'number',
+        reason: `got ${describe(text)}`,
+      });
     }
     // auto: plain text that is not JSON and not a number
     return { value: text, sourceTs: undefined, reason: undefined };
   }
   const value = spec.valuePath === undefined ? parsed : at(parsed, spec.valuePath);
   if (value === undefined) {
-    throw new MwError('MW_ERR_INGEST_VALUE_TYPE', { field: spec.valuePath ?? '<payload>', expected: 'a value', actual: 'nothing at that path' });
+    throw new MwError('MW_ERR_INGEST_VALUE_TYPE', {
+      field: spec.valuePath ?? '<payload>',
+      expected: 'a value',
+      actual: 'nothing at that path',
+    });
   }
   const tsRaw = spec.timestampPath === undefined ? undefined : at(parsed, spec.timestampPath);
   const reasonRaw = spec.reasonPath === undefined ? undefined : at(parsed, spec.reasonPath);
-  if (reasonRaw !== undefined && reasonRaw !== null && typeof reasonRaw !== 'string' && typeof reasonRaw !== 'number') {
-    throw new MwError('MW_ERR_INGEST_VALUE_TYPE', { field: spec.reasonPath ?? 'reason', expected: 'a reason code (string or number)', actual: describe(reasonRaw) });
+  if (
+    reasonRaw !== undefined &&
+    reasonRaw !== null &&
+    typeof reasonRaw !== 'string' &&
+    typeof reasonRaw !== 'number'
+  ) {
+    throw new MwError('MW_ERR_INGEST_VALUE_TYPE', {
+      field: spec.reasonPath ?? 'reason',
+      expected: 'a reason code (string or number)',
+      actual: describe(reasonRaw),
+    });
   }
   return {
     value: toTagValue(value, spec.valuePath ?? '<payload>'),
-    sourceTs: tsRaw === undefined || tsRaw === null ? undefined : toTimestamp(tsRaw, spec.timestampPath ?? 'timestamp'),
+    sourceTs:
+      tsRaw === undefined || tsRaw === null
+        ? undefined
+        : toTimestamp(tsRaw, spec.timestampPath ?? 'timestamp'),
     reason: reasonRaw === undefined || reasonRaw === null ? undefined : String(reasonRaw),
   };
 }

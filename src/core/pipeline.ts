@@ -11,7 +11,13 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { isMwError, MwError, type ErrorCode } from '../errors.ts';
-import { isEquipmentState, type DomainEvent, type EquipmentState, type JournalEvent, type TagValue } from '../model/index.ts';
+import {
+  isEquipmentState,
+  type DomainEvent,
+  type EquipmentState,
+  type JournalEvent,
+  type TagValue,
+} from '../model/index.ts';
 import type { IngestBatch, QuarantineEntry, SampleRecord, Store } from '../store/types.ts';
 import type { BindingTable, CompiledBinding } from './bindings.ts';
 import { decodePayload } from './payload.ts';
@@ -102,9 +108,14 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
 
   /** Accept one message; resolves when it is committed (as a sample or in the quarantine). */
   async ingestMessage(msg: RawMessage): Promise<void> {
-    if (this.closed) throw new MwError('MW_ERR_STORE_UNAVAILABLE', { store: this.store.kind, reason: 'the hub is shutting down' });
+    if (this.closed)
+      throw new MwError('MW_ERR_STORE_UNAVAILABLE', {
+        store: this.store.kind,
+        reason: 'the hub is shutting down',
+      });
     if (this.recovering !== null) await this.recovering;
-    if (this.queued >= this.options.queueMax) await new Promise<void>((r) => this.drainWaiters.push(r));
+    if (this.queued >= this.options.queueMax)
+      await new Promise<void>((r) => this.drainWaiters.push(r));
     return new Promise<void>((resolve, reject) => {
       this.process(msg);
       this.open.waiters.push({ resolve, reject });
@@ -136,7 +147,11 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   }
 
   snapshot(): PipelineStats {
-    return { queued: this.queued, ...this.stats, connections: Object.fromEntries(this.perConnection) };
+    return {
+      queued: this.queued,
+      ...this.stats,
+      connections: Object.fromEntries(this.perConnection),
+    };
   }
 
   private connectionStats(connectionId: string): ConnectionIngestStats {
@@ -159,9 +174,14 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         throw new MwError('MW_ERR_INGEST_PAYLOAD_TOO_LARGE', { size: msg.payload.length, limit });
       }
       const resolution = this.bindings.resolve(msg.connectionId, msg.topic);
-      if (resolution === null) throw new MwError('MW_ERR_INGEST_NO_BINDING', { topic: msg.topic, connection: msg.connectionId });
+      if (resolution === null)
+        throw new MwError('MW_ERR_INGEST_NO_BINDING', {
+          topic: msg.topic,
+          connection: msg.connectionId,
+        });
       const { binding, equipmentId } = resolution;
-      if (!this.runtime.has(equipmentId)) throw new MwError('MW_ERR_INGEST_UNKNOWN_EQUIPMENT', { equipment: equipmentId });
+      if (!this.runtime.has(equipmentId))
+        throw new MwError('MW_ERR_INGEST_UNKNOWN_EQUIPMENT', { equipment: equipmentId });
       const decoded = decodePayload(msg.payload, binding.payload);
       const ts = decoded.sourceTs ?? msg.receivedTs;
       const event = this.derive(binding, equipmentId, decoded.value, decoded.reason ?? null, ts);
@@ -177,8 +197,11 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       if (event !== null) this.open.events.push(event);
       stats.accepted++;
     } catch (err) {
-      const e = isMwError(err) ? err : new MwError('MW_ERR_INTERNAL_ERROR', { reason: (err as Error).message }, { cause: err });
-      if (e.code === 'MW_ERR_INTERNAL_ERROR') this.logger.error({ err, topic: msg.topic }, 'message processing failed');
+      const e = isMwError(err)
+        ? err
+        : new MwError('MW_ERR_INTERNAL_ERROR', { reason: (err as Error).message }, { cause: err });
+      if (e.code === 'MW_ERR_INTERNAL_ERROR')
+        this.logger.error({ err, topic: msg.topic }, 'message processing failed');
       stats.quarantined++;
       stats.quarantinedByCode[e.code] = (stats.quarantinedByCode[e.code] ?? 0) + 1;
       this.open.quarantine.push({
@@ -193,7 +216,13 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     }
   }
 
-  private derive(binding: CompiledBinding, equipmentId: string, value: TagValue, reason: string | null, ts: number): DomainEvent | null {
+  private derive(
+    binding: CompiledBinding,
+    equipmentId: string,
+    value: TagValue,
+    reason: string | null,
+    ts: number,
+  ): DomainEvent | null {
     if (binding.meaning.kind === 'state') {
       const state = toState(binding, value);
       return this.runtime.applyState(equipmentId, state, reason, ts);
@@ -206,7 +235,13 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         actual: JSON.stringify(value),
       });
     }
-    return this.runtime.applyCounter(equipmentId, binding.meaning.counter, raw, binding.rolloverAt, ts);
+    return this.runtime.applyCounter(
+      equipmentId,
+      binding.meaning.counter,
+      raw,
+      binding.rolloverAt,
+      ts,
+    );
   }
 
   private schedule(): void {
@@ -219,7 +254,10 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       this.timer = null;
       this.commitOpen();
     };
-    this.timer = this.options.batchLingerMs > 0 ? setTimeout(fire, this.options.batchLingerMs) : setImmediate(fire);
+    this.timer =
+      this.options.batchLingerMs > 0
+        ? setTimeout(fire, this.options.batchLingerMs)
+        : setImmediate(fire);
   }
 
   /** Commit the open batch unless a commit is running (its end picks the open batch up). */
@@ -243,7 +281,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
           this.stats.committedEvents += journal.length;
           this.stats.lastCommitTs = Date.now();
           for (const w of batch.waiters) w.resolve();
-          if (journal.length > 0 || ingest.quarantine.length > 0) this.emit('committed', journal, ingest);
+          this.emit('committed', journal, ingest);
         },
         (err: unknown) => this.failed(batch, err),
       )
@@ -280,7 +318,8 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   }
 
   private releaseDrain(): void {
-    while (this.drainWaiters.length > 0 && this.queued < this.options.queueMax) this.drainWaiters.shift()?.();
+    while (this.drainWaiters.length > 0 && this.queued < this.options.queueMax)
+      this.drainWaiters.shift()?.();
   }
 }
 
@@ -288,7 +327,8 @@ function toState(binding: CompiledBinding, value: TagValue): EquipmentState {
   const key = String(value);
   if (binding.stateMap !== undefined) {
     const mapped = binding.stateMap[key];
-    if (mapped === undefined) throw new MwError('MW_ERR_INGEST_UNMAPPED_STATE', { value: JSON.stringify(value) });
+    if (mapped === undefined)
+      throw new MwError('MW_ERR_INGEST_UNMAPPED_STATE', { value: JSON.stringify(value) });
     return mapped;
   }
   if (typeof value === 'string' && isEquipmentState(value)) return value;

@@ -75,7 +75,12 @@ export class EquipmentRuntime {
    * A state reading. Older than the last applied one (a re-delivery): ignored. Same state and
    * reason: no event. Otherwise a `state.changed` event.
    */
-  applyState(equipmentId: string, state: EquipmentState, reasonCode: string | null, ts: number): StateChangedEvent | null {
+  applyState(
+    equipmentId: string,
+    state: EquipmentState,
+    reasonCode: string | null,
+    ts: number,
+  ): StateChangedEvent | null {
     const unit = this.mustGet(equipmentId);
     if (ts < unit.lastStateTs) return null;
     const next = nextStatus(unit.status, state, reasonCode, ts);
@@ -101,7 +106,13 @@ export class EquipmentRuntime {
    * An absolute counter reading. Older than the last applied one: ignored, so a value
    * re-delivered after a crash never counts twice. A zero delta gives no event.
    */
-  applyCounter(equipmentId: string, counter: CounterKind, raw: number, rolloverAt: number | undefined, ts: number): CountedEvent | null {
+  applyCounter(
+    equipmentId: string,
+    counter: CounterKind,
+    raw: number,
+    rolloverAt: number | undefined,
+    ts: number,
+  ): CountedEvent | null {
     const unit = this.mustGet(equipmentId);
     const current = unit.counters[counter];
     if (ts < current.lastTs) return null;
@@ -139,4 +150,3 @@ export class EquipmentRuntime {
     return unit;
   }
 }
-

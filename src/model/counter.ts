@@ -29,7 +29,7 @@ export interface CounterStep {
  * - First reading: the baseline, delta 0 (the hub cannot know what was produced before it).
  * - Increase: the difference.
  * - Decrease with `rolloverAt` set (the largest value the counter holds, e.g. 65535) and a
- *   plausible wrap (less than half the range): a rollover, counted across the wrap.
+ *   plausible wrap (a delta of at most half the range): a rollover, counted across the wrap.
  * - Any other decrease: a reset of the counter; the new value is counted from zero.
  * Never negative.
  */
@@ -46,7 +46,11 @@ export function applyCounter(
   let anomaly: CounterAnomaly = null;
   if (raw >= prev) {
     delta = raw - prev;
-  } else if (rolloverAt !== undefined && prev <= rolloverAt && rolloverAt - prev + raw + 1 <= (rolloverAt + 1) / 2) {
+  } else if (
+    rolloverAt !== undefined &&
+    prev <= rolloverAt &&
+    rolloverAt - prev + raw + 1 <= (rolloverAt + 1) / 2
+  ) {
     delta = rolloverAt - prev + raw + 1;
     anomaly = 'rollover';
   } else {

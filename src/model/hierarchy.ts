@@ -73,14 +73,21 @@ export class Hierarchy {
       if (parent !== null) (parent.childIds as string[]).push(id);
       return node;
     };
-    const enterprise = add(input.enterprise.id, input.enterprise.name, 'enterprise', null, undefined);
+    const enterprise = add(
+      input.enterprise.id,
+      input.enterprise.name,
+      'enterprise',
+      null,
+      undefined,
+    );
     for (const s of input.sites) {
       const site = add(s.id, s.name, 'site', enterprise, s.timeZone);
       for (const a of s.areas) {
         const area = add(a.id, a.name, 'area', site, s.timeZone);
         for (const l of a.lines) {
           const line = add(l.id, l.name, 'workCenter', area, s.timeZone);
-          for (const u of l.units) add(u.id, u.name, 'workUnit', line, s.timeZone, u.idealCycleTimeMs);
+          for (const u of l.units)
+            add(u.id, u.name, 'workUnit', line, s.timeZone, u.idealCycleTimeMs);
         }
       }
     }

@@ -21,12 +21,20 @@ export interface ServerOptions {
 }
 
 /** Parse request input with a zod schema; a failure names the field and the rule. */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown, where: 'query' | 'body' | 'params'): z.infer<S> {
+export function parseInput<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  where: 'query' | 'body' | 'params',
+): z.infer<S> {
   const result = schema.safeParse(input ?? {});
   if (result.success) return result.data;
   const issue = result.error.issues[0] as z.core.$ZodIssue;
-  const segments = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] as string] : issue.path;
-  const rule = issue.code === 'unrecognized_keys' ? `unknown parameter (allowed: ${Object.keys((schema as unknown as z.ZodObject).shape ?? {}).join(', ')})` : issue.message.replace(/^Invalid input: /, '');
+  const segments =
+    issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] as string] : issue.path;
+  const rule =
+    issue.code === 'unrecognized_keys'
+      ? `unknown parameter (allowed: ${Object.keys((schema as unknown as z.ZodObject).shape ?? {}).join(', ')})`
+      : issue.message.replace(/^Invalid input: /, '');
   const path = `${where}.${formatPath(segments)}`;
   throw new MwError('MW_ERR_API_VALIDATION', { path, rule }, { path });
 }
@@ -54,7 +62,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     const status = (err as { statusCode?: number }).statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
       // fastify's own client errors (bad JSON body, wrong content type …)
-      const e = new MwError('MW_ERR_API_VALIDATION', { path: 'request', rule: (err as Error).message }, { path: 'request' });
+      const e = new MwError(
+        'MW_ERR_API_VALIDATION',
+        { path: 'request', rule: (err as Error).message },
+        { path: 'request' },
+      );
       return reply.status(status).send({ error: e.toJSON() });
     }
     request.log.error({ err }, 'request failed');
@@ -63,7 +75,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
 
   app.setNotFoundHandler((request, reply) => {
-    const e = new MwError('MW_ERR_API_NOT_FOUND', { method: request.method, url: request.url.split('?')[0] ?? '' });
+    const e = new MwError('MW_ERR_API_NOT_FOUND', {
+      method: request.method,
+      url: request.url.split('?')[0] ?? '',
+    });
     return reply.status(404).send({ error: e.toJSON() });
   });
 
@@ -73,7 +88,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.get('/', async (_request, reply) =>
     reply
       .type('text/html; charset=utf-8')
-      .header('content-security-policy', "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
+      .header(
+        'content-security-policy',
+        "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+      )
       .send(UI_HTML),
   );
   await app.ready();
@@ -81,7 +99,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 }
 
 /** Listen and return the base URL; a taken port is a clear error naming it. */
-export async function listenServer(app: FastifyInstance, host: string, port: number): Promise<string> {
+export async function listenServer(
+  app: FastifyInstance,
+  host: string,
+  port: number,
+): Promise<string> {
   try {
     await app.listen({ host, port });
   } catch (err) {
@@ -92,6 +114,7 @@ export async function listenServer(app: FastifyInstance, host: string, port: num
   }
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
-  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const shownHost =
+    host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return `http://${shownHost}:${actualPort}`;
 }

@@ -1,12 +1,23 @@
 /** The OpenAPI 3.1 document, generated from the same zod schemas the routes validate with. */
 import { z } from 'zod';
 import { VERSION } from '../version.ts';
-import { equipmentList, equipmentView, errorResponse, eventPage, eventsQuery, healthView, quarantinePage, quarantineQuery } from './schemas.ts';
+import {
+  equipmentList,
+  equipmentView,
+  errorResponse,
+  eventPage,
+  eventsQuery,
+  healthView,
+  quarantinePage,
+  quarantineQuery,
+} from './schemas.ts';
 
 type Json = Record<string, unknown>;
 
-const schema = (s: z.ZodType): Json => z.toJSONSchema(s, { io: 'output', unrepresentable: 'any', target: 'draft-2020-12' }) as Json;
-const inputSchema = (s: z.ZodType): Json => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Json;
+const schema = (s: z.ZodType): Json =>
+  z.toJSONSchema(s, { io: 'output', unrepresentable: 'any', target: 'draft-2020-12' }) as Json;
+const inputSchema = (s: z.ZodType): Json =>
+  z.toJSONSchema(s, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Json;
 
 function queryParameters(s: z.ZodObject): Json[] {
   const js = inputSchema(s) as { properties?: Record<string, Json>; required?: string[] };
@@ -19,7 +30,10 @@ function queryParameters(s: z.ZodObject): Json[] {
   }));
 }
 
-const json = (s: z.ZodType, description: string): Json => ({ description, content: { 'application/json': { schema: schema(s) } } });
+const json = (s: z.ZodType, description: string): Json => ({
+  description,
+  content: { 'application/json': { schema: schema(s) } },
+});
 const errors = {
   '400': json(errorResponse, 'Invalid request: the error names the field and the rule.'),
   '404': json(errorResponse, 'Not found.'),
@@ -28,26 +42,41 @@ const idParam = {
   name: 'id',
   in: 'path',
   required: true,
-  description: 'Equipment id: its path, e.g. acme/plant1/packaging/line1/filler (slashes as they are, or URL-encoded).',
+  description:
+    'Equipment id: its path, e.g. acme/plant1/packaging/line1/filler (slashes as they are, or URL-encoded).',
   schema: { type: 'string' },
 };
 
 export function buildOpenApi(): Json {
   return {
     openapi: '3.1.0',
-    info: { title: 'Millwright API', version: VERSION, description: 'MES integration hub: equipment, events, quarantine and health.' },
+    info: {
+      title: 'Millwright API',
+      version: VERSION,
+      description: 'MES integration hub: equipment, events, quarantine and health.',
+    },
     paths: {
       '/api/v1/health': {
         get: {
           summary: 'Health of the store, the broker, every connection and the ingest pipeline',
-          responses: { '200': json(healthView, 'Healthy or degraded.'), '503': json(healthView, 'The store is unreachable.') },
+          responses: {
+            '200': json(healthView, 'Healthy or degraded.'),
+            '503': json(healthView, 'The store is unreachable.'),
+          },
         },
       },
       '/api/v1/equipment': {
-        get: { summary: 'The equipment hierarchy with live state and counters', responses: { '200': json(equipmentList, 'Every node, parents first.') } },
+        get: {
+          summary: 'The equipment hierarchy with live state and counters',
+          responses: { '200': json(equipmentList, 'Every node, parents first.') },
+        },
       },
       '/api/v1/equipment/{id}': {
-        get: { summary: 'One equipment node', parameters: [idParam], responses: { '200': json(equipmentView, 'The node.'), ...errors } },
+        get: {
+          summary: 'One equipment node',
+          parameters: [idParam],
+          responses: { '200': json(equipmentView, 'The node.'), ...errors },
+        },
       },
       '/api/v1/equipment/{id}/events': {
         get: {

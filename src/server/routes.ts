@@ -6,17 +6,29 @@ import type { StoredQuarantineEntry } from '../store/types.ts';
 import { VERSION } from '../version.ts';
 import type { HubView } from './app.ts';
 import { parseInput } from './app.ts';
-import { eventsQuery, quarantineQuery, type equipmentView, type eventView, type healthView, type quarantineView } from './schemas.ts';
+import {
+  eventsQuery,
+  quarantineQuery,
+  type equipmentView,
+  type eventView,
+  type healthView,
+  type quarantineView,
+} from './schemas.ts';
 import type { z } from 'zod';
 
-const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined || ms <= 0 ? null : new Date(ms).toISOString());
+const iso = (ms: number | null | undefined): string | null =>
+  ms === null || ms === undefined || ms <= 0 ? null : new Date(ms).toISOString();
 
 export const encodeCursor = (n: number): string => Buffer.from(String(n)).toString('base64url');
 function decodeCursor(cursor: string | undefined, field: string): number | undefined {
   if (cursor === undefined) return undefined;
   const n = Number(Buffer.from(cursor, 'base64url').toString());
   if (!Number.isSafeInteger(n) || n < 0) {
-    throw new MwError('MW_ERR_API_VALIDATION', { path: field, rule: 'expected a cursor returned as nextCursor by an earlier page' }, { path: field });
+    throw new MwError(
+      'MW_ERR_API_VALIDATION',
+      { path: field, rule: 'expected a cursor returned as nextCursor by an earlier page' },
+      { path: field },
+    );
   }
   return n;
 }
@@ -32,7 +44,13 @@ function equipmentJson(hub: HubView, e: Equipment): z.infer<typeof equipmentView
     timeZone: e.timeZone ?? null,
     idealCycleTimeS: e.idealCycleTimeS ?? null,
     status:
-      unit === undefined ? null : { state: unit.status.state, reasonCode: unit.status.reasonCode, since: iso(unit.status.sinceMs) },
+      unit === undefined
+        ? null
+        : {
+            state: unit.status.state,
+            reasonCode: unit.status.reasonCode,
+            since: iso(unit.status.sinceMs),
+          },
     counters:
       unit === undefined
         ? null
@@ -46,12 +64,25 @@ function equipmentJson(hub: HubView, e: Equipment): z.infer<typeof equipmentView
 }
 
 function eventJson(e: JournalEvent): z.infer<typeof eventView> {
-  return { seq: e.seq, type: e.type, equipmentId: e.equipmentId, ts: new Date(e.ts).toISOString(), recordedAt: new Date(e.recordedAt).toISOString(), data: { ...e.data } };
+  return {
+    seq: e.seq,
+    type: e.type,
+    equipmentId: e.equipmentId,
+    ts: new Date(e.ts).toISOString(),
+    recordedAt: new Date(e.recordedAt).toISOString(),
+    data: { ...e.data },
+  };
 }
 
 function quarantineJson(q: StoredQuarantineEntry): z.infer<typeof quarantineView> {
   const text = q.payload.toString('utf8');
-  const printable = Buffer.from(text, 'utf8').equals(q.payload) && !/[\u0000-\u0008\u000e-\u001f]/.test(text);
+  // Shown as text when it is valid UTF-8 without control characters other than tab and newlines.
+  const printable =
+    Buffer.from(text, 'utf8').equals(q.payload) &&
+    ![...text].some((ch) => {
+      const code = ch.charCodeAt(0);
+      return code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d;
+    });
   return {
     id: q.id,
     connectionId: q.connectionId,
@@ -67,7 +98,8 @@ function quarantineJson(q: StoredQuarantineEntry): z.infer<typeof quarantineView
 
 function findEquipment(hub: HubView, id: string): Equipment {
   const e = hub.hierarchy.get(id);
-  if (e === undefined) throw new MwError('MW_ERR_EQUIPMENT_NOT_FOUND', { id }, { path: 'params.id' });
+  if (e === undefined)
+    throw new MwError('MW_ERR_EQUIPMENT_NOT_FOUND', { id }, { path: 'params.id' });
   return e;
 }
 
@@ -96,13 +128,23 @@ export function registerRoutes(app: FastifyInstance, hub: HubView): void {
         quarantined: s?.quarantined ?? 0,
       };
     });
-    const degraded = connections.some((c) => c.status !== 'connected') || ingest.commitErrors > 0 && ingest.lastCommitError !== null && (ingest.lastCommitTs ?? 0) < Date.now() - 60_000;
+    const degraded =
+      connections.some((c) => c.status !== 'connected') ||
+      (ingest.commitErrors > 0 &&
+        ingest.lastCommitError !== null &&
+        (ingest.lastCommitTs ?? 0) < Date.now() - 60_000);
     const body: z.infer<typeof healthView> = {
       status: storeError !== null ? 'down' : degraded ? 'degraded' : 'ok',
       version: VERSION,
       startedAt: new Date(hub.startedAt).toISOString(),
-      store: { kind: hub.store.kind, location: hub.store.location, ok: storeError === null, error: storeError },
-      broker: hub.broker === null ? null : { url: hub.broker.url, clients: hub.broker.connectedClients },
+      store: {
+        kind: hub.store.kind,
+        location: hub.store.location,
+        ok: storeError === null,
+        error: storeError,
+      },
+      broker:
+        hub.broker === null ? null : { url: hub.broker.url, clients: hub.broker.connectedClients },
       connections,
       ingest: {
         queued: ingest.queued,
@@ -117,7 +159,9 @@ export function registerRoutes(app: FastifyInstance, hub: HubView): void {
     return reply.status(storeError === null ? 200 : 503).send(body);
   });
 
-  app.get('/api/v1/equipment', async () => ({ items: hub.hierarchy.all().map((e) => equipmentJson(hub, e)) }));
+  app.get('/api/v1/equipment', async () => ({
+    items: hub.hierarchy.all().map((e) => equipmentJson(hub, e)),
+  }));
 
   // Equipment ids are paths (acme/plant1/packaging/line1/filler): taken from the rest of the URL,
   // either as plain segments or URL-encoded as one segment.
@@ -136,14 +180,21 @@ export function registerRoutes(app: FastifyInstance, hub: HubView): void {
       });
       const page = rows.slice(0, q.limit);
       const last = page[page.length - 1];
-      return { items: page.map(eventJson), nextCursor: rows.length > q.limit && last !== undefined ? encodeCursor(last.seq) : null };
+      return {
+        items: page.map(eventJson),
+        nextCursor: rows.length > q.limit && last !== undefined ? encodeCursor(last.seq) : null,
+      };
     }
     return equipmentJson(hub, findEquipment(hub, rest));
   });
 
   app.get('/api/v1/quarantine', async (request) => {
     const q = parseInput(quarantineQuery, request.query, 'query');
-    const rows = await hub.store.listQuarantine({ connectionId: q.connection, beforeId: decodeCursor(q.cursor, 'query.cursor'), limit: q.limit + 1 });
+    const rows = await hub.store.listQuarantine({
+      connectionId: q.connection,
+      beforeId: decodeCursor(q.cursor, 'query.cursor'),
+      limit: q.limit + 1,
+    });
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
     const stats = hub.pipeline.snapshot().connections;
@@ -152,7 +203,13 @@ export function registerRoutes(app: FastifyInstance, hub: HubView): void {
       nextCursor: rows.length > q.limit && last !== undefined ? encodeCursor(last.id) : null,
       total: await hub.store.countQuarantine(),
       countsByConnection: Object.fromEntries(
-        Object.entries(stats).map(([id, s]) => [id, { quarantined: s.quarantined, byCode: { ...s.quarantinedByCode } as Record<string, number> }]),
+        Object.entries(stats).map(([id, s]) => [
+          id,
+          {
+            quarantined: s.quarantined,
+            byCode: { ...s.quarantinedByCode } as Record<string, number>,
+          },
+        ]),
       ),
     };
   });

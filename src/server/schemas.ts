@@ -10,7 +10,10 @@ export const errorResponse = z
     error: z.object({
       code: z.string().meta({ examples: ['MW_ERR_API_VALIDATION'] }),
       message: z.string(),
-      path: z.string().optional().describe('The request field, YAML path or record the error is about.'),
+      path: z
+        .string()
+        .optional()
+        .describe('The request field, YAML path or record the error is about.'),
       details: z.array(z.string()).optional(),
     }),
   })
@@ -22,7 +25,10 @@ const timeParam = z
   .transform((text, ctx) => {
     const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
     if (Number.isNaN(ms)) {
-      ctx.addIssue({ code: 'custom', message: 'expected an ISO 8601 time like 2026-11-25T08:00:00Z or epoch milliseconds' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'expected an ISO 8601 time like 2026-11-25T08:00:00Z or epoch milliseconds',
+      });
       return z.NEVER;
     }
     return ms;
@@ -31,7 +37,9 @@ const timeParam = z
 
 const cursorParam = z
   .string()
-  .regex(/^[A-Za-z0-9_-]+$/, { error: 'expected a cursor returned as nextCursor by an earlier page' })
+  .regex(/^[A-Za-z0-9_-]+$/, {
+    error: 'expected a cursor returned as nextCursor by an earlier page',
+  })
   .describe('Opaque paging cursor: the `nextCursor` of the previous page.');
 
 const limitParam = (max: number, fallback: number) =>
@@ -74,7 +82,10 @@ export const equipmentView = z
       .object({
         state: z.enum(EQUIPMENT_STATES),
         reasonCode: z.string().nullable(),
-        since: z.string().nullable().describe('When the unit entered the state (ISO 8601 UTC, source time).'),
+        since: z
+          .string()
+          .nullable()
+          .describe('When the unit entered the state (ISO 8601 UTC, source time).'),
       })
       .nullable()
       .describe('Work units only: the live state.'),
@@ -101,7 +112,10 @@ export const eventView = z
 
 export const eventPage = z.object({
   items: z.array(eventView),
-  nextCursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page.'),
+  nextCursor: z
+    .string()
+    .nullable()
+    .describe('Pass as `cursor` for the next page; null on the last page.'),
 });
 
 export const quarantineView = z
@@ -121,9 +135,14 @@ export const quarantineView = z
 export const quarantinePage = z.object({
   items: z.array(quarantineView),
   nextCursor: z.string().nullable(),
-  total: z.number().describe('Entries held now (the oldest are removed beyond quarantine.maxEntries).'),
+  total: z
+    .number()
+    .describe('Entries held now (the oldest are removed beyond quarantine.maxEntries).'),
   countsByConnection: z
-    .record(z.string(), z.object({ quarantined: z.number(), byCode: z.record(z.string(), z.number()) }))
+    .record(
+      z.string(),
+      z.object({ quarantined: z.number(), byCode: z.record(z.string(), z.number()) }),
+    )
     .describe('Since the hub started: quarantined inputs per connection and code.'),
 });
 
@@ -145,7 +164,12 @@ export const healthView = z
     status: z.enum(['ok', 'degraded', 'down']),
     version: z.string(),
     startedAt: z.string(),
-    store: z.object({ kind: z.enum(['sqlite', 'postgres']), location: z.string(), ok: z.boolean(), error: z.string().nullable() }),
+    store: z.object({
+      kind: z.enum(['sqlite', 'postgres']),
+      location: z.string(),
+      ok: z.boolean(),
+      error: z.string().nullable(),
+    }),
     broker: z.object({ url: z.string(), clients: z.number() }).nullable(),
     connections: z.array(connectionHealth),
     ingest: z.object({

@@ -35,12 +35,16 @@ const T0 = Date.parse('2026-11-25T08:00:00Z');
 describe('ingest through the embedded broker', () => {
   let hub: TestHub;
   let client: MqttClient;
-  const pub = (topic: string, payload: string | Buffer): Promise<unknown> => client.publishAsync(topic, payload, { qos: 1 });
+  const pub = (topic: string, payload: string | Buffer): Promise<unknown> =>
+    client.publishAsync(topic, payload, { qos: 1 });
   const counter = (): number => hub.runtime.get(FILLER)?.counters.good.total ?? -1;
 
   before(async () => {
     hub = await startTestHub(testConfig(YAML));
-    client = await mqtt.connectAsync(hub.broker?.url ?? '', { clientId: 'ingest-test', reconnectPeriod: 0 });
+    client = await mqtt.connectAsync(hub.broker?.url ?? '', {
+      clientId: 'ingest-test',
+      reconnectPeriod: 0,
+    });
   });
   after(async () => {
     await client.endAsync();
@@ -48,14 +52,25 @@ describe('ingest through the embedded broker', () => {
   });
 
   it('commits a state change before the PUBACK reaches the publisher', async () => {
-    await pub('t/plant1/packaging/line1/filler/state', JSON.stringify({ v: 3, reason: 'JAM', ts: new Date(T0).toISOString() }));
+    await pub(
+      't/plant1/packaging/line1/filler/state',
+      JSON.stringify({ v: 3, reason: 'JAM', ts: new Date(T0).toISOString() }),
+    );
     // No waiting: the acknowledgement itself says the event is in the store.
     const events = await hub.store.listEvents({ equipmentId: FILLER, limit: 10 });
     assert.equal(events.length, 1);
     assert.equal(events[0]?.type, 'state.changed');
-    assert.deepEqual(events[0]?.data, { state: 'down', reasonCode: 'JAM', previousState: 'unknown', previousDurationMs: 0 });
+    assert.deepEqual(events[0]?.data, {
+      state: 'down',
+      reasonCode: 'JAM',
+      previousState: 'unknown',
+      previousDurationMs: 0,
+    });
     assert.equal(events[0]?.ts, T0);
-    const samples = await hub.store.listSamples({ tag: 't/plant1/packaging/line1/filler/state', limit: 10 });
+    const samples = await hub.store.listSamples({
+      tag: 't/plant1/packaging/line1/filler/state',
+      limit: 10,
+    });
     assert.equal(samples.length, 1);
     assert.equal(samples[0]?.equipmentId, FILLER);
   });
@@ -72,9 +87,15 @@ describe('ingest through the embedded broker', () => {
     assert.equal(counter(), 7);
     const units = await hub.store.loadUnits();
     const filler = units.find((u) => u.equipmentId === FILLER);
-    assert.equal(filler?.counters.good.total, 7, 'the projection in the store agrees with the runtime');
+    assert.equal(
+      filler?.counters.good.total,
+      7,
+      'the projection in the store agrees with the runtime',
+    );
     assert.equal(filler?.counters.good.lastRaw, 3);
-    const counted = (await hub.store.listEvents({ equipmentId: FILLER, limit: 100 })).filter((e) => e.type === 'counted');
+    const counted = (await hub.store.listEvents({ equipmentId: FILLER, limit: 100 })).filter(
+      (e) => e.type === 'counted',
+    );
     assert.deepEqual(
       counted.map((e) => (e.type === 'counted' ? [e.data.delta, e.data.anomaly] : null)),
       [
@@ -103,7 +124,13 @@ describe('ingest through the embedded broker', () => {
     const res = await fetch(`${hub.url}/api/v1/quarantine?limit=6`);
     assert.equal(res.status, 200);
     const body = (await res.json()) as {
-      items: { code: string; source: string; message: string; payloadBytes: number; payload: string }[];
+      items: {
+        code: string;
+        source: string;
+        message: string;
+        payloadBytes: number;
+        payload: string;
+      }[];
       countsByConnection: Record<string, { quarantined: number; byCode: Record<string, number> }>;
     };
     const codes = body.items.map((i) => i.code).reverse();
@@ -119,7 +146,10 @@ describe('ingest through the embedded broker', () => {
     assert.equal(large?.payloadBytes, 500);
     assert.match(large?.message ?? '', /500 bytes exceeds the limit of 200/);
     const negative = body.items.find((i) => i.message.includes('-4'));
-    assert.match(negative?.message ?? '', /bindings\[1\] \(good counter\) value: expected a non-negative integer/);
+    assert.match(
+      negative?.message ?? '',
+      /bindings\[1\] \(good counter\) value: expected a non-negative integer/,
+    );
     assert.equal(body.countsByConnection['line-mqtt']?.byCode.MW_ERR_INGEST_VALUE_TYPE, 2);
     assert.ok((body.countsByConnection['line-mqtt']?.quarantined ?? 0) >= 6);
 
@@ -129,10 +159,15 @@ describe('ingest through the embedded broker', () => {
   });
 
   it('pages the quarantine newest first with a cursor', async () => {
-    const first = (await (await fetch(`${hub.url}/api/v1/quarantine?limit=2`)).json()) as { items: { id: number }[]; nextCursor: string };
+    const first = (await (await fetch(`${hub.url}/api/v1/quarantine?limit=2`)).json()) as {
+      items: { id: number }[];
+      nextCursor: string;
+    };
     assert.equal(first.items.length, 2);
     assert.ok(first.nextCursor);
-    const second = (await (await fetch(`${hub.url}/api/v1/quarantine?limit=2&cursor=${first.nextCursor}`)).json()) as { items: { id: number }[] };
+    const second = (await (
+      await fetch(`${hub.url}/api/v1/quarantine?limit=2&cursor=${first.nextCursor}`)
+    ).json()) as { items: { id: number }[] };
     assert.ok((second.items[0]?.id ?? Infinity) < (first.items[1]?.id ?? 0));
   });
 });

@@ -24,7 +24,9 @@ function demoConfig(): Config {
     broker: { ...config.broker, port: 0 },
     http: { ...config.http, port: 0 },
     // Twenty times faster, so states and counters move within the test's time.
-    connections: config.connections.map((c) => (c.type === 'simulator' ? { ...c, speed: 20, seed: 7 } : c)),
+    connections: config.connections.map((c) =>
+      c.type === 'simulator' ? { ...c, speed: 20, seed: 7 } : c,
+    ),
   };
 }
 
@@ -40,7 +42,10 @@ describe('the demo plant', () => {
 
   before(async () => {
     hub = await startTestHub(demoConfig(), { dataDir: data.dir });
-    units = async () => (await getJson<{ items: Unit[] }>(`${hub.url}/api/v1/equipment`)).body.items.filter((e) => e.level === 'workUnit');
+    units = async () =>
+      (await getJson<{ items: Unit[] }>(`${hub.url}/api/v1/equipment`)).body.items.filter(
+        (e) => e.level === 'workUnit',
+      );
   });
   after(async () => {
     await hub.stop();
@@ -48,12 +53,20 @@ describe('the demo plant', () => {
   });
 
   it('reports health of the store, broker and connections', async () => {
-    type Health = { status: string; store: { kind: string; ok: boolean }; broker: { url: string }; connections: { id: string; status: string }[] };
+    type Health = {
+      status: string;
+      store: { kind: string; ok: boolean };
+      broker: { url: string };
+      connections: { id: string; status: string }[];
+    };
     // The simulator connects to the broker asynchronously after start.
-    const { status, body } = await waitFor(async () => {
-      const h = await getJson<Health>(`${hub.url}/api/v1/health`);
-      return h.body.connections.every((c) => c.status === 'connected') ? h : null;
-    }, { what: 'all connections connected' });
+    const { status, body } = await waitFor(
+      async () => {
+        const h = await getJson<Health>(`${hub.url}/api/v1/health`);
+        return h.body.connections.every((c) => c.status === 'connected') ? h : null;
+      },
+      { what: 'all connections connected' },
+    );
     assert.equal(body.status, 'ok');
     assert.equal(status, 200);
     assert.equal(body.store.kind, 'sqlite');
@@ -66,18 +79,28 @@ describe('the demo plant', () => {
   });
 
   it('shows units whose states and counters change', async () => {
-    const first = await waitFor(async () => {
-      const u = await units();
-      return u.filter((x) => (x.counters?.total.total ?? 0) > 0).length >= 3 ? u : null;
-    }, { timeoutMs: 15_000, what: 'three units counting' });
+    const first = await waitFor(
+      async () => {
+        const u = await units();
+        return u.filter((x) => (x.counters?.total.total ?? 0) > 0).length >= 3 ? u : null;
+      },
+      { timeoutMs: 15_000, what: 'three units counting' },
+    );
     assert.equal(first.length, 7);
     const seen = new Set<string>();
-    const later = await waitFor(async () => {
-      const u = await units();
-      for (const x of u) seen.add(x.status?.state ?? 'none');
-      const grown = u.filter((x) => (x.counters?.total.total ?? 0) > (first.find((f) => f.id === x.id)?.counters?.total.total ?? 0));
-      return grown.length >= 3 && seen.size >= 2 ? u : null;
-    }, { timeoutMs: 15_000, what: 'counters growing and states changing' });
+    const later = await waitFor(
+      async () => {
+        const u = await units();
+        for (const x of u) seen.add(x.status?.state ?? 'none');
+        const grown = u.filter(
+          (x) =>
+            (x.counters?.total.total ?? 0) >
+            (first.find((f) => f.id === x.id)?.counters?.total.total ?? 0),
+        );
+        return grown.length >= 3 && seen.size >= 2 ? u : null;
+      },
+      { timeoutMs: 15_000, what: 'counters growing and states changing' },
+    );
     for (const u of later) {
       const c = u.counters;
       assert.ok(c !== null);
@@ -90,36 +113,51 @@ describe('the demo plant', () => {
     const plain = await getJson<{ id: string; level: string }>(`${hub.url}/api/v1/equipment/${id}`);
     assert.equal(plain.status, 200);
     assert.equal(plain.body.level, 'workUnit');
-    const encoded = await getJson<{ id: string }>(`${hub.url}/api/v1/equipment/${encodeURIComponent(id)}`);
+    const encoded = await getJson<{ id: string }>(
+      `${hub.url}/api/v1/equipment/${encodeURIComponent(id)}`,
+    );
     assert.equal(encoded.body.id, id);
-    const line = await getJson<{ childIds: string[] }>(`${hub.url}/api/v1/equipment/acme/plant1/packaging/line1`);
+    const line = await getJson<{ childIds: string[] }>(
+      `${hub.url}/api/v1/equipment/acme/plant1/packaging/line1`,
+    );
     assert.equal(line.body.childIds.length, 4);
   });
 
   it('pages the events of a line with a cursor, oldest first, without gaps or repeats', async () => {
     const base = `${hub.url}/api/v1/equipment/acme/plant1/packaging/line1/events`;
-    await waitFor(async () => (await getJson<{ items: unknown[] }>(`${base}?limit=1000`)).body.items.length >= 6, { what: 'events' });
-    const all = (await getJson<{ items: { seq: number }[] }>(`${base}?limit=1000`)).body.items.slice(0, 6);
+    await waitFor(
+      async () =>
+        (await getJson<{ items: unknown[] }>(`${base}?limit=1000`)).body.items.length >= 6,
+      { what: 'events' },
+    );
+    const all = (
+      await getJson<{ items: { seq: number }[] }>(`${base}?limit=1000`)
+    ).body.items.slice(0, 6);
     const seqs: number[] = [];
     let cursor: string | null = null;
     do {
-      const page: { body: { items: { seq: number; equipmentId: string }[]; nextCursor: string | null } } = await getJson(
-        `${base}?limit=2${cursor === null ? '' : `&cursor=${cursor}`}`,
-      );
+      const page: {
+        body: { items: { seq: number; equipmentId: string }[]; nextCursor: string | null };
+      } = await getJson(`${base}?limit=2${cursor === null ? '' : `&cursor=${cursor}`}`);
       for (const e of page.body.items) {
         assert.ok(e.equipmentId.startsWith('acme/plant1/packaging/line1/'));
         seqs.push(e.seq);
       }
       cursor = page.body.nextCursor;
     } while (cursor !== null && seqs.length < 6);
-    assert.deepEqual(seqs.slice(0, 6), all.map((e) => e.seq));
+    assert.deepEqual(
+      seqs.slice(0, 6),
+      all.map((e) => e.seq),
+    );
   });
 
   it('filters events by time', async () => {
     const base = `${hub.url}/api/v1/equipment/acme/plant1/packaging/line1/filler/events`;
     const future = await getJson<{ items: unknown[] }>(`${base}?from=2999-01-01T00:00:00Z`);
     assert.equal(future.body.items.length, 0);
-    const past = await getJson<{ items: { ts: string }[] }>(`${base}?to=${Date.now() + 60_000}&limit=5`);
+    const past = await getJson<{ items: { ts: string }[] }>(
+      `${base}?to=${Date.now() + 60_000}&limit=5`,
+    );
     assert.ok(past.body.items.length > 0);
   });
 
@@ -130,9 +168,13 @@ describe('the demo plant', () => {
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.code, 'MW_ERR_API_VALIDATION');
     assert.equal(bad.body.error.path, 'query.limit');
-    const when = await getJson<{ error: { message: string } }>(`${hub.url}/api/v1/equipment/acme/plant1/events?from=yesterday`);
+    const when = await getJson<{ error: { message: string } }>(
+      `${hub.url}/api/v1/equipment/acme/plant1/events?from=yesterday`,
+    );
     assert.match(when.body.error.message, /query\.from: expected an ISO 8601 time/);
-    const unknown = await getJson<{ error: { code: string } }>(`${hub.url}/api/v1/equipment/acme/nowhere`);
+    const unknown = await getJson<{ error: { code: string } }>(
+      `${hub.url}/api/v1/equipment/acme/nowhere`,
+    );
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.error.code, 'MW_ERR_EQUIPMENT_NOT_FOUND');
     const route = await getJson<{ error: { code: string } }>(`${hub.url}/api/v2/nothing`);
@@ -140,9 +182,17 @@ describe('the demo plant', () => {
   });
 
   it('publishes an OpenAPI document with every route', async () => {
-    const { body } = await getJson<{ openapi: string; paths: Record<string, unknown> }>(`${hub.url}/api/openapi.json`);
+    const { body } = await getJson<{ openapi: string; paths: Record<string, unknown> }>(
+      `${hub.url}/api/openapi.json`,
+    );
     assert.equal(body.openapi, '3.1.0');
-    for (const p of ['/api/v1/health', '/api/v1/equipment', '/api/v1/equipment/{id}', '/api/v1/equipment/{id}/events', '/api/v1/quarantine']) {
+    for (const p of [
+      '/api/v1/health',
+      '/api/v1/equipment',
+      '/api/v1/equipment/{id}',
+      '/api/v1/equipment/{id}/events',
+      '/api/v1/quarantine',
+    ]) {
       assert.ok(p in body.paths, p);
     }
   });
@@ -157,22 +207,46 @@ describe('the demo plant', () => {
   it('continues the counters after a restart on the same data folder', async () => {
     const beforeStop = await units();
     await hub.stop();
-    const stored = new Map((await (await import('../../src/store/index.ts')).openStore({ type: 'sqlite', synchronous: 'FULL' }, {
-      dataDir: data.dir,
-      quarantineMaxEntries: 10,
-      quarantinePayloadBytes: 10,
-    }).then(async (s) => {
-      const u = await s.loadUnits();
-      await s.close();
-      return u;
-    })).map((u) => [u.equipmentId, u.counters.total.total]));
-    for (const u of beforeStop) assert.ok((stored.get(u.id) ?? -1) >= (u.counters?.total.total ?? 0), `${u.id} kept its count`);
+    const stored = new Map(
+      (
+        await (
+          await import('../../src/store/index.ts')
+        )
+          .openStore(
+            { type: 'sqlite', synchronous: 'FULL' },
+            {
+              dataDir: data.dir,
+              quarantineMaxEntries: 10,
+              quarantinePayloadBytes: 10,
+            },
+          )
+          .then(async (s) => {
+            const u = await s.loadUnits();
+            await s.close();
+            return u;
+          })
+      ).map((u) => [u.equipmentId, u.counters.total.total]),
+    );
+    for (const u of beforeStop)
+      assert.ok(
+        (stored.get(u.id) ?? -1) >= (u.counters?.total.total ?? 0),
+        `${u.id} kept its count`,
+      );
     hub = await startTestHub(demoConfig(), { dataDir: data.dir });
     const afterRestart = await units();
-    for (const u of afterRestart) assert.equal(u.counters?.total.total, stored.get(u.id), `${u.id} continues from the store`);
-    await waitFor(async () => {
-      const u = await units();
-      return u.some((x) => (x.counters?.total.total ?? 0) > (stored.get(x.id) ?? 0));
-    }, { what: 'counting on after the restart' });
+    for (const u of afterRestart)
+      assert.equal(u.counters?.total.total, stored.get(u.id), `${u.id} continues from the store`);
+    await waitFor(
+      async () => {
+        const u = await units();
+        return u.some((x) => (x.counters?.total.total ?? 0) > (stored.get(x.id) ?? 0));
+      },
+      { what: 'counting on after the restart' },
+    );
+    await hub.pipeline.flush();
+    // The simulated PLCs resume their counters (retentive memory): the restart is no counter reset.
+    const counted = await hub.store.listEvents({ equipmentId: 'acme', limit: 100_000 });
+    const resets = counted.filter((e) => e.type === 'counted' && e.data.anomaly === 'reset');
+    assert.deepEqual(resets, [], 'no counter reset across the restart');
   });
 });

@@ -20,14 +20,27 @@ export function tempDir(prefix = 'mw-test-'): { dir: string; remove(): void } {
 /** A config from YAML text, with the embedded broker and HTTP API on free ports. */
 export function testConfig(yaml: string): Config {
   const config = parseConfig(yaml, '<test>');
-  return { ...config, broker: { ...config.broker, port: config.broker.port ?? 0 }, http: { ...config.http, port: 0 } };
+  return {
+    ...config,
+    broker: { ...config.broker, port: config.broker.port ?? 0 },
+    http: { ...config.http, port: 0 },
+  };
 }
 
-export async function startTestHub(config: Config, options: { dataDir?: string; http?: boolean } = {}): Promise<TestHub> {
+export async function startTestHub(
+  config: Config,
+  options: { dataDir?: string; http?: boolean } = {},
+): Promise<TestHub> {
   const tmp = options.dataDir === undefined ? tempDir() : null;
   const dataDir = options.dataDir ?? (tmp as { dir: string }).dir;
   const logger = pino({ level: process.env.MW_TEST_LOG ?? 'silent' });
-  const hub = await startHub({ config, baseDir: dataDir, dataDir, logger, http: options.http ?? true });
+  const hub = await startHub({
+    config,
+    baseDir: dataDir,
+    dataDir,
+    logger,
+    http: options.http ?? true,
+  });
   return {
     ...hub,
     async dispose() {

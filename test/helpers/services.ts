@@ -30,7 +30,12 @@ function tcpReachable(url: string, defaultPort: number): Promise<boolean> {
   });
 }
 
-const DEFAULT_PORTS: Record<string, number> = { postgres: 5432, mqtt: 1883, mysql: 3306, amqp: 5672 };
+const DEFAULT_PORTS: Record<string, number> = {
+  postgres: 5432,
+  mqtt: 1883,
+  mysql: 3306,
+  amqp: 5672,
+};
 
 /**
  * Resolve to true when the service answers. Otherwise: fail under MILLWRIGHT_REQUIRE_SERVICES=1,
@@ -61,7 +66,9 @@ export async function waitFor<T>(
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

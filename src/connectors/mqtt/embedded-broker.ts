@@ -52,21 +52,31 @@ export class EmbeddedBroker {
 
   static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
     const log = options.logger;
-    let broker: EmbeddedBroker | undefined;
+    // Set once the broker exists; publishes before that (none can arrive) pass through.
+    const ref: { broker?: EmbeddedBroker } = {};
     const aedes = await Aedes.createBroker({
-      authorizePublish: (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
-        if (broker === undefined || packet.topic.startsWith('$')) return callback(null);
-        broker.dispatch(packet.topic, packet.payload as Buffer).then(
+      authorizePublish: (
+        client: Client | null,
+        packet: PublishPacket,
+        callback: (error?: Error | null) => void,
+      ) => {
+        if (ref.broker === undefined || packet.topic.startsWith('$')) return callback(null);
+        ref.broker.dispatch(packet.topic, packet.payload as Buffer).then(
           () => callback(null),
           (err: unknown) => {
             // No PUBACK: the client will send the message again when it reconnects.
-            log.warn({ err, clientId: client?.id, topic: packet.topic }, 'publish not accepted, closing the client to make it resend');
+            log.warn(
+              { err, clientId: client?.id, topic: packet.topic },
+              'publish not accepted, closing the client to make it resend',
+            );
             callback(err as Error);
           },
         );
       },
     });
-    aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'MQTT client error'));
+    aedes.on('clientError', (client, err) =>
+      log.debug({ clientId: client.id, err: err.message }, 'MQTT client error'),
+    );
     const server = net.createServer(aedes.handle);
     let port: number;
     let note: string | null = null;
@@ -79,13 +89,17 @@ export class EmbeddedBroker {
       }
       if (options.port !== undefined) {
         await closeAedes(aedes);
-        throw new MwError('MW_ERR_BROKER_PORT_IN_USE', { port: options.port, host: options.host }, { cause: err });
+        throw new MwError(
+          'MW_ERR_BROKER_PORT_IN_USE',
+          { port: options.port, host: options.host },
+          { cause: err },
+        );
       }
       port = await listen(server, options.host, 0);
       note = `port ${DEFAULT_MQTT_PORT} is taken (another broker?), so the embedded broker took a free port`;
     }
-    broker = new EmbeddedBroker(aedes, server, options.host, port, note);
-    return broker;
+    ref.broker = new EmbeddedBroker(aedes, server, options.host, port, note);
+    return ref.broker;
   }
 
   /** Hand publishes on topics matching `filters` to `handler`; its promise decides the PUBACK. */

@@ -47,7 +47,8 @@ class MqttConnector implements ConnectorInstance {
   async start(): Promise<void> {
     const { config, filters, embeddedBroker, logger } = this.ctx;
     if (config.url === undefined) {
-      if (embeddedBroker === null) throw new Error(`connection ${config.id}: no url and no embedded broker`);
+      if (embeddedBroker === null)
+        throw new Error(`connection ${config.id}: no url and no embedded broker`);
       embeddedBroker.addListener(filters, (topic, payload) => this.deliver(topic, payload));
       this.status = 'connected';
       this.detail = `in-process on the embedded broker ${embeddedBroker.url}`;
@@ -57,14 +58,18 @@ class MqttConnector implements ConnectorInstance {
     const client = mqtt.connect(config.url, this.clientOptions());
     this.client = client;
     client.handleMessage = (packet, callback) => {
-      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      const payload =
+        typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
       this.deliver(packet.topic, payload).then(
         () => callback(),
         (err: unknown) => {
           // Not committed: no PUBACK. Drop the connection so the broker delivers it again.
           this.errors++;
           this.detail = `commit failed: ${(err as Error).message}`;
-          logger.warn({ err, topic: packet.topic }, 'message not committed; reconnecting so the broker resends it');
+          logger.warn(
+            { err, topic: packet.topic },
+            'message not committed; reconnecting so the broker resends it',
+          );
           callback(err as Error);
           client.stream?.destroy();
         },
@@ -111,7 +116,9 @@ class MqttConnector implements ConnectorInstance {
       clientId: c.clientId ?? `millwright-${c.id}`,
       clean: false,
       protocolVersion: c.protocolVersion,
-      ...(c.protocolVersion === 5 ? { properties: { sessionExpiryInterval: MQTT_DEFAULTS.sessionExpiryIntervalS } } : {}),
+      ...(c.protocolVersion === 5
+        ? { properties: { sessionExpiryInterval: MQTT_DEFAULTS.sessionExpiryIntervalS } }
+        : {}),
       username: c.username,
       password: c.password,
       reconnectPeriod: MQTT_DEFAULTS.reconnectPeriodMs,
@@ -130,13 +137,22 @@ class MqttConnector implements ConnectorInstance {
   }
 
   health(): ConnectorHealth {
-    return { status: this.status, detail: this.detail, lastDataTs: this.lastDataTs, reconnects: this.reconnects, errors: this.errors };
+    return {
+      status: this.status,
+      detail: this.detail,
+      lastDataTs: this.lastDataTs,
+      reconnects: this.reconnects,
+      errors: this.errors,
+    };
   }
 
   async connectionTest(): Promise<ConnectionTestResult> {
     const { config, embeddedBroker } = this.ctx;
     if (config.url === undefined) {
-      return { ok: true, message: `embedded broker${embeddedBroker === null ? '' : ` at ${embeddedBroker.url}`}` };
+      return {
+        ok: true,
+        message: `embedded broker${embeddedBroker === null ? '' : ` at ${embeddedBroker.url}`}`,
+      };
     }
     try {
       const client = await mqtt.connectAsync(config.url, {
@@ -156,7 +172,8 @@ class MqttConnector implements ConnectorInstance {
 
 export const mqttConnector: ConnectorDefinition<MqttConnectionConfig> = {
   type: 'mqtt',
-  summary: 'MQTT 3.1.1 / 5 topics with JSON or plain payloads; the embedded broker or an external one.',
+  summary:
+    'MQTT 3.1.1 / 5 topics with JSON or plain payloads; the embedded broker or an external one.',
   configSchema: mqttConnectionSchema,
   create: (ctx) => new MqttConnector(ctx),
 };

@@ -70,7 +70,11 @@ export function compileTopicPattern(pattern: string): TopicPattern {
       const parts = topic.split('/');
       if (multi ? parts.length < fixed.length : parts.length !== fixed.length) return null;
       // MQTT-4.7.2-1: wildcards at the first level do not match topics starting with "$".
-      if (topic.startsWith('$') && (fixed[0] === '+' || fixed[0]?.startsWith('{') || fixed.length === 0)) return null;
+      if (
+        topic.startsWith('$') &&
+        (fixed[0] === '+' || fixed[0]?.startsWith('{') || fixed.length === 0)
+      )
+        return null;
       const captures: Record<string, string> = {};
       for (let i = 0; i < fixed.length; i++) {
         const level = fixed[i] as string;
