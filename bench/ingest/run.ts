@@ -150,6 +150,10 @@ async function hubRun(
   const pub = await publish(hub.broker?.url ?? '', count, rate);
   clearInterval(bar);
   const stored = await hub.store.countSamples();
+  const snap = hub.pipeline.snapshot();
+  console.log(
+    `\r  (${fmt(snap.committedBatches)} batches, ${fmt(snap.committedSamples / Math.max(1, snap.committedBatches))} samples per batch on average)`,
+  );
   await hub.stop();
   rmSync(dir, { recursive: true, force: true });
   if (pub.acked !== count) throw new Error(`publisher saw ${pub.acked} of ${count} acknowledged`);
@@ -162,6 +166,18 @@ const pct = (sorted: number[], p: number): number =>
 console.log(
   `bench/ingest: ${fmt(COUNT)} tag changes from ${UNITS} units, QoS 1, window ${WINDOW}, ${os.cpus().length} cores, node ${process.version}`,
 );
+const PHASE = process.argv.includes('--phase')
+  ? process.argv[process.argv.indexOf('--phase') + 1]
+  : 'all';
+if (PHASE === 'hub') {
+  // Profiling aid: only the full-speed hub run.
+  const only = await hubRun(COUNT, 0);
+  console.log(
+    `\r  hub, full speed: ${fmt(only.rate)} samples/s committed; stored ${fmt(only.stored)} of ${fmt(COUNT)}`,
+  );
+  clearInterval(rssTimer);
+  process.exit(0);
+}
 const ceilingRate = await ceiling();
 console.log(`\r  ceiling (bare mqtt.js subscriber, same broker): ${fmt(ceilingRate)} msgs/s`);
 const full = await hubRun(COUNT, 0);

@@ -69,6 +69,35 @@ class OpenBatch {
   readonly events: DomainEvent[] = [];
   readonly quarantine: QuarantineEntry[] = [];
   readonly waiters: Waiter[] = [];
+  /** Index in `events` of the plain `counted` event per unit and counter, for merging. */
+  private readonly countedAt = new Map<string, number>();
+
+  /**
+   * Add an event. Plain counts of the same unit and counter within one batch (a few
+   * milliseconds) merge into one `counted` event over that interval: the journal keeps every
+   * piece, the raw samples keep every reading, and a fast counter does not cost a journal row per
+   * reading. Rollovers and resets stay events of their own.
+   */
+  addEvent(event: DomainEvent): void {
+    if (event.type !== 'counted' || event.data.anomaly !== null) {
+      this.events.push(event);
+      return;
+    }
+    const key = `${event.equipmentId}\u0000${event.data.counter}`;
+    const at = this.countedAt.get(key);
+    const previous = at === undefined ? undefined : this.events[at];
+    if (previous?.type === 'counted') {
+      this.events[at as number] = {
+        ...previous,
+        ts: event.ts,
+        data: { ...event.data, delta: previous.data.delta + event.data.delta },
+      };
+      return;
+    }
+    this.countedAt.set(key, this.events.length);
+    this.events.push(event);
+  }
+
   get size(): number {
     return this.waiters.length;
   }
@@ -194,7 +223,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         receivedTs: msg.receivedTs,
         equipmentId,
       });
-      if (event !== null) this.open.events.push(event);
+      if (event !== null) this.open.addEvent(event);
       stats.accepted++;
     } catch (err) {
       const e = isMwError(err)

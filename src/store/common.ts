@@ -4,8 +4,8 @@
  * a behaviour written once here cannot drift between the two backends).
  */
 import { MwError } from '../errors.ts';
-import { COUNTER_KINDS, isEquipmentState } from '../model/index.ts';
-import type { CounterKind, JournalEvent, Quality, TagValue } from '../model/index.ts';
+import { isEquipmentState } from '../model/index.ts';
+import type { JournalEvent, Quality, TagValue } from '../model/index.ts';
 import type {
   CounterProjection,
   EventQuery,
@@ -52,21 +52,67 @@ export interface QuarantineRow {
   payload_bytes: number;
 }
 
-export interface StateRow {
+/**
+ * One projection row per work unit: state and the three counters side by side, so a batch
+ * writes one row per unit it touched (a row per counter cost four upserts per unit).
+ */
+export interface UnitRow {
   equipment_id: string;
   state: string;
   reason_code: string | null;
   since_ms: number;
   last_state_ts: number;
   updated_at: number;
+  good_total: number;
+  good_last_raw: number | null;
+  good_last_ts: number;
+  scrap_total: number;
+  scrap_last_raw: number | null;
+  scrap_last_ts: number;
+  total_total: number;
+  total_last_raw: number | null;
+  total_last_ts: number;
 }
 
-export interface CounterRow {
-  equipment_id: string;
-  counter: string;
-  total: number;
-  last_raw: number | null;
-  last_ts: number;
+/** Column order of the unit row, shared by both stores' upserts. */
+export const UNIT_COLUMNS = [
+  'equipment_id',
+  'state',
+  'reason_code',
+  'since_ms',
+  'last_state_ts',
+  'updated_at',
+  'good_total',
+  'good_last_raw',
+  'good_last_ts',
+  'scrap_total',
+  'scrap_last_raw',
+  'scrap_last_ts',
+  'total_total',
+  'total_last_raw',
+  'total_last_ts',
+] as const;
+
+/** The values of a unit row, in UNIT_COLUMNS order. */
+export function unitValues(u: UnitProjection): (string | number | null)[] {
+  const c = u.counters;
+  return [
+    u.equipmentId,
+    u.status.state,
+    u.status.reasonCode,
+    ms(u.status.sinceMs),
+    ms(u.lastStateTs),
+    ms(u.updatedAt),
+    c.good.total,
+    c.good.lastRaw,
+    ms(c.good.lastTs),
+    c.scrap.total,
+    c.scrap.lastRaw,
+    ms(c.scrap.lastTs),
+    c.total.total,
+    c.total.lastRaw,
+    ms(c.total.lastTs),
+  ];
 }
 
 export function checkStoreOptions(store: string, opts: StoreOptions): void {
@@ -183,45 +229,30 @@ export function toStoredQuarantine(row: QuarantineRow): StoredQuarantineEntry {
   };
 }
 
-/**
- * Join state rows and counter rows into projections. A unit with counters but no state row is
- * 'unknown' since 0; a missing counter is zero with no raw value yet (INITIAL_STATUS and
- * INITIAL_COUNTER of the model).
- */
-export function toUnitProjections(states: StateRow[], counters: CounterRow[]): UnitProjection[] {
-  const ids = new Set<string>();
-  for (const s of states) ids.add(s.equipment_id);
-  for (const c of counters) ids.add(c.equipment_id);
-  const stateById = new Map(states.map((s) => [s.equipment_id, s]));
-  const countersById = new Map<string, Map<string, CounterRow>>();
-  for (const c of counters) {
-    let m = countersById.get(c.equipment_id);
-    if (m === undefined) countersById.set(c.equipment_id, (m = new Map()));
-    m.set(c.counter, c);
-  }
-  return [...ids].sort().map((equipmentId) => {
-    const s = stateById.get(equipmentId);
-    const cs = countersById.get(equipmentId);
-    const counterOf = (kind: CounterKind): CounterProjection => {
-      const c = cs?.get(kind);
-      return c === undefined
-        ? { total: 0, lastRaw: null, lastTs: 0 }
-        : { total: c.total, lastRaw: c.last_raw, lastTs: c.last_ts };
-    };
-    const counterEntries = COUNTER_KINDS.map((k) => [k, counterOf(k)] as const);
-    return {
-      equipmentId,
-      status:
-        s === undefined
-          ? { state: 'unknown', reasonCode: null, sinceMs: 0 }
-          : {
-              state: isEquipmentState(s.state) ? s.state : 'unknown',
-              reasonCode: s.reason_code,
-              sinceMs: s.since_ms,
-            },
-      lastStateTs: s?.last_state_ts ?? 0,
-      counters: Object.fromEntries(counterEntries) as Record<CounterKind, CounterProjection>,
-      updatedAt: s?.updated_at ?? 0,
-    };
+/** Unit rows as projections, sorted by equipment id. */
+export function toUnitProjections(rows: UnitRow[]): UnitProjection[] {
+  const counter = (total: number, lastRaw: number | null, lastTs: number): CounterProjection => ({
+    total: Number(total),
+    lastRaw: lastRaw === null ? null : Number(lastRaw),
+    lastTs: Number(lastTs),
   });
+  return [...rows]
+    .sort((a, b) =>
+      a.equipment_id < b.equipment_id ? -1 : a.equipment_id > b.equipment_id ? 1 : 0,
+    )
+    .map((r) => ({
+      equipmentId: r.equipment_id,
+      status: {
+        state: isEquipmentState(r.state) ? r.state : 'unknown',
+        reasonCode: r.reason_code,
+        sinceMs: Number(r.since_ms),
+      },
+      lastStateTs: Number(r.last_state_ts),
+      counters: {
+        good: counter(r.good_total, r.good_last_raw, r.good_last_ts),
+        scrap: counter(r.scrap_total, r.scrap_last_raw, r.scrap_last_ts),
+        total: counter(r.total_total, r.total_last_raw, r.total_last_ts),
+      },
+      updatedAt: Number(r.updated_at),
+    }));
 }

@@ -311,26 +311,6 @@ export async function storeContract(t: TestContext, newTarget: NewStoreTarget): 
     assert.deepEqual(await store.loadUnits(), [unit(CAPPER, 1), down2]);
   });
 
-  await t.test('loadUnits fills defaults for a unit with counters but no state row', async (t) => {
-    const { target, store } = await fresh(t);
-    await target.exec(
-      "INSERT INTO unit_counters (equipment_id, counter, total, last_raw, last_ts) VALUES ('acme/p/a/l/orphan', 'good', 7, 7, 1000)",
-    );
-    assert.deepEqual(await store.loadUnits(), [
-      {
-        equipmentId: 'acme/p/a/l/orphan',
-        status: { state: 'unknown', reasonCode: null, sinceMs: 0 },
-        lastStateTs: 0,
-        counters: {
-          good: { total: 7, lastRaw: 7, lastTs: 1000 },
-          scrap: { total: 0, lastRaw: null, lastTs: 0 },
-          total: { total: 0, lastRaw: null, lastTs: 0 },
-        },
-        updatedAt: 0,
-      },
-    ]);
-  });
-
   await t.test(
     'quarantine: trimmed to maxEntries keeping the newest, payload cut, size kept',
     async (t) => {

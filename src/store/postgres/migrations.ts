@@ -59,22 +59,23 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER events_append_only_truncate BEFORE TRUNCATE ON ${s}.events
         FOR EACH STATEMENT EXECUTE FUNCTION ${s}.events_append_only();
 
+      -- The projection: one row per work unit, state and counters side by side.
       CREATE TABLE ${s}.unit_state (
         equipment_id TEXT PRIMARY KEY,
         state TEXT NOT NULL,
         reason_code TEXT,
         since_ms BIGINT NOT NULL,
         last_state_ts BIGINT NOT NULL,
-        updated_at BIGINT NOT NULL
-      );
-
-      CREATE TABLE ${s}.unit_counters (
-        equipment_id TEXT NOT NULL,
-        counter TEXT NOT NULL CHECK (counter IN ('good', 'scrap', 'total')),
-        total BIGINT NOT NULL,
-        last_raw BIGINT,
-        last_ts BIGINT NOT NULL,
-        PRIMARY KEY (equipment_id, counter)
+        updated_at BIGINT NOT NULL,
+        good_total BIGINT NOT NULL,
+        good_last_raw BIGINT,
+        good_last_ts BIGINT NOT NULL,
+        scrap_total BIGINT NOT NULL,
+        scrap_last_raw BIGINT,
+        scrap_last_ts BIGINT NOT NULL,
+        total_total BIGINT NOT NULL,
+        total_last_raw BIGINT,
+        total_last_ts BIGINT NOT NULL
       );
 
       CREATE TABLE ${s}.quarantine (

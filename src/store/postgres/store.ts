@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { MwError } from '../../errors.ts';
-import { COUNTER_KINDS, type JournalEvent } from '../../model/index.ts';
+import type { JournalEvent } from '../../model/index.ts';
 import {
   cutPayload,
   eventBounds,
@@ -16,12 +16,13 @@ import {
   toStoredQuarantine,
   toStoredSample,
   toUnitProjections,
+  UNIT_COLUMNS,
+  unitValues,
   uniqueUnits,
-  type CounterRow,
   type EventRow,
   type QuarantineRow,
   type SampleRow,
-  type StateRow,
+  type UnitRow,
 } from '../common.ts';
 import type {
   EventQuery,
@@ -67,20 +68,15 @@ function statements(schema: string) {
        ORDER BY ord
        RETURNING seq`,
     ),
-    upsertStates: named(
-      'upsert_states',
-      `INSERT INTO ${s}.unit_state (equipment_id, state, reason_code, since_ms, last_state_ts, updated_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])
-       ON CONFLICT (equipment_id) DO UPDATE SET state = EXCLUDED.state,
-         reason_code = EXCLUDED.reason_code, since_ms = EXCLUDED.since_ms,
-         last_state_ts = EXCLUDED.last_state_ts, updated_at = EXCLUDED.updated_at`,
-    ),
-    upsertCounters: named(
-      'upsert_counters',
-      `INSERT INTO ${s}.unit_counters (equipment_id, counter, total, last_raw, last_ts)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])
-       ON CONFLICT (equipment_id, counter) DO UPDATE SET total = EXCLUDED.total,
-         last_raw = EXCLUDED.last_raw, last_ts = EXCLUDED.last_ts`,
+    upsertUnits: named(
+      'upsert_units',
+      `INSERT INTO ${s}.unit_state (${UNIT_COLUMNS.join(', ')})
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], ${UNIT_COLUMNS.slice(3)
+         .map((_c, i) => `$${i + 4}::bigint[]`)
+         .join(', ')})
+       ON CONFLICT (equipment_id) DO UPDATE SET ${UNIT_COLUMNS.slice(1)
+         .map((c) => `${c} = EXCLUDED.${c}`)
+         .join(', ')}`,
     ),
     insertQuarantine: named(
       'insert_quarantine',
@@ -107,8 +103,7 @@ function statements(schema: string) {
     countSamples: `SELECT count(*) AS n FROM ${s}.tag_samples`,
     // One statement, so states and counters come from one snapshot. json_agg turns BIGINT
     // into JSON numbers, exact for the values stored here (below 2^53).
-    units: `SELECT (SELECT coalesce(json_agg(x), '[]') FROM ${s}.unit_state x) AS states,
-       (SELECT coalesce(json_agg(x), '[]') FROM ${s}.unit_counters x) AS counters`,
+    units: `SELECT * FROM ${s}.unit_state`,
   };
 }
 
@@ -136,7 +131,7 @@ function columns(batch: IngestBatch, payloadBytes: number) {
   }
   const ev = batch.events;
   const units = uniqueUnits(batch.units);
-  const counters = units.flatMap((u) => COUNTER_KINDS.map((k) => [u, k, u.counters[k]] as const));
+  const unitRows = units.map(unitValues);
   const q = batch.quarantine;
   return {
     samples: [sm.conn, sm.tag, sm.eq, sv.value, sv.quality, sts.source, sts.received],
@@ -146,21 +141,7 @@ function columns(batch: IngestBatch, payloadBytes: number) {
       ev.map((e) => ms(e.ts)),
       ev.map((e) => JSON.stringify(e.data)),
     ],
-    states: [
-      units.map((u) => u.equipmentId),
-      units.map((u) => u.status.state),
-      units.map((u) => u.status.reasonCode),
-      units.map((u) => ms(u.status.sinceMs)),
-      units.map((u) => ms(u.lastStateTs)),
-      units.map((u) => ms(u.updatedAt)),
-    ],
-    counters: [
-      counters.map(([u]) => u.equipmentId),
-      counters.map(([, k]) => k),
-      counters.map(([, , c]) => c.total),
-      counters.map(([, , c]) => c.lastRaw),
-      counters.map(([, , c]) => ms(c.lastTs)),
-    ],
+    units: UNIT_COLUMNS.map((_c, i) => unitRows.map((row) => row[i])),
     quarantine: [
       q.map((e) => e.connectionId),
       q.map((e) => e.source),
@@ -229,8 +210,7 @@ export class PostgresStore implements Store {
         events = batch.events.map((e, i) => ({ ...e, seq: seqs[i]!, recordedAt }));
       }
       if (batch.units.length > 0) {
-        await client.query({ ...this.sql.upsertStates, values: c.states });
-        await client.query({ ...this.sql.upsertCounters, values: c.counters });
+        await client.query({ ...this.sql.upsertUnits, values: c.units });
       }
       if (batch.quarantine.length > 0) {
         await client.query({ ...this.sql.insertQuarantine, values: c.quarantine });
@@ -264,8 +244,7 @@ export class PostgresStore implements Store {
   }
 
   async loadUnits(): Promise<UnitProjection[]> {
-    const [row] = await this.read<{ states: StateRow[]; counters: CounterRow[] }>(this.sql.units);
-    return toUnitProjections(row?.states ?? [], row?.counters ?? []);
+    return toUnitProjections(await this.read<UnitRow>(this.sql.units));
   }
 
   async listEvents(query: EventQuery): Promise<JournalEvent[]> {

@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { MwError } from '../../errors.ts';
 import { checkStoreOptions, reasonOf } from '../common.ts';
 import type { Store, StoreOptions } from '../types.ts';
+import { Checkpointer, CHECKPOINT_DEFAULTS } from './checkpointer.ts';
 import { SqliteStore } from './store.ts';
 
 export interface SqliteStoreOptions extends StoreOptions {
@@ -35,7 +36,12 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
     // under FULL), which is what keeps the ingest hot path fast.
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
-    return new SqliteStore(db, file, opts);
+    db.pragma(`wal_autocheckpoint = ${CHECKPOINT_DEFAULTS.safetyAutoCheckpointPages}`);
+    const checkpointer = new Checkpointer(
+      file,
+      opts.busyTimeoutMs ?? SQLITE_DEFAULTS.busyTimeoutMs,
+    );
+    return new SqliteStore(db, file, opts, checkpointer);
   } catch (err) {
     db?.close();
     throw new MwError(

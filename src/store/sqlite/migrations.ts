@@ -30,9 +30,10 @@ export const MIGRATIONS: readonly Migration[] = [
         received_ts INTEGER NOT NULL
       );
 
-      -- The journal. AUTOINCREMENT: a seq is never handed out twice, the paging cursor only grows.
+      -- The journal. No AUTOINCREMENT (it costs a second write per row): rows are never deleted
+      -- (the triggers below), so max(seq) + 1 never hands out a seq twice and the cursor only grows.
       CREATE TABLE events (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq INTEGER PRIMARY KEY,
         type TEXT NOT NULL,
         equipment_id TEXT NOT NULL,
         ts INTEGER NOT NULL,
@@ -47,22 +48,23 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
       BEGIN SELECT RAISE(ABORT, 'events is append-only: DELETE is not allowed'); END;
 
+      -- The projection: one row per work unit, state and counters side by side.
       CREATE TABLE unit_state (
         equipment_id TEXT PRIMARY KEY,
         state TEXT NOT NULL,
         reason_code TEXT,
         since_ms INTEGER NOT NULL,
         last_state_ts INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
-      );
-
-      CREATE TABLE unit_counters (
-        equipment_id TEXT NOT NULL,
-        counter TEXT NOT NULL CHECK (counter IN ('good', 'scrap', 'total')),
-        total INTEGER NOT NULL,
-        last_raw INTEGER,
-        last_ts INTEGER NOT NULL,
-        PRIMARY KEY (equipment_id, counter)
+        updated_at INTEGER NOT NULL,
+        good_total INTEGER NOT NULL,
+        good_last_raw INTEGER,
+        good_last_ts INTEGER NOT NULL,
+        scrap_total INTEGER NOT NULL,
+        scrap_last_raw INTEGER,
+        scrap_last_ts INTEGER NOT NULL,
+        total_total INTEGER NOT NULL,
+        total_last_raw INTEGER,
+        total_last_ts INTEGER NOT NULL
       );
 
       CREATE TABLE quarantine (

@@ -5,7 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { MwError } from '../../errors.ts';
-import { COUNTER_KINDS, type JournalEvent } from '../../model/index.ts';
+import type { JournalEvent } from '../../model/index.ts';
 import {
   cutPayload,
   eventBounds,
@@ -16,12 +16,13 @@ import {
   toStoredQuarantine,
   toStoredSample,
   toUnitProjections,
+  UNIT_COLUMNS,
+  unitValues,
   uniqueUnits,
-  type CounterRow,
   type EventRow,
   type QuarantineRow,
   type SampleRow,
-  type StateRow,
+  type UnitRow,
 } from '../common.ts';
 import type {
   EventQuery,
@@ -35,6 +36,7 @@ import type {
   StoreOptions,
   UnitProjection,
 } from '../types.ts';
+import type { Checkpointer } from './checkpointer.ts';
 import { runMigrations } from './migrations.ts';
 
 type Row = Record<string, unknown>;
@@ -49,18 +51,12 @@ function prepareStatements(db: Database.Database) {
     insertEvent: db.prepare(
       'INSERT INTO events (type, equipment_id, ts, recorded_at, data) VALUES (?, ?, ?, ?, ?)',
     ),
-    upsertState: db.prepare(
-      `INSERT INTO unit_state (equipment_id, state, reason_code, since_ms, last_state_ts, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (equipment_id) DO UPDATE SET state = excluded.state,
-         reason_code = excluded.reason_code, since_ms = excluded.since_ms,
-         last_state_ts = excluded.last_state_ts, updated_at = excluded.updated_at`,
-    ),
-    upsertCounter: db.prepare(
-      `INSERT INTO unit_counters (equipment_id, counter, total, last_raw, last_ts)
-       VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (equipment_id, counter) DO UPDATE SET total = excluded.total,
-         last_raw = excluded.last_raw, last_ts = excluded.last_ts`,
+    upsertUnit: db.prepare(
+      `INSERT INTO unit_state (${UNIT_COLUMNS.join(', ')})
+       VALUES (${UNIT_COLUMNS.map(() => '?').join(', ')})
+       ON CONFLICT (equipment_id) DO UPDATE SET ${UNIT_COLUMNS.slice(1)
+         .map((c) => `${c} = excluded.${c}`)
+         .join(', ')}`,
     ),
     insertQuarantine: db.prepare(
       `INSERT INTO quarantine (connection_id, source, received_ts, code, message, payload, payload_bytes)
@@ -91,8 +87,7 @@ function prepareStatements(db: Database.Database) {
        ORDER BY id LIMIT @limit`,
     ),
     countSamples: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM tag_samples'),
-    states: db.prepare<[], StateRow>('SELECT * FROM unit_state'),
-    counters: db.prepare<[], CounterRow>('SELECT * FROM unit_counters'),
+    units: db.prepare<[], UnitRow>('SELECT * FROM unit_state'),
   };
 }
 
@@ -108,7 +103,12 @@ export class SqliteStore implements Store {
   private stmts: Statements | undefined;
   private closed = false;
 
-  constructor(db: Database.Database, file: string, opts: StoreOptions) {
+  constructor(
+    db: Database.Database,
+    file: string,
+    opts: StoreOptions,
+    private readonly checkpointer: Checkpointer | null = null,
+  ) {
     this.db = db;
     this.location = file;
     this.opts = opts;
@@ -166,21 +166,7 @@ export class SqliteStore implements Store {
       );
       events.push({ ...e, seq: Number(r.lastInsertRowid), recordedAt });
     }
-    for (const u of uniqueUnits(batch.units)) {
-      const st = u.status;
-      s.upsertState.run(
-        u.equipmentId,
-        st.state,
-        st.reasonCode,
-        ms(st.sinceMs),
-        ms(u.lastStateTs),
-        ms(u.updatedAt),
-      );
-      for (const counter of COUNTER_KINDS) {
-        const c = u.counters[counter];
-        s.upsertCounter.run(u.equipmentId, counter, c.total, c.lastRaw, ms(c.lastTs));
-      }
-    }
+    for (const u of uniqueUnits(batch.units)) s.upsertUnit.run(...unitValues(u));
     if (batch.quarantine.length > 0) {
       for (const q of batch.quarantine) {
         const payload = cutPayload(q, this.opts.quarantinePayloadBytes);
@@ -200,10 +186,7 @@ export class SqliteStore implements Store {
   }
 
   async loadUnits(): Promise<UnitProjection[]> {
-    // One read transaction: states and counters from the same snapshot.
-    return this.read((s) =>
-      this.db.transaction(() => toUnitProjections(s.states.all(), s.counters.all()))(),
-    );
+    return this.read((s) => toUnitProjections(s.units.all()));
   }
 
   async listEvents(query: EventQuery): Promise<JournalEvent[]> {
@@ -246,6 +229,7 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.stmts = undefined;
+    await this.checkpointer?.stop();
     this.db.close();
   }
 
