@@ -21,6 +21,7 @@ import { pino } from 'pino';
 import { parseConfig } from '../../src/config/load.ts';
 import { EmbeddedBroker } from '../../src/connectors/mqtt/embedded-broker.ts';
 import { startHub } from '../../src/hub.ts';
+import { benchPlantYaml } from './config.ts';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -92,40 +93,15 @@ async function ceiling(): Promise<number> {
   return (received / (last - first)) * 1000;
 }
 
-function hubConfig(): string {
-  const lines = Math.ceil(UNITS / 10);
-  const lineYaml = Array.from({ length: lines }, (_, l) => {
-    const units = Array.from(
-      { length: Math.min(10, UNITS - l * 10) },
-      (_, u) => `{ id: unit${u} }`,
-    ).join(', ');
-    return `          - { id: line${l}, units: [${units}] }`;
-  }).join('\n');
-  return `
-enterprise: { id: acme }
-sites:
-  - id: plant1
-    timeZone: UTC
-    areas:
-      - id: area1
-        lines:
-${lineYaml}
-connections: [{ id: bench, type: mqtt }]
-bindings:
-  - { connection: bench, topic: 'bench/{site}/{area}/{line}/{unit}/good', meaning: counter.good, payload: { valuePath: v, timestampPath: ts } }
-  - { connection: bench, topic: 'bench/{site}/{area}/{line}/{unit}/state', meaning: state, payload: { valuePath: v, timestampPath: ts }, stateMap: { '1': running, '2': idle, '3': down } }
-broker: { port: 0 }
-store: { type: sqlite, synchronous: FULL }
-`;
-}
-
 async function hubRun(
   count: number,
   rate: number,
 ): Promise<{ rate: number; stored: number; latencies: number[] }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mw-bench-'));
   const hub = await startHub({
-    config: parseConfig(hubConfig()),
+    config: parseConfig(
+      benchPlantYaml(UNITS, '{ id: bench, type: mqtt }', '{ type: sqlite, synchronous: FULL }'),
+    ),
     baseDir: dir,
     dataDir: dir,
     logger,

@@ -143,7 +143,8 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         reason: 'the hub is shutting down',
       });
     if (this.recovering !== null) await this.recovering;
-    if (this.queued >= this.options.queueMax)
+    // Re-checked after every wake-up: a release lets waiters in only while there is room.
+    while (this.queued >= this.options.queueMax)
       await new Promise<void>((r) => this.drainWaiters.push(r));
     return new Promise<void>((resolve, reject) => {
       this.process(msg);

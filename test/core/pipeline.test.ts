@@ -1,0 +1,137 @@
+/**
+ * The pipeline's edges on a real SQLite store: a bounded queue holds sources back, and a failed
+ * commit acknowledges nothing and leaves the runtime as the store has it.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { parseConfig } from '../../src/config/load.ts';
+import { BindingTable } from '../../src/core/bindings.ts';
+import { IngestPipeline } from '../../src/core/pipeline.ts';
+import { EquipmentRuntime } from '../../src/core/runtime.ts';
+import { Hierarchy } from '../../src/model/index.ts';
+import { openStore } from '../../src/store/index.ts';
+import type { IngestBatch, Store } from '../../src/store/types.ts';
+import { PLANT_YAML, tempDir } from '../helpers/hub.ts';
+import { waitFor } from '../helpers/services.ts';
+
+const config = parseConfig(`${PLANT_YAML}
+connections: [{ id: c, type: mqtt }]
+bindings:
+  - { connection: c, topic: 'p/{unit}/good', equipment: 'acme/plant1/packaging/line1/{unit}', meaning: counter.good, payload: { valuePath: n, timestampPath: ts } }
+`);
+const FILLER = 'acme/plant1/packaging/line1/filler';
+const msg = (n: number) => ({
+  connectionId: 'c',
+  topic: 'p/filler/good',
+  payload: Buffer.from(JSON.stringify({ n, ts: 1_000 + n })),
+  receivedTs: Date.now(),
+});
+
+/** The real store, with a gate before each commit and an optional failure. */
+class GatedStore {
+  gate: Promise<void> = Promise.resolve();
+  failNext = false;
+  commits = 0;
+  constructor(readonly inner: Store) {}
+  async commit(batch: IngestBatch) {
+    await this.gate;
+    this.commits++;
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('disk full (simulated)');
+    }
+    return this.inner.commit(batch);
+  }
+}
+
+describe('ingest pipeline', () => {
+  const tmp = tempDir();
+  let inner: Store;
+  before(async () => {
+    inner = await openStore(
+      { type: 'sqlite', synchronous: 'NORMAL', path: path.join(tmp.dir, 'p.db') },
+      {
+        dataDir: tmp.dir,
+        quarantineMaxEntries: 100,
+        quarantinePayloadBytes: 100,
+      },
+    );
+    await inner.migrate();
+  });
+  after(async () => {
+    await inner.close();
+    tmp.remove();
+  });
+
+  function pipeline(store: GatedStore, queueMax: number) {
+    const hierarchy = new Hierarchy({ enterprise: config.enterprise, sites: config.sites });
+    const runtime = new EquipmentRuntime(hierarchy);
+    const facade = new Proxy(inner, {
+      get: (target, prop) =>
+        prop === 'commit' ? store.commit.bind(store) : Reflect.get(target, prop),
+    });
+    return {
+      runtime,
+      p: new IngestPipeline(
+        facade,
+        runtime,
+        new BindingTable(config.bindings, 'acme'),
+        {
+          batchMaxSize: 5,
+          batchLingerMs: 0,
+          queueMax,
+          maxPayloadBytes: () => 1000,
+          quarantinePayloadBytes: 100,
+        },
+        pino({ level: 'silent' }),
+      ),
+    };
+  }
+
+  it('holds sources back when the queue is full, and commits everything once the store frees up', async () => {
+    const store = new GatedStore(inner);
+    let open!: () => void;
+    store.gate = new Promise((r) => (open = r));
+    const { p } = pipeline(store, 10);
+    let maxQueued = 0;
+    const acks = Array.from({ length: 40 }, (_, i) =>
+      p.ingestMessage(msg(i + 1)).then(() => (maxQueued = Math.max(maxQueued, p.queued))),
+    );
+    await waitFor(() => p.queued === 10, { what: 'the queue to fill up to queueMax' });
+    assert.equal(p.snapshot().committedSamples, 0);
+    open();
+    await Promise.all(acks);
+    assert.ok(maxQueued <= 10, `queued stayed within queueMax (saw ${maxQueued})`);
+    assert.equal(p.snapshot().committedSamples, 40);
+    await p.close();
+  });
+
+  it('acknowledges nothing of a failed commit and reloads the runtime from the store', async () => {
+    const store = new GatedStore(inner);
+    const { p, runtime } = pipeline(store, 100);
+    runtime.reset(await inner.loadUnits());
+    const before = runtime.get(FILLER)?.counters.good.total ?? 0;
+    const lastRaw = runtime.get(FILLER)?.counters.good.lastRaw ?? 0;
+    store.failNext = true;
+    const results = await Promise.allSettled(
+      [1, 2, 3].map((i) => p.ingestMessage(msg(lastRaw + i))),
+    );
+    assert.ok(
+      results.every((r) => r.status === 'rejected'),
+      'every message of the failed batch is refused',
+    );
+    assert.equal(p.snapshot().commitErrors, 1);
+    // The runtime forgot what it derived from the failed batch …
+    await waitFor(() => runtime.get(FILLER)?.counters.good.total === before, {
+      what: 'runtime reloaded',
+    });
+    // … so the re-delivery counts exactly once.
+    for (const i of [1, 2, 3]) await p.ingestMessage(msg(lastRaw + i));
+    assert.equal(runtime.get(FILLER)?.counters.good.total, before + 3);
+    const stored = (await inner.loadUnits()).find((u) => u.equipmentId === FILLER);
+    assert.equal(stored?.counters.good.total, before + 3);
+    await p.close();
+  });
+});
