@@ -157,7 +157,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
             ...(conn.type === 'mqtt' ? conn.subscribe : []),
           ]),
         ],
-        ingest: (msg) => pipeline.ingestMessage(msg),
+        ingest: (msg, onAccepted) => pipeline.ingestMessage(msg, onAccepted),
         embeddedBroker: broker,
         brokerUrlOf,
         lastReading: (id) => runtime.get(id),

@@ -50,8 +50,11 @@ export interface ConnectorContext<C> {
   readonly hierarchy: Hierarchy;
   /** MQTT filters the connection's bindings need. */
   readonly filters: readonly string[];
-  /** Hand a message to the core; resolves when it is committed. */
-  ingest(message: RawMessage): Promise<void>;
+  /**
+   * Hand a message to the core; resolves when it is committed. `onAccepted` runs when the
+   * message is in a batch (past backpressure), so a source may read on before the commit.
+   */
+  ingest(message: RawMessage, onAccepted?: () => void): Promise<void>;
   /** The embedded broker, when the hub runs one. */
   readonly embeddedBroker: InProcessBroker | null;
   /** URL of the broker behind an MQTT connection id (for publishers such as the simulator). */

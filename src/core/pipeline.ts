@@ -135,8 +135,12 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     super();
   }
 
-  /** Accept one message; resolves when it is committed (as a sample or in the quarantine). */
-  async ingestMessage(msg: RawMessage): Promise<void> {
+  /**
+   * Accept one message; resolves when it is committed (as a sample or in the quarantine).
+   * `onAccepted` runs once the message is in a batch, i.e. past the backpressure wait: a source
+   * that can take the next message before this one commits goes on at that point.
+   */
+  async ingestMessage(msg: RawMessage, onAccepted?: () => void): Promise<void> {
     if (this.closed)
       throw new MwError('MW_ERR_STORE_UNAVAILABLE', {
         store: this.store.kind,
@@ -146,11 +150,13 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     // Re-checked after every wake-up: a release lets waiters in only while there is room.
     while (this.queued >= this.options.queueMax)
       await new Promise<void>((r) => this.drainWaiters.push(r));
-    return new Promise<void>((resolve, reject) => {
+    const committed = new Promise<void>((resolve, reject) => {
       this.process(msg);
       this.open.waiters.push({ resolve, reject });
       this.schedule();
     });
+    onAccepted?.();
+    return committed;
   }
 
   /** Commit what is waiting now; resolves when it is committed. */
@@ -347,9 +353,10 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       });
   }
 
+  /** Wake as many waiting sources as there is room for, oldest first (keeps arrival order). */
   private releaseDrain(): void {
-    while (this.drainWaiters.length > 0 && this.queued < this.options.queueMax)
-      this.drainWaiters.shift()?.();
+    let room = this.options.queueMax - this.queued;
+    while (room-- > 0 && this.drainWaiters.length > 0) this.drainWaiters.shift()?.();
   }
 }
 

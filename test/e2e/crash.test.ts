@@ -6,29 +6,18 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, it } from 'node:test';
 import mqtt from 'mqtt';
 import { openStore } from '../../src/store/index.ts';
 import { PLANT_YAML, tempDir } from '../helpers/hub.ts';
+import { freePort } from '../helpers/ports.ts';
 import { waitFor } from '../helpers/services.ts';
 
 const MESSAGES = 6000;
 const KILL_AFTER_ACKED = 1500;
 const T0 = Date.parse('2026-11-25T06:00:00Z');
 const TOPIC = 'plc/plant1/packaging/line1/filler/good';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const data = tempDir('mw-crash-');
 const children: ChildProcess[] = [];

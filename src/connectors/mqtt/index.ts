@@ -4,10 +4,9 @@
  * - No `url`: the hub's embedded broker, ingest in-process (see embedded-broker.ts).
  * - An external broker: mqtt.js with a persistent session (clean = false; with MQTT 5 a session
  *   expiry interval), so QoS 1 messages published while the hub was down arrive after it
- *   restarts. mqtt.js sends the PUBACK when `handleMessage` calls back; we call back only after
- *   the store committed the message. mqtt.js handles one QoS 1 message at a time that way, so
- *   this path commits about one small transaction per message (measured in bench/README.md);
- *   the embedded broker's in-process path batches.
+ *   restarts. The PUBACK of a QoS 1 message is sent only once the store committed it, while
+ *   mqtt.js reads on (see deferAcknowledgements), so messages share transactions as on the
+ *   embedded broker.
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import { mqttConnectionSchema, type MqttConnectionConfig } from '../../config/schema.ts';
@@ -29,6 +28,19 @@ export const MQTT_DEFAULTS = {
   keepaliveS: 30,
 } as const;
 
+/** A PUBACK held until its message is committed; `committed` settles to null or the error. */
+interface Deferred {
+  committed: Promise<Error | null> | null;
+  readonly generation: number;
+}
+
+type SendPacket = (
+  packet: { cmd: string; messageId?: number },
+  cb?: (err?: Error) => void,
+  cbStorePut?: () => void,
+  noStore?: boolean,
+) => void;
+
 class MqttConnector implements ConnectorInstance {
   readonly type = 'mqtt';
   private client: MqttClient | null = null;
@@ -37,6 +49,8 @@ class MqttConnector implements ConnectorInstance {
   private lastDataTs: number | null = null;
   private reconnects = 0;
   private errors = 0;
+  /** Counts connections, so a PUBACK is never sent on a newer connection than its PUBLISH's. */
+  private generation = 0;
 
   constructor(private readonly ctx: ConnectorContext<MqttConnectionConfig>) {}
 
@@ -57,25 +71,9 @@ class MqttConnector implements ConnectorInstance {
     this.status = 'connecting';
     const client = mqtt.connect(config.url, this.clientOptions());
     this.client = client;
-    client.handleMessage = (packet, callback) => {
-      const payload =
-        typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-      this.deliver(packet.topic, payload).then(
-        () => callback(),
-        (err: unknown) => {
-          // Not committed: no PUBACK. Drop the connection so the broker delivers it again.
-          this.errors++;
-          this.detail = `commit failed: ${(err as Error).message}`;
-          logger.warn(
-            { err, topic: packet.topic },
-            'message not committed; reconnecting so the broker resends it',
-          );
-          callback(err as Error);
-          client.stream?.destroy();
-        },
-      );
-    };
+    this.deferAcknowledgements(client);
     client.on('connect', (connack) => {
+      this.generation++;
       this.status = 'connected';
       this.detail = null;
       logger.info({ url: config.url, sessionPresent: connack.sessionPresent }, 'MQTT connected');
@@ -104,10 +102,77 @@ class MqttConnector implements ConnectorInstance {
     });
   }
 
-  private deliver(topic: string, payload: Buffer): Promise<void> {
+  private deliver(topic: string, payload: Buffer, onAccepted?: () => void): Promise<void> {
     const receivedTs = Date.now();
     this.lastDataTs = receivedTs;
-    return this.ctx.ingest({ connectionId: this.ctx.config.id, topic, payload, receivedTs });
+    return this.ctx.ingest(
+      { connectionId: this.ctx.config.id, topic, payload, receivedTs },
+      onAccepted,
+    );
+  }
+
+  /**
+   * Acknowledge on commit without handling one message at a time.
+   *
+   * mqtt.js sends a QoS 1 PUBACK as soon as `handleMessage` calls back, and reads the next packet
+   * only after that; holding the callback until the commit would make every message wait for a
+   * transaction of its own. So `handleMessage` calls back as soon as the message is in a batch,
+   * and the PUBACK itself is held: mqtt.js sends it through its internal `_sendPacket`, which is
+   * wrapped here to send it when the message is committed. mqtt.js has no public hook for this
+   * (checked for the pinned 5.16.0; test/connectors/mqtt-external.test.ts covers it).
+   * - PUBACKs go out in the order the PUBLISHes came (MQTT-4.6.0-2): they are chained.
+   * - A PUBACK whose connection has gone is dropped: the broker re-delivers the message on the
+   *   new connection (with the same or a new packet id), and re-delivery is idempotent.
+   * - A message that could not be committed gets no PUBACK; the connection is dropped so the
+   *   broker delivers it again after the reconnect.
+   */
+  private deferAcknowledgements(client: MqttClient): void {
+    const internals = client as unknown as { _sendPacket: SendPacket };
+    const send: SendPacket = internals._sendPacket.bind(client);
+    const pending = new Map<number, Deferred>();
+    let chain: Promise<void> = Promise.resolve();
+
+    client.handleMessage = (packet, callback) => {
+      const payload =
+        typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      // Registered before delivery: `callback` may run synchronously inside it, and mqtt.js then
+      // sends the PUBACK at once, which must find this entry to be held.
+      const entry: Deferred = { committed: null, generation: this.generation };
+      if (packet.qos === 1 && packet.messageId !== undefined) pending.set(packet.messageId, entry);
+      const committed = this.deliver(packet.topic, payload, () => callback());
+      // Settled here so a failure is handled even before the chain reaches it.
+      entry.committed = committed.then(
+        () => null,
+        (err: unknown) => err as Error,
+      );
+    };
+
+    internals._sendPacket = (packet, cb, cbStorePut, noStore) => {
+      const deferred =
+        packet.cmd === 'puback' && packet.messageId !== undefined
+          ? pending.get(packet.messageId)
+          : undefined;
+      if (deferred === undefined) return send(packet, cb, cbStorePut, noStore);
+      pending.delete(packet.messageId as number);
+      cb?.(); // mqtt.js reads the next packet now
+      chain = chain
+        // Set right after delivery, long before this runs; never acknowledge without it.
+        .then(() => deferred.committed ?? new Error('no commit outcome for the message'))
+        .then((err) => {
+          const sameConnection = deferred.generation === this.generation && client.connected;
+          if (err === null) {
+            if (sameConnection) send(packet, undefined, cbStorePut, noStore);
+            return;
+          }
+          this.errors++;
+          this.detail = `commit failed: ${(err as Error).message}`;
+          this.ctx.logger.warn(
+            { err },
+            'message not committed; reconnecting so the broker delivers it again',
+          );
+          if (sameConnection) client.stream?.destroy();
+        });
+    };
   }
 
   private clientOptions(): mqtt.IClientOptions {
