@@ -4,9 +4,9 @@
  * its commit. Publishes at a fixed rate for SQLite synchronous FULL and NORMAL and reports the
  * committed rate and any loss. Usage: npm run bench:external [-- --count 30000 --rate 5000]
  */
-import { fork } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,22 @@ function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
-const URL_ = process.env.MILLWRIGHT_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
+// --private-broker: a Mosquitto of this run's own with unbounded queues (max_queued_messages 0),
+// to separate the hub's rate from the loss a default-configured broker causes.
+const PRIVATE = process.argv.includes('--private-broker');
+let privateBroker: ChildProcess | null = null;
+let URL_ = process.env.MILLWRIGHT_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
+if (PRIVATE) {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const conf = path.join(mkdtempSync(path.join(os.tmpdir(), 'mw-bench-mq-')), 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\npersistence false\n`,
+  );
+  privateBroker = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: 'ignore' });
+  URL_ = `mqtt://127.0.0.1:${port}`;
+  await new Promise((r) => setTimeout(r, 500));
+}
 const COUNT = arg('count', 30_000);
 const RATE = arg('rate', 5_000);
 const UNITS = 200;
@@ -75,6 +90,9 @@ async function run(synchronous: 'FULL' | 'NORMAL', rate: number): Promise<void> 
   );
 }
 
-console.log(`bench/ingest external: ${fmt(COUNT)} messages via ${URL_}, QoS 1, ${UNITS} units`);
+console.log(
+  `bench/ingest external: ${fmt(COUNT)} messages via ${URL_}${PRIVATE ? ' (private Mosquitto, unbounded queues)' : ''}, QoS 1, ${UNITS} units`,
+);
 await run('FULL', RATE);
 await run('NORMAL', RATE);
+privateBroker?.kill();
