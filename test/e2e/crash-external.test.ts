@@ -15,7 +15,7 @@ import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { PLANT_YAML, tempDir } from '../helpers/hub.ts';
 import { REQUIRE_SERVICES, waitFor } from '../helpers/services.ts';
-import { freePort } from '../helpers/ports.ts';
+import { childTracker, exited, freePort } from '../helpers/processes.ts';
 
 const MESSAGES = 5000;
 const KILL_AFTER = 1500;
@@ -24,21 +24,12 @@ const TOPIC = 'plc/plant1/packaging/line1/filler/good';
 const MOSQUITTO = '/usr/sbin/mosquitto';
 
 const data = tempDir('mw-crash-ext-');
-const children: ChildProcess[] = [];
-after(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  data.remove();
-});
-
-const exited = (child: ChildProcess): Promise<void> =>
-  child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve()
-    : new Promise((r) => child.once('exit', () => r()));
+after(() => data.remove());
+const track = childTracker();
 
 function spawnChild(command: string, args: string[]): ChildProcess {
   const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(child);
-  return child;
+  return track(child);
 }
 
 it(

@@ -11,7 +11,7 @@ import { after, it } from 'node:test';
 import mqtt from 'mqtt';
 import { openStore } from '../../src/store/index.ts';
 import { PLANT_YAML, tempDir } from '../helpers/hub.ts';
-import { freePort } from '../helpers/ports.ts';
+import { childTracker, exited, freePort } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/services.ts';
 
 const MESSAGES = 6000;
@@ -20,11 +20,8 @@ const T0 = Date.parse('2026-11-25T06:00:00Z');
 const TOPIC = 'plc/plant1/packaging/line1/filler/good';
 
 const data = tempDir('mw-crash-');
-const children: ChildProcess[] = [];
-after(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  data.remove();
-});
+after(() => data.remove());
+const track = childTracker();
 
 function startHubProcess(configFile: string): ChildProcess {
   const child = spawn(
@@ -52,14 +49,8 @@ function startHubProcess(configFile: string): ChildProcess {
     if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM')
       console.log(`# hub exited ${code}: ${output}`);
   });
-  children.push(child);
-  return child;
+  return track(child);
 }
-
-const exited = (child: ChildProcess): Promise<void> =>
-  child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve()
-    : new Promise((r) => child.once('exit', () => r()));
 
 it(
   'loses no acknowledged sample and counts re-deliveries once across a SIGKILL',
