@@ -22,6 +22,7 @@ export const UI_HTML = `<!doctype html>
   .changeover { background: #b26a00; } .planned-stop { background: #5468c4; } .starved, .blocked { background: #8e44ad; }
   .unknown { background: #444; }
   .line td { background: #fafbfc; font-weight: 600; }
+  .line small { color: #8a8f99; font-weight: 400; margin-left: .5rem; }
 </style>
 </head>
 <body>
@@ -38,7 +39,7 @@ async function refresh() {
     const [eq, health] = await Promise.all([fetch('/api/v1/equipment').then((r) => r.json()), fetch('/api/v1/health').then((r) => r.json())]);
     const rows = [];
     for (const e of eq.items) {
-      if (e.level === 'workCenter') rows.push('<tr class="line"><td colspan="7">' + esc(e.id) + '</td></tr>');
+      if (e.level === 'workCenter') rows.push('<tr class="line"><td colspan="7">' + esc(e.name) + ' <small>' + esc(e.id) + '</small></td></tr>');
       if (e.level !== 'workUnit') continue;
       const s = e.status, c = e.counters;
       rows.push('<tr data-unit="' + esc(e.id) + '"><td>' + esc(e.name) + '</td><td><span class="state ' + esc(s.state) + '">' + esc(s.state) +

@@ -51,6 +51,19 @@ export async function needService(t: TestContext, name: string, url: string): Pr
   return false;
 }
 
+/**
+ * For a whole suite: false when the service answers, else the skip reason (a line naming the
+ * service is printed). Throws under MILLWRIGHT_REQUIRE_SERVICES=1. Use as `describe(name, { skip })`.
+ */
+export async function serviceSkip(name: string, url: string): Promise<string | false> {
+  const scheme = new URL(url).protocol.replace(':', '').replace(/ql$/, '');
+  if (await tcpReachable(url, DEFAULT_PORTS[scheme] ?? 0)) return false;
+  const line = `${name} unreachable at ${url.replace(/\/\/[^@/]*@/, '//')}`;
+  if (REQUIRE_SERVICES) throw new Error(`${line} (MILLWRIGHT_REQUIRE_SERVICES=1)`);
+  console.log(`# skip: ${line}`);
+  return line;
+}
+
 /** Poll `check` until it returns a truthy value or `timeoutMs` passes (no sleeps as sync). */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
