@@ -7,7 +7,8 @@ import path from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { MwError } from '../errors.ts';
-import { configSchema, crossReferenceIssues, type Config } from './schema.ts';
+import { crossReferenceIssues } from './cross-references.ts';
+import { configSchema, type Config } from './schema.ts';
 
 export interface ConfigProblem {
   /** YAML path like `sites[0].areas[1].lines[0].units[2].idealCycleTime`, or '' for the root. */

@@ -1,0 +1,91 @@
+/**
+ * Checks across fields of the configuration: unique ids at each level of the hierarchy and among
+ * connections, and references between connections and bindings. They run on the raw input even
+ * when other fields are invalid, so one run of `check-config` reports every problem.
+ */
+
+/** A problem found by `crossReferenceIssues`: a path into the configuration and the rule broken. */
+export interface CrossReferenceIssue {
+  readonly path: (string | number)[];
+  readonly message: string;
+}
+
+type Loose = Record<string, unknown>;
+const list = (v: unknown): Loose[] =>
+  Array.isArray(v) ? v.filter((x): x is Loose => x !== null && typeof x === 'object') : [];
+
+/** Every cross-field problem of a raw (not yet validated) configuration. */
+export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
+  const issues: CrossReferenceIssue[] = [];
+  const cfg = (raw ?? {}) as Loose;
+  const dup = (items: Loose[], path: (i: number) => (string | number)[], what: string): void => {
+    const seen = new Set<unknown>();
+    items.forEach((item, i) => {
+      if (typeof item.id !== 'string') return;
+      if (seen.has(item.id))
+        issues.push({ path: path(i), message: `duplicate ${what} id "${item.id}"` });
+      seen.add(item.id);
+    });
+  };
+  const sites = list(cfg.sites);
+  dup(sites, (i) => ['sites', i, 'id'], 'site');
+  sites.forEach((s, si) => {
+    const areas = list(s.areas);
+    dup(areas, (i) => ['sites', si, 'areas', i, 'id'], 'area');
+    areas.forEach((a, ai) => {
+      const lines = list(a.lines);
+      dup(lines, (i) => ['sites', si, 'areas', ai, 'lines', i, 'id'], 'line');
+      lines.forEach((l, li) =>
+        dup(
+          list(l.units),
+          (i) => ['sites', si, 'areas', ai, 'lines', li, 'units', i, 'id'],
+          'unit',
+        ),
+      );
+    });
+  });
+  const connections = list(cfg.connections);
+  dup(connections, (i) => ['connections', i, 'id'], 'connection');
+  const byId = new Map(connections.map((c) => [c.id, c]));
+  connections.forEach((c, i) => {
+    if (
+      c.type === 'simulator' &&
+      typeof c.publishTo === 'string' &&
+      byId.get(c.publishTo)?.type !== 'mqtt'
+    ) {
+      issues.push({
+        path: ['connections', i, 'publishTo'],
+        message: `expected the id of an mqtt connection, "${c.publishTo}" is none`,
+      });
+    }
+  });
+  list(cfg.bindings).forEach((b, i) => {
+    if (typeof b.connection !== 'string') return;
+    const c = byId.get(b.connection);
+    if (c === undefined) {
+      issues.push({
+        path: ['bindings', i, 'connection'],
+        message: `no connection with id "${b.connection}"`,
+      });
+    } else if (c.type !== 'mqtt') {
+      issues.push({
+        path: ['bindings', i, 'connection'],
+        message: `expected an mqtt connection, "${b.connection}" is ${String(c.type)}`,
+      });
+    }
+    const meaning = typeof b.meaning === 'string' ? b.meaning : '';
+    if (b.stateMap !== undefined && meaning !== 'state') {
+      issues.push({
+        path: ['bindings', i, 'stateMap'],
+        message: 'only state bindings take a stateMap',
+      });
+    }
+    if (b.rolloverAt !== undefined && !meaning.startsWith('counter.')) {
+      issues.push({
+        path: ['bindings', i, 'rolloverAt'],
+        message: 'only counter bindings take rolloverAt',
+      });
+    }
+  });
+  return issues;
+}
