@@ -64,6 +64,8 @@ bindings:
           [...new Set(rows.map((r) => Number(r.value)))].sort((a, b) => a - b),
           Array.from({ length: 70 }, (_, i) => i + 1),
         );
+        // A clean stop sent the PUBACKs of everything committed: the broker re-delivered nothing.
+        assert.equal(rows.length, 70);
       } finally {
         await publisher.endAsync();
         await hub.dispose();

@@ -26,6 +26,8 @@ export const MQTT_DEFAULTS = {
   /** MQTT 5 session expiry: keep QoS 1 messages for a stopped hub for a week. */
   sessionExpiryIntervalS: 7 * 24 * 3600,
   keepaliveS: 30,
+  /** At stop, how long to wait for held PUBACKs of committed messages. */
+  stopAckWaitMs: 5000,
 } as const;
 
 /** A PUBACK held until its message is committed; `committed` settles to null or the error. */
@@ -51,6 +53,8 @@ class MqttConnector implements ConnectorInstance {
   private errors = 0;
   /** Counts connections, so a PUBACK is never sent on a newer connection than its PUBLISH's. */
   private generation = 0;
+  /** PUBACKs held until their commit, chained in arrival order (see deferAcknowledgements). */
+  private ackChain: Promise<void> = Promise.resolve();
 
   constructor(private readonly ctx: ConnectorContext<MqttConnectionConfig>) {}
 
@@ -130,8 +134,6 @@ class MqttConnector implements ConnectorInstance {
     const internals = client as unknown as { _sendPacket: SendPacket };
     const send: SendPacket = internals._sendPacket.bind(client);
     const pending = new Map<number, Deferred>();
-    let chain: Promise<void> = Promise.resolve();
-
     client.handleMessage = (packet, callback) => {
       const payload =
         typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
@@ -155,7 +157,7 @@ class MqttConnector implements ConnectorInstance {
       if (deferred === undefined) return send(packet, cb, cbStorePut, noStore);
       pending.delete(packet.messageId as number);
       cb?.(); // mqtt.js reads the next packet now
-      chain = chain
+      this.ackChain = this.ackChain
         // Set right after delivery, long before this runs; never acknowledge without it.
         .then(() => deferred.committed ?? new Error('no commit outcome for the message'))
         .then((err) => {
@@ -198,7 +200,16 @@ class MqttConnector implements ConnectorInstance {
     this.status = 'stopped';
     const client = this.client;
     this.client = null;
-    if (client !== null) await client.endAsync();
+    if (client === null) return;
+    // Let the PUBACKs of messages already taken in go out after their commit (the pipeline is
+    // still running), so a clean stop leaves the broker nothing to deliver twice.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.ackChain,
+      new Promise((resolve) => (timer = setTimeout(resolve, MQTT_DEFAULTS.stopAckWaitMs))),
+    ]);
+    clearTimeout(timer);
+    await client.endAsync();
   }
 
   health(): ConnectorHealth {
