@@ -1,9 +1,13 @@
-/** The command line: --version, --help, and a clear error for a missing file. */
+/** The command line: --version, --help, a clear error for a missing file, the demo's port fallback and SIGTERM. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { it } from 'node:test';
 import { VERSION } from '../src/version.ts';
+import { tempDir } from './helpers/hub.ts';
+import { exited } from './helpers/processes.ts';
+import { waitFor } from './helpers/services.ts';
 
 const cli = (...args: string[]) =>
   spawnSync(process.execPath, ['--import', 'tsx', path.resolve('src/cli/bin.ts'), ...args], {
@@ -35,3 +39,54 @@ it('names a configuration file it cannot read', () => {
     /error MW_ERR_CONFIG_READ: cannot read configuration file .*does-not-exist\.yaml/,
   );
 });
+
+it(
+  'demo moves to a free HTTP port when 8080 is taken, and stops cleanly on SIGTERM',
+  { timeout: 60_000 },
+  async () => {
+    // Hold 8080 (or find it held already: either way the demo must not fail on it).
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => {
+      holder.once('error', () => resolve());
+      holder.listen(8080, '127.0.0.1', () => resolve());
+    });
+    const data = tempDir('mw-demo-cli-');
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.resolve('src/cli/bin.ts'),
+        'demo',
+        '--data-dir',
+        data.dir,
+        '--log-level',
+        'warn',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      const url = await waitFor(() => /UI and API +(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], {
+        timeoutMs: 30_000,
+        what: 'the demo banner',
+      });
+      assert.match(out, /port 8080 is taken; using a free port/);
+      assert.notEqual(new URL(url).port, '8080');
+      const res = await fetch(`${url}/api/v1/equipment`);
+      assert.equal(res.status, 200);
+      child.kill('SIGTERM');
+      await exited(child);
+      assert.equal(child.exitCode, 0);
+      assert.match(out, /stopped: \d+ samples and \d+ events committed in this run/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await new Promise((r) => holder.close(r));
+      data.remove();
+    }
+  },
+);
