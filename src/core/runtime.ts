@@ -67,10 +67,6 @@ export class EquipmentRuntime {
     return this.units.get(equipmentId);
   }
 
-  all(): UnitProjection[] {
-    return [...this.units.values()];
-  }
-
   /**
    * A state reading. Older than the last applied one (a re-delivery): ignored. Same state and
    * reason: no event. Otherwise a `state.changed` event.
