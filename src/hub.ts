@@ -47,13 +47,35 @@ export interface Hub {
   stop(): Promise<void>;
 }
 
-export async function startHub(options: HubOptions): Promise<Hub> {
-  const { config, logger } = options;
+/**
+ * Open the store a configuration names, with its paths resolved the way the hub resolves them
+ * (`dataDir` and a relative SQLite path against the config file's folder; `--data-dir` against
+ * the working directory). Used by the hub and by commands that only need the store.
+ */
+export async function openConfiguredStore(
+  options: Pick<HubOptions, 'config' | 'baseDir' | 'dataDir'>,
+): Promise<{ store: Store; dataDir: string }> {
+  const { config } = options;
   const dataDir =
     options.dataDir !== undefined
       ? path.resolve(options.dataDir)
       : path.resolve(options.baseDir, config.dataDir);
   mkdirSync(dataDir, { recursive: true });
+  const storeConfig =
+    config.store.type === 'sqlite' && config.store.path !== undefined
+      ? { ...config.store, path: path.resolve(options.baseDir, config.store.path) }
+      : config.store;
+  const store = await openStore(storeConfig, {
+    dataDir,
+    quarantineMaxEntries: config.quarantine.maxEntries,
+    quarantinePayloadBytes: config.quarantine.payloadBytes,
+  });
+  return { store, dataDir };
+}
+
+export async function startHub(options: HubOptions): Promise<Hub> {
+  const { config, logger } = options;
+  const { store, dataDir } = await openConfiguredStore(options);
   const hierarchy = new Hierarchy({
     enterprise: config.enterprise,
     sites: config.sites.map((s) => ({
@@ -70,15 +92,6 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         })),
       })),
     })),
-  });
-  const storeConfig =
-    config.store.type === 'sqlite' && config.store.path !== undefined
-      ? { ...config.store, path: path.resolve(options.baseDir, config.store.path) }
-      : config.store;
-  const store = await openStore(storeConfig, {
-    dataDir,
-    quarantineMaxEntries: config.quarantine.maxEntries,
-    quarantinePayloadBytes: config.quarantine.payloadBytes,
   });
   const cleanups: (() => Promise<void>)[] = [() => store.close()];
   const stopAll = async (): Promise<void> => {
@@ -115,6 +128,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         queueMax: config.ingest.queueMax,
         maxPayloadBytes: (id) => maxPayload.get(id) ?? 1_048_576,
         quarantinePayloadBytes: config.quarantine.payloadBytes,
+        auditStateChanges: config.audit.stateChanges,
       },
       logger.child({ component: 'pipeline' }),
     );

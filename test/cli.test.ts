@@ -4,8 +4,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { it } from 'node:test';
+import Database from 'better-sqlite3';
+import { writeFileSync } from 'node:fs';
+import { parseConfig } from '../src/config/load.ts';
+import { openConfiguredStore } from '../src/hub.ts';
 import { VERSION } from '../src/version.ts';
-import { tempDir } from './helpers/hub.ts';
+import { PLANT_YAML, tempDir } from './helpers/hub.ts';
 import { exited } from './helpers/processes.ts';
 import { waitFor } from './helpers/services.ts';
 
@@ -90,3 +94,48 @@ it(
     }
   },
 );
+
+it('audit verify reports ok with the row count, and the first broken row of a tampered trail', async () => {
+  const tmp = tempDir('mw-audit-cli-');
+  try {
+    const file = path.join(tmp.dir, 'millwright.yaml');
+    writeFileSync(file, `${PLANT_YAML}\ndataDir: ./data\n`);
+    const { store } = await openConfiguredStore({
+      config: parseConfig(`${PLANT_YAML}\ndataDir: ./data\n`),
+      baseDir: tmp.dir,
+    });
+    await store.migrate();
+    const entry = (i: number) => ({
+      at: 1_700_000_000_000 + i,
+      actor: 'user:alice',
+      action: 'update',
+      entityType: 'config',
+      entityId: `c${i}`,
+      changes: { n: { old: i, new: i + 1 } },
+      reason: 'test',
+    });
+    await store.commit({
+      samples: [],
+      events: [],
+      units: [],
+      quarantine: [],
+      audit: [entry(1), entry(2), entry(3)],
+    });
+    await store.close();
+
+    const ok = cli('audit', 'verify', '-c', file);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /^ok: 3 audit row\(s\) verified/);
+
+    // Behind the hub's back: someone with database rights drops the guard and edits row 2.
+    const db = new Database(path.join(tmp.dir, 'data', 'millwright.db'));
+    db.exec('DROP TRIGGER audit_log_append_only_update');
+    db.prepare("UPDATE audit_log SET actor = 'user:mallory' WHERE seq = 2").run();
+    db.close();
+    const broken = cli('audit', 'verify', '-c', file);
+    assert.equal(broken.status, 1);
+    assert.match(broken.stderr, /^broken at audit row 2: its content does not match its hash/);
+  } finally {
+    tmp.remove();
+  }
+});

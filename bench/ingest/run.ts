@@ -102,7 +102,9 @@ async function hubRun(
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mw-bench-'));
   const hub = await startHub({
     config: parseConfig(
-      benchPlantYaml(UNITS, '{ id: bench, type: mqtt }', '{ type: sqlite, synchronous: FULL }'),
+      benchPlantYaml(UNITS, '{ id: bench, type: mqtt }', '{ type: sqlite, synchronous: FULL }') +
+        // --no-audit: no audit rows for state changes, to measure what auditing costs.
+        (process.argv.includes('--no-audit') ? 'audit: { stateChanges: false }\n' : ''),
     ),
     baseDir: dir,
     dataDir: dir,

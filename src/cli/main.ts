@@ -8,7 +8,7 @@ import { Command, Option } from 'commander';
 import { loadConfigFile } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { isMwError } from '../errors.ts';
-import { startHub, type Hub } from '../hub.ts';
+import { openConfiguredStore, startHub, type Hub } from '../hub.ts';
 import { VERSION } from '../version.ts';
 import { createLogger, type LogFormat } from './logger.ts';
 
@@ -202,6 +202,41 @@ export function buildProgram(): Command {
           process.exit(1);
         }
         fail(err);
+      }
+    });
+
+  const audit = program.command('audit').description('the audit trail');
+  audit
+    .command('verify')
+    .description(
+      "walk the audit trail's hash chain: ok with the row count, or the first broken row and why (exit 1)",
+    )
+    .requiredOption('-c, --config <file>', 'configuration file (YAML) naming the store')
+    .option('-d, --data-dir <dir>', 'data folder (overrides dataDir)')
+    .action(async (opts: { config: string; dataDir?: string }) => {
+      const loaded = loadConfigFile(opts.config);
+      const { store } = await openConfiguredStore({
+        config: loaded.config,
+        baseDir: loaded.baseDir,
+        dataDir: opts.dataDir,
+      });
+      try {
+        await store.migrate();
+        const started = Date.now();
+        const result = await store.verifyAudit();
+        const took = `${((Date.now() - started) / 1000).toFixed(1)} s`;
+        if (result.ok) {
+          console.log(
+            `ok: ${result.count} audit row(s) verified in ${took} (${store.kind} ${store.location})`,
+          );
+        } else {
+          console.error(
+            `broken at audit row ${result.seq}: ${result.reason} (${result.count} row(s) before it verified, ${store.kind} ${store.location})`,
+          );
+          process.exitCode = 1;
+        }
+      } finally {
+        await store.close();
       }
     });
 

@@ -377,6 +377,19 @@ const quarantineSchema = z
   })
   .describe('Input that could not be accepted is kept here, with the reason.');
 
+const auditSchema = z
+  .strictObject({
+    stateChanges: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Write an audit row (actor `connection:<id>`) for every equipment state change a device reports, in the transaction that records it.',
+      ),
+  })
+  .describe(
+    'The audit trail (21 CFR Part 11): hash-chained rows, checked by `millwright audit verify`.',
+  );
+
 const httpSchema = z
   .strictObject({
     host: z.string().default('127.0.0.1').describe('Address the HTTP API listens on.'),
@@ -407,6 +420,7 @@ export const configSchema = z.strictObject({
     .describe('Where the hub keeps its data.'),
   ingest: ingestSchema.prefault({}),
   quarantine: quarantineSchema.prefault({}),
+  audit: auditSchema.prefault({}),
   http: httpSchema.prefault({}),
   dataDir: z
     .string()

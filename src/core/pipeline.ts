@@ -9,6 +9,7 @@
  * `batchLingerMs`), so latency stays low at low rates and batches grow with the load.
  */
 import { EventEmitter } from 'node:events';
+import type { AuditEntry } from '../compliance/audit.ts';
 import type { Logger } from 'pino';
 import { isMwError, MwError, type ErrorCode } from '../errors.ts';
 import {
@@ -16,6 +17,7 @@ import {
   type DomainEvent,
   type EquipmentState,
   type JournalEvent,
+  type StateChangedEvent,
   type TagValue,
 } from '../model/index.ts';
 import type { IngestBatch, QuarantineEntry, SampleRecord, Store } from '../store/types.ts';
@@ -38,6 +40,8 @@ export interface PipelineOptions {
   /** Largest payload accepted per connection, in bytes. */
   readonly maxPayloadBytes: (connectionId: string) => number;
   readonly quarantinePayloadBytes: number;
+  /** Audit every state change a device reports (config `audit.stateChanges`). */
+  readonly auditStateChanges: boolean;
 }
 
 export interface ConnectionIngestStats {
@@ -68,6 +72,7 @@ class OpenBatch {
   readonly samples: SampleRecord[] = [];
   readonly events: DomainEvent[] = [];
   readonly quarantine: QuarantineEntry[] = [];
+  readonly audit: AuditEntry[] = [];
   readonly waiters: Waiter[] = [];
   /** Index in `events` of the plain `counted` event per unit and counter, for merging. */
   private readonly countedAt = new Map<string, number>();
@@ -230,7 +235,12 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         receivedTs: msg.receivedTs,
         equipmentId,
       });
-      if (event !== null) this.open.addEvent(event);
+      if (event !== null) {
+        this.open.addEvent(event);
+        if (event.type === 'state.changed' && this.options.auditStateChanges) {
+          this.open.audit.push(stateChangeAudit(msg.connectionId, event));
+        }
+      }
       stats.accepted++;
     } catch (err) {
       const e = isMwError(err)
@@ -306,6 +316,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       events: batch.events,
       units: this.runtime.takeDirty(),
       quarantine: batch.quarantine,
+      audit: batch.audit,
     };
     this.committingSize = batch.size;
     this.committing = this.store
@@ -358,6 +369,25 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     let room = this.options.queueMax - this.queued;
     while (room-- > 0 && this.drainWaiters.length > 0) this.drainWaiters.shift()?.();
   }
+}
+
+/** 21 CFR 11.10(e): who (the connection the device spoke through), when, what, old → new. */
+function stateChangeAudit(connectionId: string, event: StateChangedEvent): AuditEntry {
+  const d = event.data;
+  return {
+    at: Date.now(),
+    actor: `connection:${connectionId}`,
+    action: 'update',
+    entityType: 'equipment-state',
+    entityId: event.equipmentId,
+    changes: {
+      state: { old: d.previousState, new: d.state },
+      ...(d.previousReasonCode === d.reasonCode
+        ? {}
+        : { reasonCode: { old: d.previousReasonCode, new: d.reasonCode } }),
+    },
+    reason: null,
+  };
 }
 
 function toState(binding: CompiledBinding, value: TagValue): EquipmentState {

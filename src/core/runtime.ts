@@ -93,6 +93,7 @@ export class EquipmentRuntime {
         state,
         reasonCode,
         previousState: previous.state,
+        previousReasonCode: previous.reasonCode,
         previousDurationMs: previous.sinceMs > 0 ? Math.max(0, ts - previous.sinceMs) : 0,
       },
     };

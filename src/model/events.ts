@@ -11,6 +11,7 @@ export interface StateChangedEvent {
     readonly state: EquipmentState;
     readonly reasonCode: string | null;
     readonly previousState: EquipmentState;
+    readonly previousReasonCode: string | null;
     /** How long the previous state lasted, in ms (0 when unknown). */
     readonly previousDurationMs: number;
   };

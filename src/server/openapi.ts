@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { VERSION } from '../version.ts';
 import {
+  auditVerification,
   equipmentList,
   equipmentView,
   errorResponse,
@@ -83,6 +84,13 @@ export function buildOpenApi(): Json {
           summary: 'Events of the equipment and everything below it, oldest first, paged',
           parameters: [idParam, ...queryParameters(eventsQuery)],
           responses: { '200': json(eventPage, 'One page of events.'), ...errors },
+        },
+      },
+      '/api/v1/audit/verify': {
+        get: {
+          summary:
+            "Walk the audit trail's hash chain: ok with the row count, or the first broken row and why",
+          responses: { '200': json(auditVerification, 'The verdict (ok true or false).') },
         },
       },
       '/api/v1/quarantine': {

@@ -7,6 +7,7 @@ import { VERSION } from '../version.ts';
 import type { HubView } from './app.ts';
 import { parseInput } from './app.ts';
 import {
+  auditVerification,
   eventsQuery,
   quarantineQuery,
   type equipmentView,
@@ -186,6 +187,22 @@ export function registerRoutes(app: FastifyInstance, hub: HubView): void {
       };
     }
     return equipmentJson(hub, findEquipment(hub, rest));
+  });
+
+  // 21 CFR 11.10(e): the trail can be checked at any time; the API offers no way to change it.
+  app.get('/api/v1/audit/verify', async (_request, reply) => {
+    const started = Date.now();
+    const result = await hub.store.verifyAudit();
+    const body: z.infer<typeof auditVerification> = result.ok
+      ? { ok: true, count: result.count, seq: null, reason: null, tookMs: Date.now() - started }
+      : {
+          ok: false,
+          count: result.count,
+          seq: result.seq,
+          reason: result.reason,
+          tookMs: Date.now() - started,
+        };
+    return reply.status(200).send(body);
   });
 
   app.get('/api/v1/quarantine', async (request) => {

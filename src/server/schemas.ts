@@ -183,3 +183,13 @@ export const healthView = z
     }),
   })
   .meta({ id: 'Health' });
+
+export const auditVerification = z
+  .object({
+    ok: z.boolean(),
+    count: z.number().describe('Rows verified (before the broken one, when broken).'),
+    seq: z.number().nullable().describe('The first row that breaks the chain, or null.'),
+    reason: z.string().nullable().describe('Why that row breaks the chain.'),
+    tookMs: z.number(),
+  })
+  .meta({ id: 'AuditVerification' });

@@ -3,10 +3,20 @@
  * types, and the small rules that must be the same on SQLite and PostgreSQL (STYLE.md rule 4:
  * a behaviour written once here cannot drift between the two backends).
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import {
+  canonicalJson,
+  chainEntries,
+  verifyAuditChain,
+  type AuditEntry,
+  type AuditRecord,
+  type AuditVerification,
+} from '../compliance/audit.ts';
 import { MwError } from '../errors.ts';
 import { isEquipmentState } from '../model/index.ts';
 import type { JournalEvent, Quality, TagValue } from '../model/index.ts';
 import type {
+  AuditQuery,
   CounterProjection,
   EventQuery,
   QuarantineEntry,
@@ -50,6 +60,111 @@ export interface QuarantineRow {
   message: string;
   payload: Buffer | Uint8Array;
   payload_bytes: number;
+}
+
+export interface AuditRow {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  entity_type: string;
+  entity_id: string;
+  /** The canonical JSON text that was hashed (TEXT on both backends, see auditRecords). */
+  changes: string;
+  reason: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+/** Column order of the audit row, shared by both stores' inserts. */
+export const AUDIT_COLUMNS = [
+  'seq',
+  'at',
+  'actor',
+  'action',
+  'entity_type',
+  'entity_id',
+  'changes',
+  'reason',
+  'prev_hash',
+  'hash',
+] as const;
+
+/**
+ * Rows per page when `verifyAudit` walks the trail: bounded memory, few round trips. A page
+ * takes ~0.3 s to read and hash (measured: 1M rows in ~30 s on SQLite, 2 vCPU).
+ */
+export const AUDIT_VERIFY_PAGE_ROWS = 10_000;
+
+/**
+ * New audit entries chained onto the last stored row, as rows in AUDIT_COLUMNS order. Call it
+ * inside the transaction that inserts the rows, after reading `last` there.
+ *
+ * What is hashed must be exactly what a later read gives back, or a row written in good faith
+ * would fail verification: `at` is rounded to integer ms (the column type) and a missing reason
+ * is null before hashing, and `changes` is stored as its canonical JSON, the very text the hash
+ * covers. (Plain JSON.stringify would differ for values such as a Date, which canonicalJson
+ * hashes as `{}`; jsonb would not keep the text at all.)
+ */
+export function auditRows(
+  last: { readonly seq: number; readonly hash: string } | undefined,
+  entries: readonly AuditEntry[],
+): (string | number | null)[][] {
+  const normalised = entries.map((e): AuditEntry => ({
+    ...e,
+    at: ms(e.at),
+    reason: e.reason ?? null,
+  }));
+  return chainEntries(last ?? null, normalised).map((r) => [
+    r.seq,
+    r.at,
+    r.actor,
+    r.action,
+    r.entityType,
+    r.entityId,
+    canonicalJson(r.changes),
+    r.reason,
+    r.prevHash,
+    r.hash,
+  ]);
+}
+
+export function toAuditRecord(row: AuditRow): AuditRecord {
+  return {
+    seq: Number(row.seq),
+    at: Number(row.at),
+    actor: row.actor,
+    action: row.action,
+    entityType: row.entity_type,
+    entityId: row.entity_id,
+    changes: JSON.parse(row.changes) as AuditRecord['changes'],
+    reason: row.reason,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+/**
+ * The one implementation of `Store.verifyAudit`: page through the trail in seq order (each
+ * page one `listAudit` call) into verifyAuditChain, which stops at the first broken row.
+ */
+export function verifyAuditTrail(
+  listAudit: (query: AuditQuery) => Promise<AuditRecord[]>,
+  pageRows: number = AUDIT_VERIFY_PAGE_ROWS,
+): Promise<AuditVerification> {
+  async function* pages(): AsyncGenerator<AuditRecord[]> {
+    let afterSeq = 0;
+    for (;;) {
+      const page = await listAudit({ afterSeq, limit: pageRows });
+      if (page.length > 0) yield page;
+      if (page.length < pageRows) return;
+      afterSeq = page.at(-1)!.seq;
+      // better-sqlite3 answers synchronously, so without this the whole walk (seconds for a
+      // million rows) would run in microtasks and stall ingest; this way one page at a time does.
+      await nextTurn();
+    }
+  }
+  return verifyAuditChain(pages());
 }
 
 /**

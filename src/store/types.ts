@@ -6,9 +6,12 @@
  * - `commit` writes one ingest batch in ONE transaction: raw samples, journal events, unit
  *   projections and quarantine rows exist together or not at all.
  * - The event journal is append-only: nothing updates or deletes journal rows.
+ * - So is the audit trail, whose rows are hash-chained in the transaction that writes them
+ *   (21 CFR 11.10(e); see ../compliance/audit.ts).
  * - Migrations are ordered and named, run under a lock (several hubs may share one PostgreSQL),
  *   and report a status each.
  */
+import type { AuditEntry, AuditRecord, AuditVerification } from '../compliance/audit.ts';
 import type { ErrorCode } from '../errors.ts';
 import type {
   CounterKind,
@@ -18,6 +21,8 @@ import type {
   TagSample,
   UnitStatus,
 } from '../model/index.ts';
+
+export type { AuditEntry, AuditRecord, AuditVerification };
 
 /** The projection of one work unit: current state and counter totals. */
 export interface UnitProjection {
@@ -68,6 +73,8 @@ export interface IngestBatch {
   /** Final projection of every unit the batch touched. */
   readonly units: readonly UnitProjection[];
   readonly quarantine: readonly QuarantineEntry[];
+  /** Audited actions, chained onto the stored trail in the same transaction. */
+  readonly audit?: readonly AuditEntry[];
 }
 
 export interface EventQuery {
@@ -92,6 +99,12 @@ export interface SampleQuery {
   readonly connectionId?: string | undefined;
   readonly tag?: string | undefined;
   readonly afterId?: number | undefined;
+  readonly limit: number;
+}
+
+export interface AuditQuery {
+  /** Only rows with seq greater than this (the paging cursor). */
+  readonly afterSeq?: number | undefined;
   readonly limit: number;
 }
 
@@ -123,6 +136,11 @@ export interface Store {
   countQuarantine(): Promise<number>;
   listSamples(query: SampleQuery): Promise<StoredSample[]>;
   countSamples(): Promise<number>;
+  /** Audit rows in seq order. */
+  listAudit(query: AuditQuery): Promise<AuditRecord[]>;
+  countAudit(): Promise<number>;
+  /** Walk the whole audit trail and report the first row that breaks its hash chain. */
+  verifyAudit(): Promise<AuditVerification>;
   /** Cheap round trip, for health. Rejects when the store is unreachable. */
   ping(): Promise<void>;
   close(): Promise<void>;

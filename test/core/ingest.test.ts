@@ -86,6 +86,7 @@ for (const { name, store, skip } of stores)
         state: 'down',
         reasonCode: 'JAM',
         previousState: 'unknown',
+        previousReasonCode: null,
         previousDurationMs: 0,
       });
       assert.equal(events[0]?.ts, T0);
@@ -95,6 +96,16 @@ for (const { name, store, skip } of stores)
       });
       assert.equal(samples.length, 1);
       assert.equal(samples[0]?.equipmentId, FILLER);
+      // … and so is its audit row (21 CFR 11.10(e)), in the same transaction.
+      const audit = await hub.store.listAudit({ limit: 10 });
+      assert.equal(audit.length, 1);
+      assert.equal(audit[0]?.actor, 'connection:line-mqtt');
+      assert.equal(audit[0]?.entityType, 'equipment-state');
+      assert.equal(audit[0]?.entityId, FILLER);
+      assert.deepEqual(audit[0]?.changes, {
+        state: { old: 'unknown', new: 'down' },
+        reasonCode: { old: null, new: 'JAM' },
+      });
     });
 
     it('counts across a rollover and ignores re-delivered values', async () => {
@@ -175,9 +186,18 @@ for (const { name, store, skip } of stores)
       assert.equal(body.countsByConnection['line-mqtt']?.byCode.MW_ERR_INGEST_VALUE_TYPE, 2);
       assert.ok((body.countsByConnection['line-mqtt']?.quarantined ?? 0) >= 6);
 
+      // Bad input changed no record: no audit row for it.
+      assert.equal(await hub.store.countAudit(), 1);
+
       // Still ingesting after the bad input.
       await pub('t/plant1/packaging/line1/filler/state', JSON.stringify({ v: 1, ts: T0 + 10_000 }));
       assert.equal(hub.runtime.get(FILLER)?.status.state, 'running');
+      assert.equal(await hub.store.countAudit(), 2, 'one audit row per state change');
+      const verify = (await (await fetch(`${hub.url}/api/v1/audit/verify`)).json()) as {
+        ok: boolean;
+        count: number;
+      };
+      assert.deepEqual([verify.ok, verify.count], [true, 2]);
     });
 
     it('pages the quarantine newest first with a cursor', async () => {

@@ -84,6 +84,7 @@ describe('ingest pipeline', () => {
           queueMax,
           maxPayloadBytes: () => 1000,
           quarantinePayloadBytes: 100,
+          auditStateChanges: true,
         },
         pino({ level: 'silent' }),
       ),

@@ -6,11 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
+import { GENESIS_HASH, type AuditRecord } from '../../src/compliance/audit.ts';
 import { isMwError, type ErrorCode } from '../../src/errors.ts';
 import type { DomainEvent, JournalEvent } from '../../src/model/index.ts';
 import type { Store, StoreOptions } from '../../src/store/index.ts';
 import {
+  allAudit,
   allEvents,
+  auditEntries,
+  auditEntry,
   batch,
   fullBatch,
   snapshot,
@@ -290,11 +294,107 @@ export async function storeContract(t: TestContext, newTarget: NewStoreTarget): 
         return true;
       });
       assert.deepEqual(await snapshot(store), before);
+      // Fails in the hub, in the audit trail: changes that JSON cannot hold, hashed inside the
+      // transaction after the samples and events of the batch were written.
+      const badAudit = fullBatch(250);
+      const audit = [auditEntry(1), auditEntry(2, { changes: { n: { old: 1, new: 2n } } })];
+      await assert.rejects(
+        store.commit({ ...badAudit, audit }),
+        rejectsWith('MW_ERR_STORE_COMMIT'),
+      );
+      assert.deepEqual(await snapshot(store), before);
       const next = await store.commit(fullBatch(300));
       assert.ok(next[0]!.seq > before.events.at(-1)!.seq);
       assert.equal(await store.countSamples(), 100);
+      assert.deepEqual(
+        (await allAudit(store)).map((r) => r.seq),
+        [1, 2, 3, 4, 5, 6],
+        'the audit trail continues where the last successful commit left it',
+      );
+      assert.deepEqual(await store.verifyAudit(), { ok: true, count: 6 });
     },
   );
+
+  await t.test(
+    'audit: rows committed with samples and events get seq 1..n and a chain that verifies',
+    async (t) => {
+      const { store } = await fresh(t);
+      assert.deepEqual(await store.verifyAudit(), { ok: true, count: 0 }, 'an empty trail');
+      assert.equal(await store.countAudit(), 0);
+      const entries = auditEntries(5);
+      const committed = await store.commit({ ...fullBatch(0), audit: entries });
+      assert.equal(committed.length, 6, 'commit still resolves with the journal events');
+      const rows = await allAudit(store);
+      assert.deepEqual(
+        rows.map((r) => r.seq),
+        [1, 2, 3, 4, 5],
+      );
+      rows.forEach((r, i) => {
+        assert.equal(r.prevHash, i === 0 ? GENESIS_HASH : rows[i - 1]!.hash);
+        assert.match(r.hash, /^[0-9a-f]{64}$/);
+        assert.deepEqual(r, { ...entries[i], seq: r.seq, prevHash: r.prevHash, hash: r.hash });
+      });
+      assert.equal(await store.countAudit(), 5);
+      assert.deepEqual(await store.verifyAudit(), { ok: true, count: 5 });
+      assert.equal(await store.countSamples(), 50, 'the rest of the batch is there too');
+    },
+  );
+
+  await t.test(
+    'audit: appending across commits and reopens continues one chain; paging by afterSeq',
+    async (t) => {
+      const target = await newTarget(t);
+      const first = await target.open();
+      await first.migrate();
+      const written: AuditRecord[] = [];
+      let i = 0;
+      for (const n of [3, 0, 1, 7]) {
+        await first.commit(batch({ audit: auditEntries(n, i), events: events(FILLER, 1, i) }));
+        i += n;
+      }
+      await first.commit(batch({ samples: [sample(0)] })); // no audit key at all
+      written.push(...(await allAudit(first)));
+      await first.close();
+      const second = await target.open();
+      await second.migrate();
+      await second.commit(batch({ audit: auditEntries(2, i) }));
+      const rows = await allAudit(second);
+      assert.deepEqual(rows.slice(0, written.length), written, 'earlier rows are unchanged');
+      assert.deepEqual(
+        rows.map((r) => r.seq),
+        Array.from({ length: 13 }, (_, k) => k + 1),
+      );
+      assert.equal(rows[11]!.prevHash, rows[10]!.hash, 'the reopened store chains on');
+      assert.deepEqual(await second.verifyAudit(), { ok: true, count: 13 });
+      const pages: AuditRecord[][] = [];
+      let afterSeq: number | undefined;
+      for (;;) {
+        const page = await second.listAudit({ afterSeq, limit: 5 });
+        if (page.length === 0) break;
+        pages.push(page);
+        afterSeq = page.at(-1)!.seq;
+      }
+      assert.deepEqual(
+        pages.map((p) => p.length),
+        [5, 5, 3],
+      );
+      assert.deepEqual(pages.flat(), rows);
+    },
+  );
+
+  await t.test('audit: two stores appending at once keep one chain', async (t) => {
+    const target = await newTarget(t);
+    const stores = await Promise.all([target.open(), target.open()]);
+    for (const s of stores) await s.migrate();
+    await Promise.all(
+      stores.flatMap((s, k) =>
+        Array.from({ length: 5 }, (_, j) =>
+          s.commit(batch({ audit: auditEntries(4, 100 * k + 10 * j) })),
+        ),
+      ),
+    );
+    assert.deepEqual(await stores[0]!.verifyAudit(), { ok: true, count: 40 });
+  });
 
   await t.test('unit projections are upserted', async (t) => {
     const { store } = await fresh(t);
@@ -382,6 +482,19 @@ export async function storeContract(t: TestContext, newTarget: NewStoreTarget): 
     await assert.rejects(target.exec("UPDATE events SET type = 'tampered'"), /append-only/);
     await assert.rejects(target.exec('DELETE FROM events'), /append-only/);
     assert.deepEqual(await allEvents(store), committed);
+  });
+
+  // 21 CFR 11.10(e): the application cannot change or delete audit rows.
+  await t.test('the audit trail is append-only', async (t) => {
+    const { target, store } = await fresh(t);
+    await store.commit(batch({ audit: auditEntries(3) }));
+    const rows = await allAudit(store);
+    await assert.rejects(target.exec("UPDATE audit_log SET actor = 'tampered'"), /append-only/);
+    await assert.rejects(target.exec('UPDATE audit_log SET seq = seq + 10'), /append-only/);
+    await assert.rejects(target.exec('DELETE FROM audit_log WHERE seq = 3'), /append-only/);
+    await assert.rejects(target.exec('DELETE FROM audit_log'), /append-only/);
+    assert.deepEqual(await allAudit(store), rows);
+    assert.deepEqual(await store.verifyAudit(), { ok: true, count: 3 });
   });
 
   await t.test('ping answers; close is idempotent; a closed store is unavailable', async (t) => {

@@ -2,6 +2,7 @@
  * Batches for the Store contract suite (contract.ts): small builders with readable defaults, and
  * reads that capture everything a store holds.
  */
+import type { AuditEntry } from '../../src/compliance/audit.ts';
 import type { CountedEvent, DomainEvent, StateChangedEvent } from '../../src/model/index.ts';
 import type { JournalEvent } from '../../src/model/index.ts';
 import type {
@@ -44,7 +45,13 @@ export function stateChanged(
     type: 'state.changed',
     equipmentId,
     ts,
-    data: { state: 'down', reasonCode, previousState: 'running', previousDurationMs: 1500 },
+    data: {
+      state: 'down',
+      reasonCode,
+      previousState: 'running',
+      previousReasonCode: null,
+      previousDurationMs: 1500,
+    },
   };
 }
 
@@ -99,6 +106,39 @@ export function quarantined(i: number, over: Partial<QuarantineEntry> = {}): Qua
   };
 }
 
+/**
+ * An audited action; `changes` varies with `i` and holds what a JSON round trip must keep:
+ * nested objects with keys out of order, unicode, null on either side, fractions.
+ */
+export function auditEntry(i: number, over: Partial<AuditEntry> = {}): AuditEntry {
+  return {
+    at: T0 + i,
+    actor: i % 3 === 0 ? 'system' : `user:operator${i % 3}`,
+    action: (['create', 'update', 'delete'] as const)[i % 3]!,
+    entityType: 'work-unit',
+    entityId: FILLER,
+    changes: {
+      name: {
+        old: i % 3 === 0 ? null : `Füller ${i}`,
+        new: i % 3 === 2 ? null : `Füller ${i + 1}`,
+      },
+      idealCycleTimeS: { old: 1.25, new: { z: i, a: [1, 'two', null], m: { y: true, b: -0.5 } } },
+    },
+    reason: i % 2 === 0 ? null : `change request CR-${i}`,
+    ...over,
+  };
+}
+
+/** `n` audit entries, numbered from `offset`. */
+export function auditEntries(n: number, offset = 0): AuditEntry[] {
+  return Array.from({ length: n }, (_, i) => auditEntry(offset + i));
+}
+
+/** The whole audit trail, in seq order. */
+export function allAudit(store: Store) {
+  return store.listAudit({ limit: 100_000 });
+}
+
 /** Every journal event of the `acme` enterprise, in seq order. */
 export function allEvents(store: Store): Promise<JournalEvent[]> {
   return store.listEvents({ equipmentId: 'acme', limit: 100_000 });
@@ -111,15 +151,20 @@ export async function snapshot(store: Store) {
     events: await allEvents(store),
     units: await store.loadUnits(),
     quarantine: await store.listQuarantine({ limit: 100_000 }),
+    audit: await allAudit(store),
   };
 }
 
-/** A batch with some of everything: 50 samples, 6 events, 2 units, 2 quarantine entries. */
+/**
+ * A batch with some of everything: 50 samples, 6 events, 2 units, 2 quarantine entries and
+ * 3 audit entries.
+ */
 export function fullBatch(offset: number): IngestBatch {
   return batch({
     samples: Array.from({ length: 50 }, (_, i) => sample(offset + i)),
     events: events(FILLER, 6, offset),
     units: [unit(FILLER, offset), unit(CAPPER, offset + 1)],
     quarantine: [quarantined(offset), quarantined(offset + 1)],
+    audit: auditEntries(3, offset),
   });
 }

@@ -11,7 +11,18 @@ import pg from 'pg';
 import { isMwError } from '../../src/errors.ts';
 import { openPostgresStore, openStore, redactUrl, type Store } from '../../src/store/index.ts';
 import { needService, PG_URL } from '../helpers/services.ts';
+import { auditTamperSuite } from './audit-tamper.ts';
 import { CONTRACT_OPTIONS, storeContract, type NewStoreTarget } from './contract.ts';
+
+const auditSample = {
+  at: 1_700_000_000_000,
+  actor: 'system',
+  action: 'create',
+  entityType: 'work-unit',
+  entityId: 'acme/plant1/line1/filler',
+  changes: { name: { old: null, new: 'Filler' } },
+  reason: null,
+};
 
 const RUN = `mw_test_${process.pid}_${randomBytes(4).toString('hex')}`;
 let targets = 0;
@@ -55,6 +66,26 @@ const newTarget: NewStoreTarget = async (t) => {
 test('Store contract on PostgreSQL', async (t) => {
   if (!(await needService(t, 'PostgreSQL', PG_URL))) return;
   await storeContract(t, newTarget);
+});
+
+test('Audit trail tampering on PostgreSQL', async (t) => {
+  if (!(await needService(t, 'PostgreSQL', PG_URL))) return;
+  await auditTamperSuite(
+    t,
+    newTarget,
+    'DROP TRIGGER audit_log_append_only ON audit_log; DROP TRIGGER audit_log_append_only_truncate ON audit_log',
+  );
+});
+
+// 21 CFR 11.10(e); TRUNCATE fires no row trigger, so PostgreSQL needs a statement trigger too.
+test('PostgreSQL: TRUNCATE of the audit trail is refused', async (t) => {
+  if (!(await needService(t, 'PostgreSQL', PG_URL))) return;
+  const target = await newTarget(t);
+  const store = await target.open();
+  await store.migrate();
+  await store.commit({ samples: [], events: [], units: [], quarantine: [], audit: [auditSample] });
+  await assert.rejects(target.exec('TRUNCATE audit_log'), /append-only: TRUNCATE/);
+  assert.deepEqual(await store.verifyAudit(), { ok: true, count: 1 });
 });
 
 test('PostgreSQL: openStore opens the configured schema; location has no password', async (t) => {

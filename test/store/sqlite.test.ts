@@ -7,6 +7,7 @@ import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { isMwError } from '../../src/errors.ts';
 import { openSqliteStore, openStore, type Store } from '../../src/store/index.ts';
+import { auditTamperSuite } from './audit-tamper.ts';
 import { CONTRACT_OPTIONS, storeContract, type NewStoreTarget } from './contract.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'mw-store-'));
@@ -45,6 +46,14 @@ const newTarget: NewStoreTarget = async (t) => {
 
 test('Store contract on SQLite', async (t) => {
   await storeContract(t, newTarget);
+});
+
+test('Audit trail tampering on SQLite', async (t) => {
+  await auditTamperSuite(
+    t,
+    newTarget,
+    'DROP TRIGGER audit_log_append_only_update; DROP TRIGGER audit_log_append_only_delete',
+  );
 });
 
 test('SQLite: openStore puts the file in dataDir, in WAL mode', async () => {

@@ -90,6 +90,38 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    name: '002_audit_log',
+    // The audit trail (../../compliance/audit.ts). seq is given by chainEntries, not by an
+    // identity: it is part of each row's hash. changes is TEXT, not JSONB: jsonb reorders keys
+    // and normalises numbers, and the row must give back the exact canonical JSON that was hashed.
+    sql: (s) => `
+      CREATE TABLE ${s}.audit_log (
+        seq BIGINT PRIMARY KEY,
+        at BIGINT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        entity_type TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        changes TEXT NOT NULL,
+        reason TEXT,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      );
+
+      -- 21 CFR 11.10(e): the hub cannot change or delete audit rows; it only appends.
+      CREATE FUNCTION ${s}.audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'audit_log is append-only: % is not allowed', TG_OP
+          USING ERRCODE = 'object_not_in_prerequisite_state';
+      END
+      $$;
+      CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON ${s}.audit_log
+        FOR EACH ROW EXECUTE FUNCTION ${s}.audit_log_append_only();
+      CREATE TRIGGER audit_log_append_only_truncate BEFORE TRUNCATE ON ${s}.audit_log
+        FOR EACH STATEMENT EXECUTE FUNCTION ${s}.audit_log_append_only();
+    `,
+  },
 ];
 
 /**

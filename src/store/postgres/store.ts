@@ -6,12 +6,16 @@
 import pg from 'pg';
 import { MwError } from '../../errors.ts';
 import type { JournalEvent } from '../../model/index.ts';
+import type { AuditRecord, AuditVerification } from '../../compliance/audit.ts';
 import {
+  AUDIT_COLUMNS,
+  auditRows,
   cutPayload,
   eventBounds,
   MAX_KEY,
   ms,
   reasonOf,
+  toAuditRecord,
   toJournalEvent,
   toStoredQuarantine,
   toStoredSample,
@@ -19,12 +23,15 @@ import {
   UNIT_COLUMNS,
   unitValues,
   uniqueUnits,
+  verifyAuditTrail,
+  type AuditRow,
   type EventRow,
   type QuarantineRow,
   type SampleRow,
   type UnitRow,
 } from '../common.ts';
 import type {
+  AuditQuery,
   EventQuery,
   IngestBatch,
   MigrationStatus,
@@ -47,9 +54,11 @@ function statements(schema: string) {
   const named = (name: string, text: string) => ({ name: `mw_${name}`, text });
   return {
     /**
-     * Commits that write events take this transaction lock first. A sequence hands out numbers
-     * at insert, not at commit: without the lock a reader paging with afterSeq could see seq 11
-     * of one hub's commit before seq 10 of another's becomes visible, and skip 10 for good.
+     * Commits that write events or audit rows take this transaction lock first. A sequence
+     * hands out numbers at insert, not at commit: without the lock a reader paging with
+     * afterSeq could see seq 11 of one hub's commit before seq 10 of another's becomes
+     * visible, and skip 10 for good. For the audit trail the lock keeps two hubs sharing the
+     * database from both chaining onto the same last row (a forked chain).
      */
     beginJournal: `BEGIN; SELECT pg_advisory_xact_lock(${LOCK_CLASS.journal}, hashtext(${pg.escapeLiteral(schema)}))`,
     insertSamples: named(
@@ -67,6 +76,15 @@ function statements(schema: string) {
          WITH ORDINALITY AS u (type, equipment_id, ts, data, ord)
        ORDER BY ord
        RETURNING seq`,
+    ),
+    lastAudit: named(
+      'last_audit',
+      `SELECT seq, hash FROM ${s}.audit_log ORDER BY seq DESC LIMIT 1`,
+    ),
+    insertAudit: named(
+      'insert_audit',
+      `INSERT INTO ${s}.audit_log (${AUDIT_COLUMNS.join(', ')})
+       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])`,
     ),
     upsertUnits: named(
       'upsert_units',
@@ -104,6 +122,9 @@ function statements(schema: string) {
     // One statement, so states and counters come from one snapshot. json_agg turns BIGINT
     // into JSON numbers, exact for the values stored here (below 2^53).
     units: `SELECT * FROM ${s}.unit_state`,
+    listAudit: `SELECT ${AUDIT_COLUMNS.join(', ')} FROM ${s}.audit_log
+       WHERE seq > $1 ORDER BY seq LIMIT $2`,
+    countAudit: `SELECT count(*) AS n FROM ${s}.audit_log`,
   };
 }
 
@@ -195,7 +216,8 @@ export class PostgresStore implements Store {
       const c = columns(batch, this.opts.quarantinePayloadBytes);
       client = await this.pool.connect();
       const hasEvents = batch.events.length > 0;
-      await client.query(hasEvents ? this.sql.beginJournal : 'BEGIN');
+      const audit = batch.audit ?? [];
+      await client.query(hasEvents || audit.length > 0 ? this.sql.beginJournal : 'BEGIN');
       if (batch.samples.length > 0)
         await client.query({ ...this.sql.insertSamples, values: c.samples });
       let events: JournalEvent[] = [];
@@ -208,6 +230,15 @@ export class PostgresStore implements Store {
         });
         const seqs = r.rows.map((row) => row.seq).sort((a, b) => a - b);
         events = batch.events.map((e, i) => ({ ...e, seq: seqs[i]!, recordedAt }));
+      }
+      if (audit.length > 0) {
+        // Under the journal lock: no other hub appends between this read and the insert.
+        const last = await client.query<{ seq: number; hash: string }>(this.sql.lastAudit);
+        const rows = auditRows(last.rows[0], audit);
+        await client.query({
+          ...this.sql.insertAudit,
+          values: AUDIT_COLUMNS.map((_c, i) => rows.map((row) => row[i])),
+        });
       }
       if (batch.units.length > 0) {
         await client.query({ ...this.sql.upsertUnits, values: c.units });
@@ -288,6 +319,20 @@ export class PostgresStore implements Store {
   async countSamples(): Promise<number> {
     const rows = await this.read<{ n: number }>(this.sql.countSamples);
     return rows[0]?.n ?? 0;
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    const rows = await this.read<AuditRow>(this.sql.listAudit, [query.afterSeq ?? 0, query.limit]);
+    return rows.map(toAuditRecord);
+  }
+
+  async countAudit(): Promise<number> {
+    const rows = await this.read<{ n: number }>(this.sql.countAudit);
+    return rows[0]?.n ?? 0;
+  }
+
+  async verifyAudit(): Promise<AuditVerification> {
+    return verifyAuditTrail((query) => this.listAudit(query));
   }
 
   async ping(): Promise<void> {

@@ -79,6 +79,31 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    name: '002_audit_log',
+    // The audit trail (../../compliance/audit.ts). seq is given by chainEntries, not by SQLite:
+    // it is part of each row's hash. changes is the canonical JSON text that was hashed.
+    sql: `
+      CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        entity_type TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        changes TEXT NOT NULL,
+        reason TEXT,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      );
+
+      -- 21 CFR 11.10(e): the hub cannot change or delete audit rows; it only appends.
+      CREATE TRIGGER audit_log_append_only_update BEFORE UPDATE ON audit_log
+      BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE is not allowed'); END;
+      CREATE TRIGGER audit_log_append_only_delete BEFORE DELETE ON audit_log
+      BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: DELETE is not allowed'); END;
+    `,
+  },
 ];
 
 /**

@@ -6,12 +6,16 @@
 import type Database from 'better-sqlite3';
 import { MwError } from '../../errors.ts';
 import type { JournalEvent } from '../../model/index.ts';
+import type { AuditRecord, AuditVerification } from '../../compliance/audit.ts';
 import {
+  AUDIT_COLUMNS,
+  auditRows,
   cutPayload,
   eventBounds,
   MAX_KEY,
   ms,
   reasonOf,
+  toAuditRecord,
   toJournalEvent,
   toStoredQuarantine,
   toStoredSample,
@@ -19,12 +23,15 @@ import {
   UNIT_COLUMNS,
   unitValues,
   uniqueUnits,
+  verifyAuditTrail,
+  type AuditRow,
   type EventRow,
   type QuarantineRow,
   type SampleRow,
   type UnitRow,
 } from '../common.ts';
 import type {
+  AuditQuery,
   EventQuery,
   IngestBatch,
   MigrationStatus,
@@ -50,6 +57,13 @@ function prepareStatements(db: Database.Database) {
     ),
     insertEvent: db.prepare(
       'INSERT INTO events (type, equipment_id, ts, recorded_at, data) VALUES (?, ?, ?, ?, ?)',
+    ),
+    lastAudit: db.prepare<[], { seq: number; hash: string }>(
+      'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
+    ),
+    insertAudit: db.prepare(
+      `INSERT INTO audit_log (${AUDIT_COLUMNS.join(', ')})
+       VALUES (${AUDIT_COLUMNS.map(() => '?').join(', ')})`,
     ),
     upsertUnit: db.prepare(
       `INSERT INTO unit_state (${UNIT_COLUMNS.join(', ')})
@@ -88,6 +102,10 @@ function prepareStatements(db: Database.Database) {
     ),
     countSamples: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM tag_samples'),
     units: db.prepare<[], UnitRow>('SELECT * FROM unit_state'),
+    listAudit: db.prepare<Row, AuditRow>(
+      `SELECT ${AUDIT_COLUMNS.join(', ')} FROM audit_log WHERE seq > @afterSeq ORDER BY seq LIMIT @limit`,
+    ),
+    countAudit: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM audit_log'),
   };
 }
 
@@ -166,6 +184,10 @@ export class SqliteStore implements Store {
       );
       events.push({ ...e, seq: Number(r.lastInsertRowid), recordedAt });
     }
+    // The transaction is IMMEDIATE: no other writer can append between this read and the inserts.
+    if (batch.audit !== undefined && batch.audit.length > 0) {
+      for (const row of auditRows(s.lastAudit.get(), batch.audit)) s.insertAudit.run(...row);
+    }
     for (const u of uniqueUnits(batch.units)) s.upsertUnit.run(...unitValues(u));
     if (batch.quarantine.length > 0) {
       for (const q of batch.quarantine) {
@@ -219,6 +241,19 @@ export class SqliteStore implements Store {
 
   async countSamples(): Promise<number> {
     return this.read((s) => s.countSamples.get()?.n ?? 0);
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    const params = { afterSeq: query.afterSeq ?? 0, limit: query.limit };
+    return this.read((s) => s.listAudit.all(params).map(toAuditRecord));
+  }
+
+  async countAudit(): Promise<number> {
+    return this.read((s) => s.countAudit.get()?.n ?? 0);
+  }
+
+  async verifyAudit(): Promise<AuditVerification> {
+    return verifyAuditTrail((query) => this.listAudit(query));
   }
 
   async ping(): Promise<void> {
