@@ -1,13 +1,11 @@
 /**
- * Every connector the hub knows, listed explicitly (no registration by side effect).
+ * Every connector the hub knows, listed explicitly in `connectorFor` (no registration by side effect).
  * To write a new one, copy `mqtt/`: its index.ts is the smallest complete definition.
  */
 import type { ConnectionConfig } from '../config/schema.ts';
 import type { ConnectorContext, ConnectorInstance } from '../core/connector.ts';
 import { mqttConnector } from './mqtt/index.ts';
 import { simulatorConnector } from './simulator/index.ts';
-
-export const connectorDefinitions = [mqttConnector, simulatorConnector] as const;
 
 /** Create the connector instance for one configured connection. */
 export function connectorFor(

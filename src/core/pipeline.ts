@@ -60,6 +60,8 @@ export interface PipelineStats {
   readonly commitErrors: number;
   readonly lastCommitTs: number | null;
   readonly lastCommitError: string | null;
+  /** When the last failed commit happened (UTC epoch ms), or null. */
+  readonly lastCommitErrorTs: number | null;
   readonly connections: Readonly<Record<string, ConnectionIngestStats>>;
 }
 
@@ -127,6 +129,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     commitErrors: 0,
     lastCommitTs: null as number | null,
     lastCommitError: null as string | null,
+    lastCommitErrorTs: null as number | null,
   };
   private readonly perConnection = new Map<string, ConnectionIngestStats>();
 
@@ -348,6 +351,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   private failed(batch: OpenBatch, err: unknown): void {
     this.stats.commitErrors++;
     this.stats.lastCommitError = (err as Error).message;
+    this.stats.lastCommitErrorTs = Date.now();
     this.logger.error({ err }, 'store commit failed; messages will be delivered again');
     const open = this.open;
     this.open = new OpenBatch();

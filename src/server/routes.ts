@@ -129,11 +129,9 @@ export function registerRoutes(app: FastifyInstance, hub: HubView): void {
         quarantined: s?.quarantined ?? 0,
       };
     });
-    const degraded =
-      connections.some((c) => c.status !== 'connected') ||
-      (ingest.commitErrors > 0 &&
-        ingest.lastCommitError !== null &&
-        (ingest.lastCommitTs ?? 0) < Date.now() - 60_000);
+    // Degraded: a connection is not up, or the latest commit attempt failed.
+    const commitFailing = (ingest.lastCommitErrorTs ?? 0) > (ingest.lastCommitTs ?? 0);
+    const degraded = connections.some((c) => c.status !== 'connected') || commitFailing;
     const body: z.infer<typeof healthView> = {
       status: storeError !== null ? 'down' : degraded ? 'degraded' : 'ok',
       version: VERSION,

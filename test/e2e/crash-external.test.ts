@@ -15,7 +15,7 @@ import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { PLANT_YAML, tempDir } from '../helpers/hub.ts';
 import { REQUIRE_SERVICES, waitFor } from '../helpers/services.ts';
-import { childTracker, exited, freePort } from '../helpers/processes.ts';
+import { childTracker, exited, freePort, hubProcessArgs } from '../helpers/processes.ts';
 
 const MESSAGES = 5000;
 const KILL_AFTER = 1500;
@@ -78,16 +78,7 @@ http: { port: 0 }
 dataDir: ./data
 `,
     );
-    const hubArgs = [
-      '--import',
-      'tsx',
-      path.resolve('src/cli/bin.ts'),
-      'run',
-      '-c',
-      configFile,
-      '--log-level',
-      'warn',
-    ];
+    const hubArgs = hubProcessArgs(configFile);
     let hub = spawnChild(process.execPath, hubArgs);
     const dbFile = path.join(data.dir, 'data', 'millwright.db');
     const lastRaw = (): number | null => {

@@ -11,7 +11,7 @@ import { after, it } from 'node:test';
 import mqtt from 'mqtt';
 import { openStore } from '../../src/store/index.ts';
 import { PLANT_YAML, tempDir } from '../helpers/hub.ts';
-import { childTracker, exited, freePort } from '../helpers/processes.ts';
+import { childTracker, exited, freePort, hubProcessArgs } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/services.ts';
 
 const MESSAGES = 6000;
@@ -24,24 +24,9 @@ after(() => data.remove());
 const track = childTracker();
 
 function startHubProcess(configFile: string): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      path.resolve('src/cli/bin.ts'),
-      'run',
-      '-c',
-      configFile,
-      '--log-format',
-      'json',
-      '--log-level',
-      'warn',
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, hubProcessArgs(configFile, '--log-format', 'json'), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));

@@ -1,6 +1,7 @@
 /** Child processes and ports for tests that run the hub or a broker as their own process. */
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import path from 'node:path';
 import { after } from 'node:test';
 
 /** A TCP port free on 127.0.0.1 right now (for a peer that must be told its port up front). */
@@ -35,4 +36,19 @@ export function childTracker(): (child: ChildProcess) => ChildProcess {
     children.push(child);
     return child;
   };
+}
+
+/** Arguments for `node` to run `millwright run -c FILE` from the TypeScript sources. */
+export function hubProcessArgs(configFile: string, ...extra: string[]): string[] {
+  return [
+    '--import',
+    'tsx',
+    path.resolve('src/cli/bin.ts'),
+    'run',
+    '-c',
+    configFile,
+    '--log-level',
+    'warn',
+    ...extra,
+  ];
 }
