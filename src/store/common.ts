@@ -20,7 +20,9 @@ import type {
   CounterProjection,
   EventQuery,
   QuarantineEntry,
+  RecordWrite,
   StoredQuarantineEntry,
+  StoredRecord,
   StoredSample,
   StoreOptions,
   UnitProjection,
@@ -165,6 +167,74 @@ export function verifyAuditTrail(
     }
   }
   return verifyAuditChain(pages());
+}
+
+/** A row of the `records` table (same columns on both backends; data is JSON text). */
+export interface RecordRow {
+  entity_type: string;
+  entity_id: string;
+  version: number;
+  data: string;
+  ref: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export function toStoredRecord(row: RecordRow): StoredRecord {
+  return {
+    entityType: row.entity_type,
+    entityId: row.entity_id,
+    version: Number(row.version),
+    data: JSON.parse(row.data) as StoredRecord['data'],
+    ref: row.ref,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+/**
+ * Record types that are never deleted: a user name is never reused (21 CFR 11.100(a), 11.300(a)),
+ * and tokens and signatures stay as evidence. The migrations hold the same list in a trigger.
+ */
+export const UNDELETABLE_RECORD_TYPES = ['user', 'api-token', 'signature'] as const;
+
+/**
+ * What one RecordWrite does, given the version stored now (0: no such record). Both stores
+ * call it inside their transaction, so the conflict rule is written once.
+ */
+export function planRecordWrite(
+  w: RecordWrite,
+  storedVersion: number,
+): 'insert' | 'update' | 'delete' {
+  if (storedVersion !== w.expectedVersion) {
+    throw new MwError('MW_ERR_STORE_CONFLICT', {
+      entity: `${w.entityType} ${w.entityId}`,
+      expected: w.expectedVersion,
+      found: storedVersion,
+    });
+  }
+  if (w.data === null) {
+    if ((UNDELETABLE_RECORD_TYPES as readonly string[]).includes(w.entityType)) {
+      throw new MwError('MW_ERR_INTERNAL_ERROR', {
+        reason: `${w.entityType} records are never deleted (${w.entityId})`,
+      });
+    }
+    return 'delete';
+  }
+  return storedVersion === 0 ? 'insert' : 'update';
+}
+
+/** The audit query with its open ends filled in (null: no filter). */
+export function auditFilter(q: AuditQuery) {
+  return {
+    afterSeq: q.afterSeq ?? 0,
+    entityType: q.entityType ?? null,
+    entityId: q.entityId ?? null,
+    actor: q.actor ?? null,
+    fromAt: q.fromAt ?? -MAX_KEY,
+    toAt: q.toAt ?? MAX_KEY,
+    limit: Math.max(0, Math.floor(q.limit)),
+  };
 }
 
 /**

@@ -105,6 +105,52 @@ export interface SampleQuery {
 export interface AuditQuery {
   /** Only rows with seq greater than this (the paging cursor). */
   readonly afterSeq?: number | undefined;
+  readonly entityType?: string | undefined;
+  readonly entityId?: string | undefined;
+  /** Only rows of this actor (`user:alice`, `token:…`, `connection:…`, `system`). */
+  readonly actor?: string | undefined;
+  /** Time range of `at`, inclusive from, exclusive to (UTC epoch ms). */
+  readonly fromAt?: number | undefined;
+  readonly toAt?: number | undefined;
+  readonly limit: number;
+}
+
+/**
+ * A record the hub keeps for itself (a user, an API token, a session, an electronic
+ * signature …): JSON content with a version that every update raises by one. Changes go
+ * through `Store.writeRecords`, which writes their audit rows in the same transaction.
+ */
+export interface StoredRecord {
+  readonly entityType: string;
+  readonly entityId: string;
+  /** 1 when created, +1 on every update (optimistic concurrency, see RecordWrite). */
+  readonly version: number;
+  readonly data: Readonly<Record<string, unknown>>;
+  /** An indexed link to another record (a signature names the record it signs), or null. */
+  readonly ref: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface RecordWrite {
+  readonly entityType: string;
+  readonly entityId: string;
+  /**
+   * The version the writer read: 0 to create. When the stored version differs (someone else
+   * changed or created the record meanwhile) the whole write fails with MW_ERR_STORE_CONFLICT.
+   */
+  readonly expectedVersion: number;
+  /** The new content; null deletes the record (refused for users, tokens and signatures). */
+  readonly data: Readonly<Record<string, unknown>> | null;
+  readonly ref?: string | null | undefined;
+}
+
+export interface RecordQuery {
+  readonly entityType: string;
+  /** Only records whose ref is this. */
+  readonly ref?: string | undefined;
+  /** Only records with an id after this one (byte order; the paging cursor). */
+  readonly afterId?: string | undefined;
   readonly limit: number;
 }
 
@@ -136,6 +182,18 @@ export interface Store {
   countQuarantine(): Promise<number>;
   listSamples(query: SampleQuery): Promise<StoredSample[]>;
   countSamples(): Promise<number>;
+  /**
+   * Create, update or delete records and append their audit rows, all in one transaction
+   * (DESIGN.md: a change and its audit row exist together or not at all). Resolves with the
+   * records as stored (null for a deleted one), in the order of `writes`.
+   */
+  writeRecords(
+    writes: readonly RecordWrite[],
+    audit: readonly AuditEntry[],
+  ): Promise<(StoredRecord | null)[]>;
+  getRecord(entityType: string, entityId: string): Promise<StoredRecord | undefined>;
+  /** Records of one type in id order. */
+  listRecords(query: RecordQuery): Promise<StoredRecord[]>;
   /** Audit rows in seq order. */
   listAudit(query: AuditQuery): Promise<AuditRecord[]>;
   countAudit(): Promise<number>;

@@ -497,6 +497,107 @@ export async function storeContract(t: TestContext, newTarget: NewStoreTarget): 
     assert.deepEqual(await store.verifyAudit(), { ok: true, count: 3 });
   });
 
+  await t.test(
+    'writeRecords: create, update, delete with versions, and their audit rows in the same transaction',
+    async (t) => {
+      const { store } = await fresh(t);
+      const write = (expectedVersion: number, data: Record<string, unknown> | null) => ({
+        entityType: 'session',
+        entityId: 's1',
+        expectedVersion,
+        data,
+        ref: 'user/alice',
+      });
+      const [created] = await store.writeRecords(
+        [write(0, { n: 1, text: 'ünï "q"' })],
+        [auditEntry(1)],
+      );
+      assert.equal(created?.version, 1);
+      assert.deepEqual(created?.data, { n: 1, text: 'ünï "q"' });
+      assert.equal(created?.ref, 'user/alice');
+      const [updated] = await store.writeRecords([write(1, { n: 2 })], [auditEntry(2)]);
+      assert.equal(updated?.version, 2);
+      assert.deepEqual((await store.getRecord('session', 's1'))?.data, { n: 2 });
+      // A writer that read version 1 lost the race: nothing of its write is kept, audit included.
+      await assert.rejects(
+        store.writeRecords([write(1, { n: 3 })], [auditEntry(3)]),
+        rejectsWith('MW_ERR_STORE_CONFLICT'),
+      );
+      await assert.rejects(
+        store.writeRecords([write(0, { n: 3 })], []),
+        rejectsWith('MW_ERR_STORE_CONFLICT'),
+      );
+      assert.equal(await store.countAudit(), 2);
+      assert.deepEqual(
+        (await store.listRecords({ entityType: 'session', ref: 'user/alice', limit: 10 })).map(
+          (r) => r.entityId,
+        ),
+        ['s1'],
+      );
+      assert.deepEqual(await store.writeRecords([write(2, null)], [auditEntry(3)]), [null]);
+      assert.equal(await store.getRecord('session', 's1'), undefined);
+      assert.deepEqual(await store.verifyAudit(), { ok: true, count: 3 });
+    },
+  );
+
+  await t.test('users, tokens and signatures are never deleted, even with SQL', async (t) => {
+    const { target, store } = await fresh(t);
+    await store.writeRecords(
+      [{ entityType: 'user', entityId: 'alice', expectedVersion: 0, data: { a: 1 } }],
+      [],
+    );
+    await assert.rejects(
+      store.writeRecords(
+        [{ entityType: 'user', entityId: 'alice', expectedVersion: 1, data: null }],
+        [],
+      ),
+    );
+    await assert.rejects(
+      target.exec("DELETE FROM records WHERE entity_type = 'user'"),
+      /never deleted/,
+    );
+    assert.equal((await store.getRecord('user', 'alice'))?.version, 1);
+  });
+
+  await t.test('listRecords pages by id in byte order', async (t) => {
+    const { store } = await fresh(t);
+    const ids = ['b', 'a/x', 'A', 'a', 'ä'];
+    await store.writeRecords(
+      ids.map((entityId) => ({ entityType: 'user', entityId, expectedVersion: 0, data: {} })),
+      [],
+    );
+    const first = await store.listRecords({ entityType: 'user', limit: 2 });
+    const rest = await store.listRecords({
+      entityType: 'user',
+      afterId: first.at(-1)!.entityId,
+      limit: 10,
+    });
+    assert.deepEqual(
+      [...first, ...rest].map((r) => r.entityId),
+      [...ids].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))),
+    );
+    assert.deepEqual(await store.listRecords({ entityType: 'token', limit: 10 }), []);
+  });
+
+  await t.test('listAudit filters by entity, id, actor and time range', async (t) => {
+    const { store } = await fresh(t);
+    const base = auditEntry(1);
+    const entries = [
+      { ...base, at: T0, actor: 'user:alice', entityType: 'user', entityId: 'bob' },
+      { ...base, at: T0 + 1, actor: 'user:bob', entityType: 'user', entityId: 'alice' },
+      { ...base, at: T0 + 2, actor: 'user:alice', entityType: 'api-token', entityId: 'bob' },
+      { ...base, at: T0 + 3, actor: 'system', entityType: 'user', entityId: 'bob' },
+    ];
+    await store.commit(batch({ audit: entries }));
+    const seqs = async (q: Parameters<Store['listAudit']>[0]) =>
+      (await store.listAudit(q)).map((r) => r.seq);
+    assert.deepEqual(await seqs({ entityType: 'user', limit: 10 }), [1, 2, 4]);
+    assert.deepEqual(await seqs({ entityType: 'user', entityId: 'bob', limit: 10 }), [1, 4]);
+    assert.deepEqual(await seqs({ actor: 'user:alice', limit: 10 }), [1, 3]);
+    assert.deepEqual(await seqs({ fromAt: T0 + 1, toAt: T0 + 3, limit: 10 }), [2, 3]);
+    assert.deepEqual(await seqs({ entityType: 'user', afterSeq: 1, limit: 1 }), [2]);
+  });
+
   await t.test('ping answers; close is idempotent; a closed store is unavailable', async (t) => {
     const { store } = await fresh(t);
     assert.equal(await store.ping(), undefined);

@@ -122,6 +122,44 @@ export const MIGRATIONS: readonly Migration[] = [
         FOR EACH STATEMENT EXECUTE FUNCTION ${s}.audit_log_append_only();
     `,
   },
+  {
+    name: '003_records',
+    // The hub's own records (users, API tokens, sessions, signatures; see StoredRecord in
+    // ../types.ts) and the indexes the audit query uses. data is JSON text, as on SQLite, so
+    // both give back the very text written. entity_id is byte-ordered for id paging.
+    sql: (s) => `
+      CREATE TABLE ${s}.records (
+        entity_type TEXT NOT NULL,
+        entity_id TEXT COLLATE "C" NOT NULL,
+        version BIGINT NOT NULL,
+        data TEXT NOT NULL,
+        ref TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (entity_type, entity_id)
+      );
+      CREATE INDEX records_ref ON ${s}.records (entity_type, ref) WHERE ref IS NOT NULL;
+
+      -- User names are never reused; tokens and signatures stay as evidence (common.ts).
+      CREATE FUNCTION ${s}.records_never_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP = 'TRUNCATE' OR OLD.entity_type IN ('user', 'api-token', 'signature') THEN
+          RAISE EXCEPTION 'users, API tokens and signatures are never deleted'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+        END IF;
+        RETURN OLD;
+      END
+      $$;
+      CREATE TRIGGER records_never_deleted BEFORE DELETE ON ${s}.records
+        FOR EACH ROW EXECUTE FUNCTION ${s}.records_never_deleted();
+      CREATE TRIGGER records_never_truncated BEFORE TRUNCATE ON ${s}.records
+        FOR EACH STATEMENT EXECUTE FUNCTION ${s}.records_never_deleted();
+
+      CREATE INDEX audit_log_entity ON ${s}.audit_log (entity_type, entity_id, seq);
+      CREATE INDEX audit_log_actor ON ${s}.audit_log (actor, seq);
+      CREATE INDEX audit_log_at ON ${s}.audit_log (at);
+    `,
+  },
 ];
 
 /**

@@ -6,10 +6,14 @@
 import pg from 'pg';
 import { MwError } from '../../errors.ts';
 import type { JournalEvent } from '../../model/index.ts';
-import type { AuditRecord, AuditVerification } from '../../compliance/audit.ts';
+import type { AuditEntry, AuditRecord, AuditVerification } from '../../compliance/audit.ts';
 import {
   AUDIT_COLUMNS,
+  auditFilter,
   auditRows,
+  planRecordWrite,
+  toStoredRecord,
+  type RecordRow,
   cutPayload,
   eventBounds,
   MAX_KEY,
@@ -36,8 +40,11 @@ import type {
   IngestBatch,
   MigrationStatus,
   QuarantineQuery,
+  RecordQuery,
+  RecordWrite,
   SampleQuery,
   Store,
+  StoredRecord,
   StoredQuarantineEntry,
   StoredSample,
   StoreOptions,
@@ -123,7 +130,20 @@ function statements(schema: string) {
     // into JSON numbers, exact for the values stored here (below 2^53).
     units: `SELECT * FROM ${s}.unit_state`,
     listAudit: `SELECT ${AUDIT_COLUMNS.join(', ')} FROM ${s}.audit_log
-       WHERE seq > $1 ORDER BY seq LIMIT $2`,
+       WHERE seq > $1 AND ($2::text IS NULL OR entity_type = $2)
+         AND ($3::text IS NULL OR entity_id = $3) AND ($4::text IS NULL OR actor = $4)
+         AND at >= $5 AND at < $6
+       ORDER BY seq LIMIT $7`,
+    getRecord: `SELECT * FROM ${s}.records WHERE entity_type = $1 AND entity_id = $2`,
+    lockRecord: `SELECT version FROM ${s}.records WHERE entity_type = $1 AND entity_id = $2 FOR UPDATE`,
+    listRecords: `SELECT * FROM ${s}.records
+       WHERE entity_type = $1 AND entity_id > $2 AND ($3::text IS NULL OR ref = $3)
+       ORDER BY entity_id LIMIT $4`,
+    insertRecord: `INSERT INTO ${s}.records (entity_type, entity_id, version, data, ref, created_at, updated_at)
+       VALUES ($1, $2, 1, $3, $4, $5, $5) RETURNING *`,
+    updateRecord: `UPDATE ${s}.records SET version = version + 1, data = $3, ref = $4, updated_at = $5
+       WHERE entity_type = $1 AND entity_id = $2 RETURNING *`,
+    deleteRecord: `DELETE FROM ${s}.records WHERE entity_type = $1 AND entity_id = $2`,
     countAudit: `SELECT count(*) AS n FROM ${s}.audit_log`,
   };
 }
@@ -274,6 +294,82 @@ export class PostgresStore implements Store {
     }
   }
 
+  async writeRecords(
+    writes: readonly RecordWrite[],
+    audit: readonly AuditEntry[],
+  ): Promise<(StoredRecord | null)[]> {
+    const client = await this.connect();
+    let broken: Error | undefined;
+    try {
+      // The journal lock keeps the audit chain linear across hubs (see beginJournal).
+      await client.query(audit.length > 0 ? this.sql.beginJournal : 'BEGIN');
+      const now = Date.now();
+      const out: (StoredRecord | null)[] = [];
+      for (const w of writes) {
+        const key = [w.entityType, w.entityId];
+        // FOR UPDATE: a concurrent writer of the same record waits, then sees the new version.
+        const locked = await client.query<{ version: number }>(this.sql.lockRecord, key);
+        const plan = planRecordWrite(w, Number(locked.rows[0]?.version ?? 0));
+        if (plan === 'delete') {
+          await client.query(this.sql.deleteRecord, key);
+          out.push(null);
+          continue;
+        }
+        const values = [...key, JSON.stringify(w.data), w.ref ?? null, now];
+        const r = await client.query<RecordRow>(
+          plan === 'insert' ? this.sql.insertRecord : this.sql.updateRecord,
+          values,
+        );
+        out.push(toStoredRecord(r.rows[0]!));
+      }
+      if (audit.length > 0) {
+        const last = await client.query<{ seq: number; hash: string }>(this.sql.lastAudit);
+        const rows = auditRows(last.rows[0], audit);
+        await client.query({
+          ...this.sql.insertAudit,
+          values: AUDIT_COLUMNS.map((_c, i) => rows.map((row) => row[i])),
+        });
+      }
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch((e: unknown) => {
+        broken = e instanceof Error ? e : new Error(String(e));
+      });
+      // Two creators of one record both read "absent"; the second insert meets the key.
+      if ((err as { code?: string }).code === '23505') {
+        throw new MwError('MW_ERR_STORE_CONFLICT', {
+          entity: writes.map((w) => `${w.entityType} ${w.entityId}`).join(', '),
+          expected: 0,
+          found: 1,
+        });
+      }
+      if (err instanceof MwError) throw err;
+      throw new MwError(
+        'MW_ERR_STORE_UNAVAILABLE',
+        { store: this.label, reason: reasonOf(err) },
+        { cause: err },
+      );
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async getRecord(entityType: string, entityId: string): Promise<StoredRecord | undefined> {
+    const rows = await this.read<RecordRow>(this.sql.getRecord, [entityType, entityId]);
+    return rows[0] === undefined ? undefined : toStoredRecord(rows[0]);
+  }
+
+  async listRecords(query: RecordQuery): Promise<StoredRecord[]> {
+    const rows = await this.read<RecordRow>(this.sql.listRecords, [
+      query.entityType,
+      query.afterId ?? '',
+      query.ref ?? null,
+      query.limit,
+    ]);
+    return rows.map(toStoredRecord);
+  }
+
   async loadUnits(): Promise<UnitProjection[]> {
     return toUnitProjections(await this.read<UnitRow>(this.sql.units));
   }
@@ -322,7 +418,16 @@ export class PostgresStore implements Store {
   }
 
   async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
-    const rows = await this.read<AuditRow>(this.sql.listAudit, [query.afterSeq ?? 0, query.limit]);
+    const f = auditFilter(query);
+    const rows = await this.read<AuditRow>(this.sql.listAudit, [
+      f.afterSeq,
+      f.entityType,
+      f.entityId,
+      f.actor,
+      f.fromAt,
+      f.toAt,
+      f.limit,
+    ]);
     return rows.map(toAuditRecord);
   }
 

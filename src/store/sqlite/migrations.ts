@@ -104,6 +104,33 @@ export const MIGRATIONS: readonly Migration[] = [
       BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: DELETE is not allowed'); END;
     `,
   },
+  {
+    name: '003_records',
+    // The hub's own records (users, API tokens, sessions, signatures; see StoredRecord in
+    // ../types.ts) and the indexes the audit query uses. data is JSON text.
+    sql: `
+      CREATE TABLE records (
+        entity_type TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        ref TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (entity_type, entity_id)
+      );
+      CREATE INDEX records_ref ON records (entity_type, ref) WHERE ref IS NOT NULL;
+
+      -- User names are never reused; tokens and signatures stay as evidence (common.ts).
+      CREATE TRIGGER records_never_deleted BEFORE DELETE ON records
+        WHEN old.entity_type IN ('user', 'api-token', 'signature')
+      BEGIN SELECT RAISE(ABORT, 'users, API tokens and signatures are never deleted'); END;
+
+      CREATE INDEX audit_log_entity ON audit_log (entity_type, entity_id, seq);
+      CREATE INDEX audit_log_actor ON audit_log (actor, seq);
+      CREATE INDEX audit_log_at ON audit_log (at);
+    `,
+  },
 ];
 
 /**

@@ -6,10 +6,14 @@
 import type Database from 'better-sqlite3';
 import { MwError } from '../../errors.ts';
 import type { JournalEvent } from '../../model/index.ts';
-import type { AuditRecord, AuditVerification } from '../../compliance/audit.ts';
+import type { AuditEntry, AuditRecord, AuditVerification } from '../../compliance/audit.ts';
 import {
   AUDIT_COLUMNS,
+  auditFilter,
   auditRows,
+  planRecordWrite,
+  toStoredRecord,
+  type RecordRow,
   cutPayload,
   eventBounds,
   MAX_KEY,
@@ -36,8 +40,11 @@ import type {
   IngestBatch,
   MigrationStatus,
   QuarantineQuery,
+  RecordQuery,
+  RecordWrite,
   SampleQuery,
   Store,
+  StoredRecord,
   StoredQuarantineEntry,
   StoredSample,
   StoreOptions,
@@ -103,8 +110,31 @@ function prepareStatements(db: Database.Database) {
     countSamples: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM tag_samples'),
     units: db.prepare<[], UnitRow>('SELECT * FROM unit_state'),
     listAudit: db.prepare<Row, AuditRow>(
-      `SELECT ${AUDIT_COLUMNS.join(', ')} FROM audit_log WHERE seq > @afterSeq ORDER BY seq LIMIT @limit`,
+      `SELECT ${AUDIT_COLUMNS.join(', ')} FROM audit_log
+       WHERE seq > @afterSeq
+         AND (@entityType IS NULL OR entity_type = @entityType)
+         AND (@entityId IS NULL OR entity_id = @entityId)
+         AND (@actor IS NULL OR actor = @actor)
+         AND at >= @fromAt AND at < @toAt
+       ORDER BY seq LIMIT @limit`,
     ),
+    getRecord: db.prepare<[string, string], RecordRow>(
+      'SELECT * FROM records WHERE entity_type = ? AND entity_id = ?',
+    ),
+    listRecords: db.prepare<Row, RecordRow>(
+      `SELECT * FROM records
+       WHERE entity_type = @entityType AND entity_id > @afterId AND (@ref IS NULL OR ref = @ref)
+       ORDER BY entity_id LIMIT @limit`,
+    ),
+    insertRecord: db.prepare(
+      `INSERT INTO records (entity_type, entity_id, version, data, ref, created_at, updated_at)
+       VALUES (?, ?, 1, ?, ?, ?, ?)`,
+    ),
+    updateRecord: db.prepare(
+      `UPDATE records SET version = version + 1, data = ?, ref = ?, updated_at = ?
+       WHERE entity_type = ? AND entity_id = ?`,
+    ),
+    deleteRecord: db.prepare('DELETE FROM records WHERE entity_type = ? AND entity_id = ?'),
     countAudit: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM audit_log'),
   };
 }
@@ -207,6 +237,59 @@ export class SqliteStore implements Store {
     return events;
   }
 
+  async writeRecords(
+    writes: readonly RecordWrite[],
+    audit: readonly AuditEntry[],
+  ): Promise<(StoredRecord | null)[]> {
+    const s = this.statements();
+    const now = Date.now();
+    const apply = (): (StoredRecord | null)[] => {
+      const out = writes.map((w) => {
+        const stored = s.getRecord.get(w.entityType, w.entityId);
+        const plan = planRecordWrite(w, stored?.version ?? 0);
+        const data = w.data === null ? '' : JSON.stringify(w.data);
+        const ref = w.ref ?? null;
+        if (plan === 'delete') s.deleteRecord.run(w.entityType, w.entityId);
+        else if (plan === 'insert')
+          s.insertRecord.run(w.entityType, w.entityId, data, ref, now, now);
+        else s.updateRecord.run(data, ref, now, w.entityType, w.entityId);
+        const row = s.getRecord.get(w.entityType, w.entityId);
+        return row === undefined ? null : toStoredRecord(row);
+      });
+      if (audit.length > 0) {
+        for (const row of auditRows(s.lastAudit.get(), audit)) s.insertAudit.run(...row);
+      }
+      return out;
+    };
+    try {
+      return this.db.transaction(apply).immediate();
+    } catch (err) {
+      if (err instanceof MwError) throw err;
+      throw new MwError(
+        'MW_ERR_STORE_UNAVAILABLE',
+        { store: this.label, reason: reasonOf(err) },
+        { cause: err },
+      );
+    }
+  }
+
+  async getRecord(entityType: string, entityId: string): Promise<StoredRecord | undefined> {
+    return this.read((s) => {
+      const row = s.getRecord.get(entityType, entityId);
+      return row === undefined ? undefined : toStoredRecord(row);
+    });
+  }
+
+  async listRecords(query: RecordQuery): Promise<StoredRecord[]> {
+    const params = {
+      entityType: query.entityType,
+      afterId: query.afterId ?? '',
+      ref: query.ref ?? null,
+      limit: query.limit,
+    };
+    return this.read((s) => s.listRecords.all(params).map(toStoredRecord));
+  }
+
   async loadUnits(): Promise<UnitProjection[]> {
     return this.read((s) => toUnitProjections(s.units.all()));
   }
@@ -244,7 +327,7 @@ export class SqliteStore implements Store {
   }
 
   async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
-    const params = { afterSeq: query.afterSeq ?? 0, limit: query.limit };
+    const params = auditFilter(query);
     return this.read((s) => s.listAudit.all(params).map(toAuditRecord));
   }
 
