@@ -13,6 +13,7 @@ import { stringify } from 'yaml';
 import { z } from 'zod';
 import { parseConfig } from '../src/config/load.ts';
 import { configSchema, durationSchema, idSchema } from '../src/config/schema.ts';
+import { PERMISSIONS, ROLES, type Permission } from '../src/compliance/roles.ts';
 import { errorDefinitions, isMwError, retiredCodes, type ErrorDefinition } from '../src/errors.ts';
 
 /** The command that rewrites every generated doc. */
@@ -30,6 +31,7 @@ export interface GeneratedDoc {
 export const GENERATED_DOCS: readonly GeneratedDoc[] = [
   { file: 'docs/configuration.md', render: renderConfigurationDoc },
   { file: 'docs/errors.md', render: renderErrorsDoc },
+  { file: 'docs/roles.md', render: renderRolesDoc },
 ];
 
 /** The text of a doc on disk, or undefined when the file does not exist. */
@@ -487,4 +489,42 @@ export function renderErrorsDoc(): string {
     ...(retiredCodes.length === 0 ? ['None yet.'] : retiredCodes.map((c) => `- ${code(c)}`)),
   ];
   return `${out.join('\n')}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// docs/roles.md
+
+/** Roles × permissions, from src/compliance/roles.ts: the table a security review reads. */
+export function renderRolesDoc(): string {
+  const roles = Object.entries(ROLES) as [
+    string,
+    { description: string; permissions: readonly Permission[] },
+  ][];
+  const lines = [
+    '# Roles and permissions',
+    '',
+    '<!-- Generated from src/compliance/roles.ts by `npm run docs`; do not edit. -->',
+    '',
+    'Every `/api` route names the permission it needs (`GET /api/openapi.json` lists them per route as',
+    '`x-permission`); `authorize` in src/compliance/roles.ts is the one check, used by the HTTP API and',
+    'the services the command line calls. A user has one or more roles; an API token has a scope (a',
+    'role or a list of permissions) and never more than the user who created it has today.',
+    '',
+    '## Roles',
+    '',
+    '| role | description |',
+    '| --- | --- |',
+    ...roles.map(([id, r]) => `| \`${id}\` | ${r.description} |`),
+    '',
+    '## Permissions',
+    '',
+    `| permission | description | ${roles.map(([id]) => id).join(' | ')} |`,
+    `| --- | --- | ${roles.map(() => ':-:').join(' | ')} |`,
+    ...(Object.entries(PERMISSIONS) as [Permission, string][]).map(
+      ([p, description]) =>
+        `| \`${p}\` | ${description} | ${roles.map(([, r]) => (r.permissions.includes(p) ? '✓' : '')).join(' | ')} |`,
+    ),
+    '',
+  ];
+  return lines.join('\n');
 }

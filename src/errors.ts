@@ -41,6 +41,11 @@ export const errorDefinitions = {
     message: 'embedded MQTT broker: port {port} on {host} is already in use',
     fix: 'Free the port, choose another `broker.port`, or leave `broker.port` unset so the hub picks a free port.',
   },
+  MW_ERR_BROKER_EXPOSED: {
+    status: 500,
+    message: 'embedded MQTT broker: {problem}',
+    fix: 'Bind broker.host to 127.0.0.1, or set broker.tls (certificate and key) and broker.authentication: hub.',
+  },
   MW_ERR_HTTP_PORT_IN_USE: {
     status: 500,
     message: 'HTTP API: port {port} on {host} is already in use',
@@ -60,6 +65,11 @@ export const errorDefinitions = {
     status: 503,
     message: 'store {store}: commit of a batch of {count} item(s) failed: {reason}',
     fix: 'The batch was not acknowledged to its sources, which will deliver it again. Check the store health.',
+  },
+  MW_ERR_STORE_CONFLICT: {
+    status: 409,
+    message: '{entity} was changed meanwhile (read version {expected}, now {found})',
+    fix: 'Someone else changed the record after you read it. Read it again and repeat the change.',
   },
   MW_ERR_INGEST_QUEUE_FULL: {
     status: 503,
@@ -110,6 +120,67 @@ export const errorDefinitions = {
     status: 404,
     message: 'equipment {id} does not exist',
     fix: 'List equipment ids with GET /api/v1/equipment. Ids are paths such as acme/plant1/packaging/line1/filler.',
+  },
+  MW_ERR_AUTH_NO_ADMIN: {
+    status: 503,
+    message: 'no administrator exists yet: the API answers only /api/v1/health until one does',
+    fix: 'Create the first administrator on the hub machine: `millwright users add NAME --role admin -c CONFIG` (asks for the password, or reads it with --password-stdin).',
+  },
+  MW_ERR_AUTH_REQUIRED: {
+    status: 401,
+    message: 'authentication required: {reason}',
+    fix: 'Log in (POST /api/v1/auth/login) and send the session as `Authorization: Bearer <token>` (the UI uses a cookie), or send an API token the same way.',
+  },
+  MW_ERR_AUTH_FAILED: {
+    status: 401,
+    message: 'wrong user name or password',
+    fix: 'Check both. After `security.lockout.attempts` failures in a row the account is locked for `security.lockout.duration`.',
+  },
+  MW_ERR_AUTH_LOCKED: {
+    status: 423,
+    message: 'account {user} is locked until {until} after {attempts} failed attempts',
+    fix: 'Wait until the time shown, or ask an administrator to unlock it (POST /api/v1/users/{name}/unlock or `millwright users unlock NAME`).',
+  },
+  MW_ERR_AUTH_DISABLED: {
+    status: 403,
+    message: 'account {user} is disabled',
+    fix: 'An administrator can enable it again (PATCH /api/v1/users/{name} with {"disabled": false}).',
+  },
+  MW_ERR_AUTH_RATE_LIMITED: {
+    status: 429,
+    message: 'too many login attempts for {key}; try again in {seconds} s',
+    fix: 'Wait; the limit is `security.loginRateLimit` attempts per minute per user name and per client address.',
+  },
+  MW_ERR_AUTH_FORBIDDEN: {
+    status: 403,
+    message: '{actor} lacks the permission {permission}',
+    fix: 'Ask an administrator for a role that grants it (GET /api/v1/roles lists roles and their permissions), or use a token scoped to it.',
+  },
+  MW_ERR_AUTH_PASSWORD_POLICY: {
+    status: 400,
+    message: 'password {rule}',
+    fix: 'Choose a password that meets the policy in `security.passwords`.',
+  },
+  MW_ERR_AUTH_PASSWORD_CHANGE_REQUIRED: {
+    status: 403,
+    message: 'the password of {user} must be changed: {reason}',
+    fix: 'Set a new one with POST /api/v1/auth/password (username, current and new password) or `millwright users passwd NAME`.',
+  },
+  MW_ERR_AUTH_USER_EXISTS: {
+    status: 409,
+    message:
+      'user {user} already exists; user names are never reused, even after a user is disabled',
+    fix: 'Choose another user name, or enable the existing user.',
+  },
+  MW_ERR_RECORD_NOT_FOUND: {
+    status: 404,
+    message: '{entity} {id} does not exist',
+    fix: 'Check the id; list the records with the matching GET route.',
+  },
+  MW_ERR_TLS_CONFIG: {
+    status: 500,
+    message: '{where}: cannot use TLS {what} {file}: {reason}',
+    fix: 'Point the setting at a readable PEM file (certificate chain and its private key).',
   },
   MW_ERR_INTERNAL_ERROR: {
     status: 500,

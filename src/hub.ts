@@ -6,6 +6,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { IdentityService } from './compliance/identity.ts';
+import { SignatureService } from './compliance/signatures.ts';
 import type { Config } from './config/schema.ts';
 import { connectorFor } from './connectors/index.ts';
 import { EmbeddedBroker } from './connectors/mqtt/embedded-broker.ts';
@@ -15,6 +17,7 @@ import { IngestPipeline } from './core/pipeline.ts';
 import { EquipmentRuntime } from './core/runtime.ts';
 import { Hierarchy } from './model/index.ts';
 import { buildServer, listenServer } from './server/app.ts';
+import { readTlsFiles } from './server/tls.ts';
 import { openStore } from './store/index.ts';
 import type { MigrationStatus, Store } from './store/types.ts';
 
@@ -40,6 +43,8 @@ export interface Hub {
   readonly broker: EmbeddedBroker | null;
   readonly connectors: readonly ConnectorInstance[];
   readonly migrations: readonly MigrationStatus[];
+  readonly identity: IdentityService;
+  readonly signatures: SignatureService;
   readonly dataDir: string;
   readonly startedAt: number;
   /** Base URL of the HTTP API, when it runs. */
@@ -112,6 +117,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       `store ${store.kind} ready (${applied.length} migration(s) applied, ${migrations.length - applied.length} already applied)`,
     );
 
+    const identity = new IdentityService(store, { security: config.security });
+    const signatures = new SignatureService(store, identity);
     const runtime = new EquipmentRuntime(hierarchy);
     runtime.reset(await store.loadUnits());
     const bindings = new BindingTable(config.bindings, config.enterprise.id);
@@ -138,6 +145,13 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         host: config.broker.host,
         port: config.broker.port,
         logger: logger.child({ component: 'broker' }),
+        tls:
+          config.broker.tls === undefined
+            ? undefined
+            : readTlsFiles('broker.tls', config.broker.tls, options.baseDir),
+        authentication: config.broker.authentication,
+        authenticate: (username, password, address) =>
+          identity.authenticateMqtt(username, password, address),
       });
       const b = broker;
       cleanups.push(() => b.close());
@@ -193,6 +207,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       broker,
       connectors,
       migrations,
+      identity,
+      signatures,
       dataDir,
       startedAt,
     };
@@ -200,6 +216,11 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       const app = await buildServer({
         hub: hubWithoutHttp,
         logger: logger.child({ component: 'http' }),
+        https:
+          config.http.tls === undefined
+            ? undefined
+            : readTlsFiles('http.tls', config.http.tls, options.baseDir),
+        corsOrigins: config.http.corsOrigins,
       });
       cleanups.push(() => app.close());
       url = await listenServer(app, config.http.host, options.httpPort ?? config.http.port);

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { parseConfig } from '../src/config/load.ts';
 import { openConfiguredStore } from '../src/hub.ts';
 import { VERSION } from '../src/version.ts';
-import { PLANT_YAML, tempDir } from './helpers/hub.ts';
+import { login, PLANT_YAML, tempDir } from './helpers/hub.ts';
 import { exited } from './helpers/processes.ts';
 import { waitFor } from './helpers/services.ts';
 
@@ -81,7 +81,13 @@ it(
       });
       assert.match(out, /port 8080 is taken; using a free port/);
       assert.notEqual(new URL(url).port, '8080');
-      const res = await fetch(`${url}/api/v1/equipment`);
+      // The demo made its own administrator and printed its password, marked demo-only.
+      assert.match(out, /DEMO ONLY/);
+      const password = /user demo-admin, password (\S+)/.exec(out)?.[1];
+      assert.ok(password, 'the demo prints the demo admin password');
+      const res = await fetch(`${url}/api/v1/equipment`, {
+        headers: await login(url, 'demo-admin', password),
+      });
       assert.equal(res.status, 200);
       child.kill('SIGTERM');
       await exited(child);
@@ -135,6 +141,83 @@ it('audit verify reports ok with the row count, and the first broken row of a ta
     const broken = cli('audit', 'verify', '-c', file);
     assert.equal(broken.status, 1);
     assert.match(broken.stderr, /^broken at audit row 2: its content does not match its hash/);
+  } finally {
+    tmp.remove();
+  }
+});
+
+it('users add creates the first admin from --password-stdin; the API opens only then', async () => {
+  const tmp = tempDir('mw-users-cli-');
+  try {
+    const file = path.join(tmp.dir, 'millwright.yaml');
+    writeFileSync(file, `${PLANT_YAML}\ndataDir: ./data\n`);
+    const withInput = (input: string, ...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', path.resolve('src/cli/bin.ts'), ...args], {
+        encoding: 'utf8',
+        input,
+      });
+    const noTty = cli('users', 'add', 'alice', '--role', 'admin', '-c', file);
+    assert.equal(noTty.status, 1);
+    assert.equal(
+      noTty.stderr,
+      'error: no terminal to ask for the password on: pass it with --password-stdin\n',
+    );
+    const short = withInput(
+      'short\n',
+      'users',
+      'add',
+      'alice',
+      '--role',
+      'admin',
+      '--password-stdin',
+      '-c',
+      file,
+    );
+    assert.equal(short.status, 1);
+    assert.match(short.stderr, /MW_ERR_AUTH_PASSWORD_POLICY: password must be at least 12/);
+
+    const badRole = cli('users', 'add', 'alice', '--role', 'wizard', '-c', file);
+    assert.notEqual(badRole.status, 0);
+    assert.match(badRole.stderr, /wizard.*(Allowed choices|choices)/is);
+
+    const ok = withInput(
+      'a long enough pass phrase\n',
+      ...['users', 'add', 'alice', '--role', 'admin', '--full-name', 'Alice Example'],
+      ...['--password-stdin', '-c', file],
+    );
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /created user alice \(Alice Example\): admin/);
+    const again = withInput(
+      'another long pass phrase\n',
+      'users',
+      'add',
+      'alice',
+      '--role',
+      'viewer',
+      '--password-stdin',
+      '-c',
+      file,
+    );
+    assert.equal(again.status, 1);
+    assert.match(again.stderr, /MW_ERR_AUTH_USER_EXISTS/);
+    const list = cli('users', 'list', '-c', file);
+    assert.match(list.stdout, /^alice \(Alice Example\): admin\n1 user\(s\)/m);
+
+    // The creation is in the audit trail, attributed to the OS user, with no password hash.
+    const { store } = await openConfiguredStore({
+      config: parseConfig(`${PLANT_YAML}\ndataDir: ./data\n`),
+      baseDir: tmp.dir,
+    });
+    try {
+      const rows = await store.listAudit({ entityType: 'user', entityId: 'alice', limit: 10 });
+      assert.equal(rows.length, 1);
+      assert.match(rows[0]!.actor, /^cli:/);
+      assert.equal(rows[0]!.action, 'create');
+      assert.deepEqual(rows[0]!.changes.roles, { old: null, new: ['admin'] });
+      assert.ok(!('passwordHash' in rows[0]!.changes));
+    } finally {
+      await store.close();
+    }
   } finally {
     tmp.remove();
   }

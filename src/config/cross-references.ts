@@ -1,8 +1,10 @@
 /**
  * Checks across fields of the configuration: unique ids at each level of the hierarchy and among
- * connections, and references between connections and bindings. They run on the raw input even
- * when other fields are invalid, so one run of `check-config` reports every problem.
+ * connections, references between connections and bindings, and the embedded broker's exposure
+ * rule. They run on the raw input even when other fields are invalid, so one run of
+ * `check-config` reports every problem.
  */
+import net from 'node:net';
 
 /** A problem found by `crossReferenceIssues`: a path into the configuration and the rule broken. */
 export interface CrossReferenceIssue {
@@ -11,6 +13,36 @@ export interface CrossReferenceIssue {
 }
 
 type Loose = Record<string, unknown>;
+
+const loopback = new net.BlockList();
+loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+loopback.addAddress('::1', 'ipv6'); // also matches ::ffff:127.x.x.x and the long forms
+
+/** True for `localhost`, 127.0.0.0/8 and ::1 (bracketed or not). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
+  if (h === 'localhost') return true;
+  const family = net.isIP(h);
+  return family !== 0 && loopback.check(h, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+/**
+ * The embedded broker's exposure rule: off loopback, MQTT clients must meet TLS and a login.
+ * The problem as a sentence, or null when the settings are allowed. Used by `check-config` and,
+ * as defence in depth, by the broker itself.
+ */
+export function brokerExposureProblem(broker: {
+  readonly host: string;
+  readonly tls: boolean;
+  readonly authentication: string;
+}): string | null {
+  if (isLoopbackHost(broker.host) || (broker.tls && broker.authentication === 'hub')) return null;
+  return `listening on ${broker.host} (not loopback) needs broker.tls and broker.authentication: hub`;
+}
+
 const list = (v: unknown): Loose[] =>
   Array.isArray(v) ? v.filter((x): x is Loose => x !== null && typeof x === 'object') : [];
 
@@ -44,6 +76,15 @@ export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
       );
     });
   });
+  const broker = (cfg.broker ?? {}) as Loose;
+  if (typeof broker.host === 'string') {
+    const problem = brokerExposureProblem({
+      host: broker.host,
+      tls: broker.tls !== undefined && broker.tls !== null,
+      authentication: typeof broker.authentication === 'string' ? broker.authentication : 'none',
+    });
+    if (problem !== null) issues.push({ path: ['broker', 'host'], message: problem });
+  }
   const connections = list(cfg.connections);
   dup(connections, (i) => ['connections', i, 'id'], 'connection');
   const byId = new Map(connections.map((c) => [c.id, c]));

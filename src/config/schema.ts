@@ -286,9 +286,27 @@ export const bindingSchema = z
   })
   .describe('Binds the tags of a connection to a work unit and a meaning.');
 
+const tlsSchema = z
+  .strictObject({
+    cert: z
+      .string()
+      .describe('PEM certificate (chain) file, relative to the config file.')
+      .meta({ examples: ['tls/hub.crt'] }),
+    key: z
+      .string()
+      .describe('PEM private key file of the certificate, relative to the config file.')
+      .meta({ examples: ['tls/hub.key'] }),
+  })
+  .describe('TLS certificate and key.');
+
 const brokerSchema = z
   .strictObject({
-    host: z.string().default('127.0.0.1').describe('Address the embedded broker listens on.'),
+    host: z
+      .string()
+      .default('127.0.0.1')
+      .describe(
+        'Address the embedded broker listens on. Any address other than loopback needs `tls` and `authentication` (the hub refuses to start otherwise).',
+      ),
     port: z
       .number()
       .int()
@@ -299,6 +317,15 @@ const brokerSchema = z
         'TCP port of the embedded broker. Unset: 1883, or a free port when 1883 is taken (printed at start). Set: that port, or a clear error when it is taken.',
       )
       .meta({ examples: [1883] }),
+    tls: tlsSchema
+      .optional()
+      .describe('Serve MQTT over TLS (mqtts) with this certificate and key.'),
+    authentication: z
+      .enum(['none', 'hub'])
+      .default('none')
+      .describe(
+        '`hub`: MQTT clients log in with a hub user name and password, or any user name and an API token as password; the user or token needs the permission `mqtt.publish` (role `integration`). `none` is only allowed on a loopback address.',
+      ),
   })
   .describe('The embedded MQTT broker, started when an MQTT connection names no URL.');
 
@@ -400,8 +427,77 @@ const httpSchema = z
       .max(65535)
       .default(8080)
       .describe('Port of the HTTP API (0: a free port).'),
+    tls: tlsSchema
+      .optional()
+      .describe('Serve HTTPS with this certificate and key (recommended off loopback).'),
+    corsOrigins: z
+      .array(
+        z.string().regex(/^https?:\/\/[^/\s]+\/?$/, {
+          error: 'expected an origin like "https://mes.example.com" (scheme, host and port only)',
+        }),
+      )
+      .default([])
+      .describe(
+        'Browser origins allowed to call the API from other sites (CORS). Empty: none (closed).',
+      ),
   })
   .describe('The HTTP API and UI.');
+
+const securitySchema = z
+  .strictObject({
+    passwords: z
+      .strictObject({
+        minLength: z.number().int().min(8).max(128).default(12).describe('Minimum length.'),
+        history: z
+          .number()
+          .int()
+          .min(0)
+          .max(24)
+          .default(5)
+          .describe('A new password must differ from this many previous ones.'),
+        maxAgeDays: z
+          .number()
+          .int()
+          .min(0)
+          .default(90)
+          .describe('Days after which a password must be changed; 0: never.'),
+      })
+      .prefault({})
+      .describe('Password policy (21 CFR 11.300).'),
+    lockout: z
+      .strictObject({
+        attempts: z
+          .number()
+          .int()
+          .min(1)
+          .max(100)
+          .default(5)
+          .describe('Consecutive failed logins (or signatures) that lock the account.'),
+        duration: durationSchema
+          .default(900_000)
+          .describe('How long a locked account stays locked.')
+          .meta({ examples: ['15m'] }),
+      })
+      .prefault({})
+      .describe('Account lockout after repeated failures (audited).'),
+    sessionIdle: durationSchema
+      .default(1_800_000)
+      .describe('A session expires after this long without a request.')
+      .meta({ examples: ['30m'] }),
+    sessionMax: durationSchema
+      .default(43_200_000)
+      .describe('A session expires this long after login, whatever its use.')
+      .meta({ examples: ['12h'] }),
+    loginRateLimit: z
+      .number()
+      .int()
+      .min(1)
+      .default(10)
+      .describe(
+        'Login and signing attempts per minute allowed per user name and per client address.',
+      ),
+  })
+  .describe('Users, sessions and passwords.');
 
 export const configSchema = z.strictObject({
   enterprise: enterpriseSchema,
@@ -422,6 +518,7 @@ export const configSchema = z.strictObject({
   quarantine: quarantineSchema.prefault({}),
   audit: auditSchema.prefault({}),
   http: httpSchema.prefault({}),
+  security: securitySchema.prefault({}),
   dataDir: z
     .string()
     .default('./data')
@@ -439,3 +536,5 @@ export type MqttConnectionConfig = Extract<ConnectionConfig, { type: 'mqtt' }>;
 export type SimulatorConnectionConfig = Extract<ConnectionConfig, { type: 'simulator' }>;
 export type BindingConfig = z.infer<typeof bindingSchema>;
 export type StoreConfig = Config['store'];
+export type SecurityConfig = Config['security'];
+export type TlsConfig = z.infer<typeof tlsSchema>;

@@ -3,6 +3,8 @@
  * port 0); `listenServer` binds it. Routes call the hub's core objects; every error is JSON
  * `{error: {code, message, path?}}` from the error registry.
  */
+import tls from 'node:tls';
+import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -10,6 +12,8 @@ import { isMwError, MwError } from '../errors.ts';
 import type { Hub } from '../hub.ts';
 import { formatPath } from '../config/load.ts';
 import { buildOpenApi } from './openapi.ts';
+import { registerAuth } from './auth.ts';
+import { registerIdentityRoutes } from './identity-routes.ts';
 import { registerRoutes } from './routes.ts';
 import { UI_HTML } from './ui.ts';
 
@@ -18,6 +22,10 @@ export type HubView = Omit<Hub, 'url' | 'stop'>;
 export interface ServerOptions {
   readonly hub: HubView;
   readonly logger: Logger;
+  /** Serve HTTPS with this PEM certificate (chain) and key (see `readTlsFiles`). */
+  readonly https?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+  /** Browser origins allowed to call the API cross-site (CORS); none when empty or unset. */
+  readonly corsOrigins?: readonly string[] | undefined;
 }
 
 /** Parse request input with a zod schema; a failure names the field and the rule. */
@@ -45,18 +53,30 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // Normal operation is quiet: no line per request (STYLE.md rule 13).
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 1000 },
+    https:
+      options.https === undefined ? null : { cert: options.https.cert, key: options.https.key },
   });
+  await registerCors(app, options.corsOrigins ?? []);
+  registerAuth(app, options.hub.identity);
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('x-frame-options', 'DENY');
     reply.header('referrer-policy', 'no-referrer');
     reply.header('cross-origin-opener-policy', 'same-origin');
+    // The UI page at `/` sets its own policy; everything else is data, never a document.
+    if (!reply.hasHeader('content-security-policy'))
+      reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+    if (options.https !== undefined) reply.header('strict-transport-security', 'max-age=31536000');
   });
 
   app.setErrorHandler((err, request, reply) => {
     if (isMwError(err)) {
-      if (err.status >= 500) request.log.error({ err }, err.message);
+      if (err.status >= 500 && err.code !== 'MW_ERR_AUTH_NO_ADMIN')
+        request.log.error({ err }, err.message);
+      if (err.status === 401) reply.header('www-authenticate', 'Bearer realm="millwright"');
+      if (err.code === 'MW_ERR_AUTH_RATE_LIMITED')
+        reply.header('retry-after', String(err.params.seconds));
       return reply.status(err.status).send({ error: err.toJSON() });
     }
     const status = (err as { statusCode?: number }).statusCode;
@@ -83,8 +103,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
 
   registerRoutes(app, options.hub);
+  registerIdentityRoutes(app, options.hub);
   const openApi = buildOpenApi();
-  app.get('/api/openapi.json', async () => openApi);
+  app.get('/api/openapi.json', { config: { access: 'public' } }, async () => openApi);
   app.get('/', async (_request, reply) =>
     reply
       .type('text/html; charset=utf-8')
@@ -96,6 +117,26 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   );
   await app.ready();
   return app;
+}
+
+/**
+ * CORS, closed unless `http.corsOrigins` lists the origin: a listed origin gets its preflight
+ * answered and `access-control-allow-origin` echoed; any other origin gets no CORS header at all,
+ * and its preflight is a 404. Registered before every other `onRequest` hook, so a preflight
+ * (which carries no credentials) is answered before authentication.
+ */
+async function registerCors(app: FastifyInstance, corsOrigins: readonly string[]): Promise<void> {
+  if (corsOrigins.length === 0) return;
+  // A configured "https://mes.example.com/" still matches the browser's "https://mes.example.com".
+  const allowed = new Set(corsOrigins.map((o) => new URL(o).origin).filter((o) => o !== 'null'));
+  await app.register(cors, {
+    // false: no CORS headers for this request, and OPTIONS falls through to the 404 handler.
+    origin: (origin, callback) =>
+      callback(null, origin !== undefined && allowed.has(origin) ? origin : false),
+    methods: ['GET', 'POST', 'PATCH', 'DELETE'],
+    allowedHeaders: ['authorization', 'content-type'],
+    credentials: true,
+  });
 }
 
 /** Listen and return the base URL; a taken port is a clear error naming it. */
@@ -116,5 +157,6 @@ export async function listenServer(
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
   const shownHost =
     host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  return `http://${shownHost}:${actualPort}`;
+  const scheme = app.server instanceof tls.Server ? 'https' : 'http';
+  return `${scheme}://${shownHost}:${actualPort}`;
 }

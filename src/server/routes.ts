@@ -105,7 +105,7 @@ function findEquipment(hub: HubView, id: string): Equipment {
 }
 
 export function registerRoutes(app: FastifyInstance, hub: HubView): void {
-  app.get('/api/v1/health', async (_request, reply) => {
+  app.get('/api/v1/health', { config: { access: 'public' } }, async (_request, reply) => {
     let storeError: string | null = null;
     try {
       await hub.store.ping();
@@ -158,13 +158,13 @@ export function registerRoutes(app: FastifyInstance, hub: HubView): void {
     return reply.status(storeError === null ? 200 : 503).send(body);
   });
 
-  app.get('/api/v1/equipment', async () => ({
+  app.get('/api/v1/equipment', { config: { access: 'equipment.read' } }, async () => ({
     items: hub.hierarchy.all().map((e) => equipmentJson(hub, e)),
   }));
 
   // Equipment ids are paths (acme/plant1/packaging/line1/filler): taken from the rest of the URL,
   // either as plain segments or URL-encoded as one segment.
-  app.get('/api/v1/equipment/*', async (request) => {
+  app.get('/api/v1/equipment/*', { config: { access: 'equipment.read' } }, async (request) => {
     const rest = decodeURIComponent((request.params as { '*': string })['*']).replace(/\/+$/, '');
     if (rest.endsWith('/events')) {
       const id = rest.slice(0, -'/events'.length);
@@ -188,7 +188,7 @@ export function registerRoutes(app: FastifyInstance, hub: HubView): void {
   });
 
   // 21 CFR 11.10(e): the trail can be checked at any time; the API offers no way to change it.
-  app.get('/api/v1/audit/verify', async (_request, reply) => {
+  app.get('/api/v1/audit/verify', { config: { access: 'audit.read' } }, async (_request, reply) => {
     const started = Date.now();
     const result = await hub.store.verifyAudit();
     const body: z.infer<typeof auditVerification> = result.ok
@@ -203,7 +203,7 @@ export function registerRoutes(app: FastifyInstance, hub: HubView): void {
     return reply.status(200).send(body);
   });
 
-  app.get('/api/v1/quarantine', async (request) => {
+  app.get('/api/v1/quarantine', { config: { access: 'samples.read' } }, async (request) => {
     const q = parseInput(quarantineQuery, request.query, 'query');
     const rows = await hub.store.listQuarantine({
       connectionId: q.connection,

@@ -6,7 +6,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import pg from 'pg';
-import { PLANT_YAML, startTestHub, testConfig, type TestHub } from '../helpers/hub.ts';
+import {
+  adminHeaders,
+  PLANT_YAML,
+  startTestHub,
+  testConfig,
+  type TestHub,
+} from '../helpers/hub.ts';
 import { PG_URL, serviceSkip } from '../helpers/services.ts';
 
 const pgClient = pg.Client;
@@ -51,12 +57,14 @@ for (const { name, store, skip } of stores)
   describe(`ingest through the embedded broker, ${name} store`, { skip }, () => {
     let hub: TestHub;
     let client: MqttClient;
+    let auth: { headers: { authorization: string } };
     const pub = (topic: string, payload: string | Buffer): Promise<unknown> =>
       client.publishAsync(topic, payload, { qos: 1 });
     const counter = (): number => hub.runtime.get(FILLER)?.counters.good.total ?? -1;
 
     before(async () => {
       hub = await startTestHub(testConfig(YAML + store));
+      auth = { headers: await adminHeaders(hub) };
       client = await mqtt.connectAsync(hub.broker?.url ?? '', {
         clientId: 'ingest-test',
         reconnectPeriod: 0,
@@ -97,7 +105,7 @@ for (const { name, store, skip } of stores)
       assert.equal(samples.length, 1);
       assert.equal(samples[0]?.equipmentId, FILLER);
       // … and so is its audit row (21 CFR 11.10(e)), in the same transaction.
-      const audit = await hub.store.listAudit({ limit: 10 });
+      const audit = await hub.store.listAudit({ entityType: 'equipment-state', limit: 10 });
       assert.equal(audit.length, 1);
       assert.equal(audit[0]?.actor, 'connection:line-mqtt');
       assert.equal(audit[0]?.entityType, 'equipment-state');
@@ -154,7 +162,7 @@ for (const { name, store, skip } of stores)
       await pub('t/elsewhere', 'hello'); // under `subscribe`, but no binding
       assert.equal(await hub.store.countQuarantine(), before + 6);
 
-      const res = await fetch(`${hub.url}/api/v1/quarantine?limit=6`);
+      const res = await fetch(`${hub.url}/api/v1/quarantine?limit=6`, auth);
       assert.equal(res.status, 200);
       const body = (await res.json()) as {
         items: {
@@ -187,28 +195,32 @@ for (const { name, store, skip } of stores)
       assert.ok((body.countsByConnection['line-mqtt']?.quarantined ?? 0) >= 6);
 
       // Bad input changed no record: no audit row for it.
-      assert.equal(await hub.store.countAudit(), 1);
+      const deviceRows = async () =>
+        (await hub.store.listAudit({ actor: 'connection:line-mqtt', limit: 100 })).length;
+      const adminRows = 2; // the test admin's creation and login
+      assert.equal(await deviceRows(), 1);
+      assert.equal(await hub.store.countAudit(), 1 + adminRows);
 
       // Still ingesting after the bad input.
       await pub('t/plant1/packaging/line1/filler/state', JSON.stringify({ v: 1, ts: T0 + 10_000 }));
       assert.equal(hub.runtime.get(FILLER)?.status.state, 'running');
-      assert.equal(await hub.store.countAudit(), 2, 'one audit row per state change');
-      const verify = (await (await fetch(`${hub.url}/api/v1/audit/verify`)).json()) as {
+      assert.equal(await deviceRows(), 2, 'one audit row per state change');
+      const verify = (await (await fetch(`${hub.url}/api/v1/audit/verify`, auth)).json()) as {
         ok: boolean;
         count: number;
       };
-      assert.deepEqual([verify.ok, verify.count], [true, 2]);
+      assert.deepEqual([verify.ok, verify.count], [true, 2 + adminRows]);
     });
 
     it('pages the quarantine newest first with a cursor', async () => {
-      const first = (await (await fetch(`${hub.url}/api/v1/quarantine?limit=2`)).json()) as {
+      const first = (await (await fetch(`${hub.url}/api/v1/quarantine?limit=2`, auth)).json()) as {
         items: { id: number }[];
         nextCursor: string;
       };
       assert.equal(first.items.length, 2);
       assert.ok(first.nextCursor);
       const second = (await (
-        await fetch(`${hub.url}/api/v1/quarantine?limit=2&cursor=${first.nextCursor}`)
+        await fetch(`${hub.url}/api/v1/quarantine?limit=2&cursor=${first.nextCursor}`, auth)
       ).json()) as { items: { id: number }[] };
       assert.ok((second.items[0]?.id ?? Infinity) < (first.items[1]?.id ?? 0));
     });

@@ -8,7 +8,7 @@ import { loadConfigFile } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { DEMO_CONFIG } from '../../src/cli/main.ts';
 import { waitFor } from '../helpers/services.ts';
-import { startTestHub, tempDir, type TestHub } from '../helpers/hub.ts';
+import { adminHeaders, startTestHub, tempDir, type TestHub } from '../helpers/hub.ts';
 
 interface Unit {
   id: string;
@@ -30,8 +30,9 @@ function demoConfig(): Config {
   };
 }
 
+let auth: { authorization: string } | undefined;
 const getJson = async <T>(url: string): Promise<{ status: number; body: T }> => {
-  const res = await fetch(url);
+  const res = await fetch(url, { headers: auth ?? {} });
   return { status: res.status, body: (await res.json()) as T };
 };
 
@@ -42,6 +43,7 @@ describe('the demo plant', () => {
 
   before(async () => {
     hub = await startTestHub(demoConfig(), { dataDir: data.dir });
+    auth = await adminHeaders(hub);
     units = async () =>
       (await getJson<{ items: Unit[] }>(`${hub.url}/api/v1/equipment`)).body.items.filter(
         (e) => e.level === 'workUnit',

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
+import { localPrincipal } from '../../src/compliance/identity.ts';
 import { startHub, type Hub } from '../../src/hub.ts';
 
 export interface TestHub extends Hub {
@@ -61,3 +62,49 @@ sites:
           - id: line1
             units: [{ id: filler, idealCycleTime: 1s }, { id: capper }, { id: labeller }]
 `;
+
+export const TEST_ADMIN = { username: 'admin', password: 'correct horse battery staple' };
+
+/**
+ * Create a user through the hub's identity service as the local command line would (no forced
+ * password change), and return its password.
+ */
+export async function createTestUser(
+  hub: Pick<Hub, 'identity'>,
+  username: string,
+  roles: string[],
+  password = `${username} pass phrase 42`,
+): Promise<string> {
+  await hub.identity.createUser(localPrincipal(), {
+    username,
+    fullName: `Test ${username}`,
+    roles,
+    password,
+  });
+  return password;
+}
+
+/** Log in over HTTP; returns headers that carry the session. */
+export async function login(
+  url: string,
+  username: string,
+  password: string,
+): Promise<{ authorization: string }> {
+  const res = await fetch(`${url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  if (res.status !== 200)
+    throw new Error(`login as ${username}: ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as { token: string };
+  return { authorization: `Bearer ${body.token}` };
+}
+
+/** Create the test admin (first call) and log in as it. */
+export async function adminHeaders(hub: Hub): Promise<{ authorization: string }> {
+  if ((await hub.store.getRecord('user', TEST_ADMIN.username)) === undefined) {
+    await createTestUser(hub, TEST_ADMIN.username, ['admin'], TEST_ADMIN.password);
+  }
+  return login(hub.url!, TEST_ADMIN.username, TEST_ADMIN.password);
+}

@@ -6,10 +6,15 @@
  * callback, i.e. after the store committed the message. aedes dispatches every packet of one
  * socket read concurrently, so many messages share one store transaction (group commit) while the
  * acknowledgement still means "committed".
+ *
+ * Off loopback the broker only starts with TLS (mqtts) and `authentication: hub`, where every
+ * client logs in through the `authenticate` callback; without a callback nobody gets in.
  */
 import net from 'node:net';
-import { Aedes, type Client, type PublishPacket } from 'aedes';
+import tls from 'node:tls';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
+import { brokerExposureProblem } from '../../config/cross-references.ts';
 import { MwError } from '../../errors.ts';
 import { compileTopicPattern, type TopicPattern } from './topic-pattern.ts';
 
@@ -18,6 +23,13 @@ export interface EmbeddedBrokerOptions {
   /** Undefined: 1883, or a free port when 1883 is taken. A number: that port or an error. */
   readonly port: number | undefined;
   readonly logger: Logger;
+  /** Serve mqtts with this PEM certificate (chain) and key instead of plain MQTT. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+  /** `hub`: every client logs in through `authenticate`. Default `none` (loopback only). */
+  readonly authentication?: 'none' | 'hub' | undefined;
+  /** Checks a client's login when `authentication` is `hub`; unset there, everyone is refused. */
+  readonly authenticate?:
+    ((username: string, password: string, clientAddress: string) => Promise<boolean>) | undefined;
 }
 
 export type PublishHandler = (topic: string, payload: Buffer) => Promise<void>;
@@ -35,7 +47,7 @@ export class EmbeddedBroker {
 
   private constructor(
     private readonly aedes: Aedes,
-    private readonly server: net.Server,
+    private readonly server: net.Server | tls.Server,
     readonly host: string,
     readonly port: number,
     /** Why the port is not the one asked for, if it is not. */
@@ -43,7 +55,8 @@ export class EmbeddedBroker {
   ) {}
 
   get url(): string {
-    return `mqtt://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
+    const scheme = this.server instanceof tls.Server ? 'mqtts' : 'mqtt';
+    return `${scheme}://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
   }
 
   get connectedClients(): number {
@@ -52,6 +65,16 @@ export class EmbeddedBroker {
 
   static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
     const log = options.logger;
+    const authentication = options.authentication ?? 'none';
+    const exposure = brokerExposureProblem({
+      host: options.host,
+      tls: options.tls !== undefined,
+      authentication,
+    });
+    if (exposure !== null) {
+      // Also reported by check-config (cross-references.ts); this guards other ways in.
+      throw new MwError('MW_ERR_BROKER_EXPOSED', { problem: exposure }, { path: 'broker.host' });
+    }
     // Set once the broker exists; publishes before that (none can arrive) pass through.
     const ref: { broker?: EmbeddedBroker } = {};
     const aedes = await Aedes.createBroker({
@@ -73,11 +96,17 @@ export class EmbeddedBroker {
           },
         );
       },
+      ...(authentication === 'hub'
+        ? { authenticate: hubAuthenticate(options.authenticate, log) }
+        : {}),
     });
     aedes.on('clientError', (client, err) =>
       log.debug({ clientId: client.id, err: err.message }, 'MQTT client error'),
     );
-    const server = net.createServer(aedes.handle);
+    const server =
+      options.tls === undefined
+        ? net.createServer(aedes.handle)
+        : tls.createServer({ cert: options.tls.cert, key: options.tls.key }, aedes.handle);
     let port: number;
     let note: string | null = null;
     try {
@@ -123,6 +152,55 @@ export class EmbeddedBroker {
       void closeAedes(this.aedes);
     });
   }
+}
+
+type AuthenticateHook = (
+  client: Client,
+  username: Readonly<string | undefined>,
+  password: Readonly<Buffer | undefined>,
+  done: (error: AuthenticateError | null, success: boolean | null) => void,
+) => void;
+
+// MQTT 3.1.1 §3.2.2.3 CONNACK return codes.
+const SERVER_UNAVAILABLE = 3;
+const BAD_USERNAME_OR_PASSWORD = 4;
+const NOT_AUTHORIZED = 5;
+
+function refusal(returnCode: 3 | 4 | 5, message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode });
+}
+
+/** aedes' `authenticate` hook for `authentication: hub`: fails closed. */
+function hubAuthenticate(
+  authenticate: EmbeddedBrokerOptions['authenticate'],
+  log: Logger,
+): AuthenticateHook {
+  return (client, username, password, done) => {
+    const clientAddress =
+      (client.conn as Partial<net.Socket> | undefined)?.remoteAddress ?? 'unknown';
+    const refuse = (returnCode: 3 | 4 | 5, message: string): void => {
+      log.info({ clientId: client.id, clientAddress, username }, `MQTT login refused: ${message}`);
+      done(refusal(returnCode, message), false);
+    };
+    if (authenticate === undefined)
+      return refuse(NOT_AUTHORIZED, 'no login is possible (no user check configured)');
+    if (username === undefined || username === '' || password === undefined)
+      return refuse(NOT_AUTHORIZED, 'user name and password required');
+    const secret = password.toString('utf8');
+    // Through a promise, so a check that throws synchronously is a refusal too, not a crash.
+    Promise.resolve(username)
+      .then((user) => authenticate(user, secret, clientAddress))
+      .then(
+        (ok) =>
+          ok === true
+            ? done(null, true)
+            : refuse(BAD_USERNAME_OR_PASSWORD, 'bad user name or password'),
+        (err: unknown) => {
+          log.warn({ err, clientId: client.id, clientAddress }, 'MQTT login check failed');
+          done(refusal(SERVER_UNAVAILABLE, 'login check failed'), false);
+        },
+      );
+  };
 }
 
 function listen(server: net.Server, host: string, port: number): Promise<number> {
