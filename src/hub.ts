@@ -21,6 +21,9 @@ import { readTlsFiles } from './server/tls.ts';
 import { openStore } from './store/index.ts';
 import type { MigrationStatus, Store } from './store/types.ts';
 
+/** How often expired sessions are removed. */
+const SESSION_PURGE_EVERY_MS = 5 * 60_000;
+
 export interface HubOptions {
   readonly config: Config;
   /** Folder relative paths of the configuration are resolved against. */
@@ -119,6 +122,16 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
     const identity = new IdentityService(store, { security: config.security });
     const signatures = new SignatureService(store, identity);
+    // Sessions nobody ends (a closed browser) are removed once expired, with an audit row each.
+    const purge = setInterval(() => {
+      identity.purgeExpiredSessions().then(
+        (n) => {
+          if (n > 0) logger.info({ sessions: n }, `ended ${n} expired session(s)`);
+        },
+        (err: unknown) => logger.warn({ err }, 'could not end expired sessions'),
+      );
+    }, SESSION_PURGE_EVERY_MS).unref();
+    cleanups.push(async () => clearInterval(purge));
     const runtime = new EquipmentRuntime(hierarchy);
     runtime.reset(await store.loadUnits());
     const bindings = new BindingTable(config.bindings, config.enterprise.id);

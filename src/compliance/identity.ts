@@ -476,6 +476,19 @@ export class IdentityService {
     };
   }
 
+  /** End the sessions whose idle or maximum time has passed; returns how many. */
+  async purgeExpiredSessions(): Promise<number> {
+    const at = this.now();
+    const expired: string[] = [];
+    for await (const r of this.allRecords('session')) {
+      const session = r.data as unknown as SessionData;
+      const lastSeen = Math.max(this.lastSeen.get(r.entityId) ?? 0, session.lastSeenAt);
+      if (at >= this.sessionExpiry(session, lastSeen)) expired.push(r.entityId);
+    }
+    for (const id of expired) await this.endSession(id, 'system', 'session-expired');
+    return expired.length;
+  }
+
   /** End the session behind a principal (logout). */
   async logout(principal: Principal): Promise<void> {
     if (principal.sessionId === undefined) return;
