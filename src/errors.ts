@@ -123,7 +123,8 @@ export const errorDefinitions = {
   },
   MW_ERR_AUTH_NO_ADMIN: {
     status: 503,
-    message: 'no administrator exists yet: the API answers only /api/v1/health until one does',
+    message:
+      'no administrator exists yet, so the API answers only /api/v1/health; create one on the hub machine: millwright users add NAME --role admin -c CONFIG',
     fix: 'Create the first administrator on the hub machine: `millwright users add NAME --role admin -c CONFIG` (asks for the password, or reads it with --password-stdin).',
   },
   MW_ERR_AUTH_REQUIRED: {

@@ -305,6 +305,8 @@ export class IdentityService {
     const record = await this.userRecord(username);
     const before = record.data as unknown as UserData;
     const after = await this.withNewPassword(before, username, password);
+    // Whoever knew the old password is logged out.
+    await this.endSessionsOf(username);
     return this.writeUser(
       by,
       record,
@@ -430,6 +432,36 @@ export class IdentityService {
       );
       throw new MwError('MW_ERR_AUTH_DISABLED', { user: username });
     }
+    if (purpose !== 'login' && purpose !== 'change-password' && user.failedLogins > 0) {
+      // A right password ends a run of failures (lockout counts consecutive ones); a login
+      // and a password change write this reset with their own audit row.
+      const reset: UserData = { ...user, failedLogins: 0, lockedUntil: null };
+      const [stored] = await this.store.writeRecords(
+        [userWrite(record, reset)],
+        [
+          this.audit(
+            { actor: `user:${username}` },
+            `${purpose}.succeeded`,
+            'user',
+            username,
+            diffFields({ ...user }, { ...reset }),
+            'a right password ends the run of failures',
+          ),
+        ],
+      );
+      return this.checkUsable(stored!, reset, at, purpose);
+    }
+    return this.checkUsable(record, user, at, purpose);
+  }
+
+  /** The checks after a right password: a password that must change blocks all but changing it. */
+  private checkUsable(
+    record: StoredRecord,
+    user: UserData,
+    at: number,
+    purpose: 'login' | 'sign' | 'change-password' | 'mqtt',
+  ): StoredRecord {
+    const username = record.entityId;
     if (purpose !== 'change-password') {
       const reason = user.mustChangePassword
         ? 'it was set by an administrator'
@@ -558,7 +590,8 @@ export class IdentityService {
       authorize(by, p);
       return p;
     });
-    const id = randomBytes(9).toString('base64url');
+    // Hex: the id ends at the first "_" of the token, so it must not contain one.
+    const id = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const data: TokenData = {
       name: input.name,
@@ -615,6 +648,11 @@ export class IdentityService {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** The service's clock (UTC epoch ms), for records written alongside its audit rows. */
+  clock(): number {
+    return this.now();
+  }
 
   /** An audit entry; `by` may be a principal or just an actor. */
   audit(

@@ -27,8 +27,24 @@ export const SIGNATURE_MEANINGS = [
 ] as const;
 export type SignatureMeaning = (typeof SIGNATURE_MEANINGS)[number];
 
-/** Record types that can be signed; later issues add theirs (orders, lots, batch records …). */
-export const SIGNABLE_TYPES = ['user', 'api-token'] as const;
+/**
+ * Record types that can be signed, each with the fields a signature covers; later issues add
+ * theirs (orders, lots, batch records …). Bookkeeping a person does not sign (a user's count of
+ * failed logins, a token's last use) is left out, so it can change without voiding signatures.
+ */
+export const SIGNED_FIELDS = {
+  user: ['fullName', 'roles', 'disabled'],
+  'api-token': ['name', 'owner', 'permissions', 'expiresAt', 'revokedAt'],
+} as const satisfies Record<string, readonly string[]>;
+
+export const SIGNABLE_TYPES = Object.keys(SIGNED_FIELDS) as (keyof typeof SIGNED_FIELDS)[];
+
+/** The part of a record a signature covers. */
+export function signedContent(record: StoredRecord): Record<string, unknown> {
+  const fields = (SIGNED_FIELDS as Record<string, readonly string[]>)[record.entityType];
+  if (fields === undefined) return { ...record.data };
+  return Object.fromEntries(fields.map((f) => [f, record.data[f] ?? null]));
+}
 
 export interface SignatureData {
   readonly signer: string;
@@ -51,14 +67,14 @@ export interface SignatureView extends SignatureData {
   readonly invalidReason: string | null;
 }
 
-/** The hash a signature binds to: type, id and content of the record, canonical JSON. */
+/** The hash a signature binds to: type, id and signed content of the record, canonical JSON. */
 export function contentHash(record: StoredRecord): string {
   return createHash('sha256')
     .update(
       canonicalJson({
         entityType: record.entityType,
         entityId: record.entityId,
-        data: record.data,
+        data: signedContent(record),
       }),
     )
     .digest('hex');
@@ -114,7 +130,7 @@ export class SignatureService {
       signer: input.username,
       fullName: user.fullName,
       meaning: input.meaning,
-      at: Date.now(),
+      at: this.identity.clock(),
       entityType: record.entityType,
       entityId: record.entityId,
       recordVersion: record.version,

@@ -12,6 +12,7 @@ import { isMwError, MwError } from '../errors.ts';
 import type { Hub } from '../hub.ts';
 import { formatPath } from '../config/load.ts';
 import { buildOpenApi } from './openapi.ts';
+import { registerAuditRoutes } from './audit-routes.ts';
 import { registerAuth } from './auth.ts';
 import { registerIdentityRoutes } from './identity-routes.ts';
 import { registerRoutes } from './routes.ts';
@@ -57,7 +58,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       options.https === undefined ? null : { cert: options.https.cert, key: options.https.key },
   });
   await registerCors(app, options.corsOrigins ?? []);
-  registerAuth(app, options.hub.identity);
+  const routeAccess = registerAuth(app, options.hub.identity);
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('x-content-type-options', 'nosniff');
@@ -104,7 +105,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   registerRoutes(app, options.hub);
   registerIdentityRoutes(app, options.hub);
-  const openApi = buildOpenApi();
+  registerAuditRoutes(app, options.hub);
+  const openApi = buildOpenApi(routeAccess);
   app.get('/api/openapi.json', { config: { access: 'public' } }, async () => openApi);
   app.get('/', async (_request, reply) =>
     reply

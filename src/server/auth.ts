@@ -98,13 +98,24 @@ function checkOrigin(request: FastifyRequest): void {
   }
 }
 
-export function registerAuth(app: FastifyInstance, identity: IdentityService): void {
+/**
+ * Install the hook. Returns the access of every `/api` route (`METHOD /url` → access), filled
+ * in as routes are added, for the OpenAPI document.
+ */
+export function registerAuth(
+  app: FastifyInstance,
+  identity: IdentityService,
+): Map<string, RouteAccess> {
+  const routes = new Map<string, RouteAccess>();
   app.decorateRequest('principal', null);
 
   app.addHook('onRoute', (route) => {
-    if (route.url.startsWith('/api/') && route.config?.access === undefined) {
+    if (!route.url.startsWith('/api/')) return;
+    const access = route.config?.access;
+    if (access === undefined) {
       throw new Error(`route ${route.method} ${route.url} declares no access (config.access)`);
     }
+    for (const method of [route.method].flat()) routes.set(`${method} ${route.url}`, access);
   });
 
   app.addHook('onRequest', async (request) => {
@@ -121,4 +132,5 @@ export function registerAuth(app: FastifyInstance, identity: IdentityService): v
     request.principal = await identity.authenticate(credential.bearer);
     if (access !== 'authenticated') authorize(request.principal, access);
   });
+  return routes;
 }

@@ -1,7 +1,23 @@
 /** The OpenAPI 3.1 document, generated from the same zod schemas the routes validate with. */
 import { z } from 'zod';
 import { VERSION } from '../version.ts';
+import type { RouteAccess } from './auth.ts';
 import {
+  loginBody,
+  passwordChangeBody,
+  reasonBody,
+  signaturesQuery,
+  signBody,
+  tokenCreateBody,
+  userCreateBody,
+  userPasswordBody,
+  userUpdateBody,
+} from './identity-routes.ts';
+import {
+  auditExportQuery,
+  auditPage,
+  auditQuery,
+  auditRowView,
   auditVerification,
   equipmentList,
   equipmentView,
@@ -48,58 +64,237 @@ const idParam = {
   schema: { type: 'string' },
 };
 
-export function buildOpenApi(): Json {
+const body = (s: z.ZodType): Json => ({
+  required: true,
+  content: { 'application/json': { schema: inputSchema(s) } },
+});
+const ok = (description: string): Json => ({ '200': { description } });
+const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
+const tokenIdParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+
+/** Users, sessions, tokens and signatures (issue #3); see docs/roles.md for who may call what. */
+const identityPaths: Json = {
+  '/api/v1/auth/login': {
+    post: {
+      summary: 'Log in: a session token (also set as the HttpOnly cookie mw_session)',
+      requestBody: body(loginBody),
+      responses: ok('The session token, its expiry and the user.'),
+    },
+  },
+  '/api/v1/auth/logout': {
+    post: { summary: 'End the session', responses: { '204': { description: 'Ended.' } } },
+  },
+  '/api/v1/auth/me': {
+    get: { summary: 'Who the credentials belong to', responses: ok('Actor and permissions.') },
+  },
+  '/api/v1/auth/password': {
+    post: {
+      summary: 'Change one’s own password, proving the current one (works when it has expired)',
+      requestBody: body(passwordChangeBody),
+      responses: { '204': { description: 'Changed.' } },
+    },
+  },
+  '/api/v1/roles': {
+    get: { summary: 'Roles and their permissions', responses: ok('Roles and permissions.') },
+  },
+  '/api/v1/users': {
+    get: { summary: 'Users', responses: ok('Every user (never deleted; disabled ones too).') },
+    post: {
+      summary: 'Create a user (the user changes the password at first login)',
+      requestBody: body(userCreateBody),
+      responses: { '201': { description: 'Created.' } },
+    },
+  },
+  '/api/v1/users/{name}': {
+    get: { summary: 'One user', parameters: [nameParam], responses: ok('The user.') },
+    patch: {
+      summary: 'Change full name, roles or disabled (audited old → new)',
+      parameters: [nameParam],
+      requestBody: body(userUpdateBody),
+      responses: ok('The user as changed.'),
+    },
+  },
+  '/api/v1/users/{name}/password': {
+    post: {
+      summary: 'Set a user’s password (to be changed at the next login)',
+      parameters: [nameParam],
+      requestBody: body(userPasswordBody),
+      responses: ok('The user.'),
+    },
+  },
+  '/api/v1/users/{name}/unlock': {
+    post: {
+      summary: 'Unlock a user locked after failed attempts',
+      parameters: [nameParam],
+      requestBody: body(reasonBody),
+      responses: ok('The user.'),
+    },
+  },
+  '/api/v1/tokens': {
+    get: {
+      summary: 'API tokens (never their secrets), with last use',
+      responses: ok('The tokens.'),
+    },
+    post: {
+      summary: 'Create an API token; the response shows its secret once',
+      requestBody: body(tokenCreateBody),
+      responses: { '201': { description: 'The token (field token) and its record.' } },
+    },
+  },
+  '/api/v1/tokens/{id}': {
+    delete: {
+      summary: 'Revoke an API token',
+      parameters: [tokenIdParam],
+      requestBody: body(reasonBody),
+      responses: ok('The token as revoked.'),
+    },
+  },
+  '/api/v1/signatures': {
+    get: {
+      summary: 'The electronic signatures of a record, each with whether it still holds',
+      parameters: queryParameters(signaturesQuery),
+      responses: ok('The signatures, oldest first.'),
+    },
+    post: {
+      summary: 'Sign a record (re-authenticating with user name and password)',
+      requestBody: body(signBody),
+      responses: { '201': { description: 'The signature.' } },
+    },
+  },
+};
+
+/** The access a route declared, for an OpenAPI path and method (`{x}` is `:x`, equipment is `*`). */
+function accessOf(
+  routes: ReadonlyMap<string, RouteAccess>,
+  method: string,
+  path: string,
+): RouteAccess | undefined {
+  const url = path.startsWith('/api/v1/equipment/')
+    ? '/api/v1/equipment/*'
+    : path.replace(/\{(\w+)\}/g, ':$1');
+  return routes.get(`${method.toUpperCase()} ${url}`);
+}
+
+/** Mark each operation with the permission it needs, its security and its 401/403 answers. */
+function withAccess(paths: Json, routes: ReadonlyMap<string, RouteAccess>): Json {
+  for (const [path, item] of Object.entries(paths)) {
+    for (const [method, op] of Object.entries(item as Record<string, Json>)) {
+      const access = accessOf(routes, method, path);
+      if (access === undefined)
+        throw new Error(`OpenAPI lists ${method} ${path}, which has no route`);
+      op['x-permission'] = access;
+      if (access === 'public') {
+        op.security = [];
+        continue;
+      }
+      op.responses = {
+        ...(op.responses as Json),
+        '401': json(errorResponse, 'No, unknown, expired or revoked credentials.'),
+        ...(access === 'authenticated'
+          ? {}
+          : { '403': json(errorResponse, `The credentials lack the permission ${access}.`) }),
+      };
+    }
+  }
+  return paths;
+}
+
+export function buildOpenApi(routes: ReadonlyMap<string, RouteAccess>): Json {
   return {
     openapi: '3.1.0',
     info: {
       title: 'Millwright API',
       version: VERSION,
-      description: 'MES integration hub: equipment, events, quarantine and health.',
+      description:
+        'MES integration hub: equipment, events, quarantine, health, users, tokens, signatures and the audit trail. Every route names the permission it needs in x-permission (docs/roles.md).',
     },
-    paths: {
-      '/api/v1/health': {
-        get: {
-          summary: 'Health of the store, the broker, every connection and the ingest pipeline',
-          responses: {
-            '200': json(healthView, 'Healthy or degraded.'),
-            '503': json(healthView, 'The store is unreachable.'),
+    components: {
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'A session (mws_…) from POST /api/v1/auth/login, or an API token (mwt_…).',
+        },
+        cookie: { type: 'apiKey', in: 'cookie', name: 'mw_session' },
+      },
+    },
+    security: [{ bearer: [] }, { cookie: [] }],
+    paths: withAccess(
+      {
+        ...identityPaths,
+        '/api/v1/health': {
+          get: {
+            summary: 'Health of the store, the broker, every connection and the ingest pipeline',
+            responses: {
+              '200': json(healthView, 'Healthy or degraded.'),
+              '503': json(healthView, 'The store is unreachable.'),
+            },
+          },
+        },
+        '/api/v1/equipment': {
+          get: {
+            summary: 'The equipment hierarchy with live state and counters',
+            responses: { '200': json(equipmentList, 'Every node, parents first.') },
+          },
+        },
+        '/api/v1/equipment/{id}': {
+          get: {
+            summary: 'One equipment node',
+            parameters: [idParam],
+            responses: { '200': json(equipmentView, 'The node.'), ...errors },
+          },
+        },
+        '/api/v1/equipment/{id}/events': {
+          get: {
+            summary: 'Events of the equipment and everything below it, oldest first, paged',
+            parameters: [idParam, ...queryParameters(eventsQuery)],
+            responses: { '200': json(eventPage, 'One page of events.'), ...errors },
+          },
+        },
+        '/api/v1/audit': {
+          get: {
+            summary: 'The audit trail, oldest first, paged; filtered by entity, actor and time',
+            parameters: queryParameters(auditQuery),
+            responses: { '200': json(auditPage, 'One page of audit rows.'), '400': errors['400'] },
+          },
+        },
+        '/api/v1/audit/export': {
+          get: {
+            summary:
+              'A complete copy of the matching audit rows (21 CFR 11.10(b)), streamed as a file download',
+            parameters: queryParameters(auditExportQuery),
+            responses: {
+              '200': {
+                description:
+                  'CSV (RFC 4180; columns seq, at, actor, action, entity_type, entity_id, changes, reason, hash, prev_hash) or a JSON array of audit rows.',
+                content: {
+                  'text/csv': { schema: { type: 'string' } },
+                  'application/json': { schema: schema(z.array(auditRowView)) },
+                },
+              },
+              '400': errors['400'],
+            },
+          },
+        },
+        '/api/v1/audit/verify': {
+          get: {
+            summary:
+              "Walk the audit trail's hash chain: ok with the row count, or the first broken row and why",
+            responses: { '200': json(auditVerification, 'The verdict (ok true or false).') },
+          },
+        },
+        '/api/v1/quarantine': {
+          get: {
+            summary: 'Input that could not be accepted, newest first, with the reason',
+            parameters: queryParameters(quarantineQuery),
+            responses: {
+              '200': json(quarantinePage, 'One page of entries.'),
+              '400': errors['400'],
+            },
           },
         },
       },
-      '/api/v1/equipment': {
-        get: {
-          summary: 'The equipment hierarchy with live state and counters',
-          responses: { '200': json(equipmentList, 'Every node, parents first.') },
-        },
-      },
-      '/api/v1/equipment/{id}': {
-        get: {
-          summary: 'One equipment node',
-          parameters: [idParam],
-          responses: { '200': json(equipmentView, 'The node.'), ...errors },
-        },
-      },
-      '/api/v1/equipment/{id}/events': {
-        get: {
-          summary: 'Events of the equipment and everything below it, oldest first, paged',
-          parameters: [idParam, ...queryParameters(eventsQuery)],
-          responses: { '200': json(eventPage, 'One page of events.'), ...errors },
-        },
-      },
-      '/api/v1/audit/verify': {
-        get: {
-          summary:
-            "Walk the audit trail's hash chain: ok with the row count, or the first broken row and why",
-          responses: { '200': json(auditVerification, 'The verdict (ok true or false).') },
-        },
-      },
-      '/api/v1/quarantine': {
-        get: {
-          summary: 'Input that could not be accepted, newest first, with the reason',
-          parameters: queryParameters(quarantineQuery),
-          responses: { '200': json(quarantinePage, 'One page of entries.'), '400': errors['400'] },
-        },
-      },
-    },
+      routes,
+    ),
   };
 }

@@ -21,7 +21,7 @@ const iso = (ms: number | null | undefined): string | null =>
   ms === null || ms === undefined || ms <= 0 ? null : new Date(ms).toISOString();
 
 export const encodeCursor = (n: number): string => Buffer.from(String(n)).toString('base64url');
-function decodeCursor(cursor: string | undefined, field: string): number | undefined {
+export function decodeCursor(cursor: string | undefined, field: string): number | undefined {
   if (cursor === undefined) return undefined;
   const n = Number(Buffer.from(cursor, 'base64url').toString());
   if (!Number.isSafeInteger(n) || n < 0) {

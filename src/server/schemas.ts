@@ -20,7 +20,7 @@ export const errorResponse = z
   .meta({ id: 'Error' });
 
 /** A time given as ISO 8601 text or epoch milliseconds. */
-const timeParam = z
+export const timeParam = z
   .string()
   .transform((text, ctx) => {
     const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
@@ -193,3 +193,61 @@ export const auditVerification = z
     tookMs: z.number(),
   })
   .meta({ id: 'AuditVerification' });
+
+const auditFilterFields = {
+  entity: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Only rows about this entity type (user, api-token, config …).'),
+  id: z.string().min(1).optional().describe('Only rows about this entity id.'),
+  user: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Only rows by this actor: a user name (alice means user:alice) or a full actor (user:alice, token:<id>, connection:<id>, cli:<name>, address:<ip>, system).',
+    )
+    .meta({ examples: ['alice', 'token:erp'] }),
+  from: timeParam.optional().describe('Only rows at or after this time.'),
+  to: timeParam.optional().describe('Only rows before this time.'),
+};
+
+export const auditQuery = z.strictObject({
+  ...auditFilterFields,
+  limit: limitParam(1000, 100),
+  cursor: cursorParam.optional(),
+});
+
+export const auditExportQuery = z.strictObject({
+  format: z
+    .enum(['csv', 'json'])
+    .default('csv')
+    .describe('csv: human readable (RFC 4180); json: an array of the rows as GET /api/v1/audit.'),
+  ...auditFilterFields,
+});
+
+export const auditRowView = z
+  .object({
+    seq: z.number().describe('Position in the trail: 1, 2, 3 … without gaps.'),
+    at: z.string().describe('When (ISO 8601 UTC, the hub clock).'),
+    actor: z.string().meta({ examples: ['user:alice'] }),
+    action: z.string().meta({ examples: ['update'] }),
+    entityType: z.string(),
+    entityId: z.string(),
+    changes: z
+      .record(z.string(), z.object({ old: z.unknown(), new: z.unknown() }))
+      .describe('The changed fields, old → new (old is null on create, new is null on delete).'),
+    reason: z.string().nullable(),
+    hash: z.string().describe("SHA-256 of the previous row's hash and this row's content."),
+    prevHash: z.string(),
+  })
+  .meta({ id: 'AuditRow' });
+
+export const auditPage = z.object({
+  items: z.array(auditRowView),
+  nextCursor: z
+    .string()
+    .nullable()
+    .describe('Pass as `cursor` for the next page; null on the last page.'),
+});

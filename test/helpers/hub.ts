@@ -73,7 +73,7 @@ export async function createTestUser(
   hub: Pick<Hub, 'identity'>,
   username: string,
   roles: string[],
-  password = `${username} pass phrase 42`,
+  password = 'plant floor pass phrase 42',
 ): Promise<string> {
   await hub.identity.createUser(localPrincipal(), {
     username,
