@@ -6,7 +6,7 @@
  * in a temp folder at test time and removed after.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,34 +18,13 @@ import { EmbeddedBroker } from '../../src/connectors/mqtt/embedded-broker.ts';
 import { isMwError, type MwError } from '../../src/errors.ts';
 import { readTlsFiles, type TlsFiles } from '../../src/server/tls.ts';
 import { PLANT_YAML, tempDir } from '../helpers/hub.ts';
+import { makeCertificate } from '../helpers/tls.ts';
 
 const logger = pino({ level: 'silent' });
 
-/** A throwaway self-signed P-256 certificate for 127.0.0.1. */
-function makeCertificate(dir: string): TlsFiles {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-days',
-      '1',
-      '-keyout',
-      path.join(dir, 'broker.key'),
-      '-out',
-      path.join(dir, 'broker.crt'),
-    ],
-    { stdio: 'pipe' },
-  );
+/** A throwaway self-signed P-256 certificate for 127.0.0.1, read as the broker would. */
+function makeBrokerCertificate(dir: string): TlsFiles {
+  makeCertificate(dir, 'broker');
   return readTlsFiles('broker.tls', { cert: 'broker.crt', key: 'broker.key' }, dir);
 }
 
@@ -69,7 +48,7 @@ describe('embedded broker over mqtts with authentication: hub', () => {
   let broker: EmbeddedBroker;
 
   before(async () => {
-    files = makeCertificate(tmp.dir);
+    files = makeBrokerCertificate(tmp.dir);
     broker = await EmbeddedBroker.start({
       host: '127.0.0.1',
       port: 0,
@@ -187,7 +166,7 @@ describe('embedded broker off loopback', () => {
   const tmp = tempDir('mw-broker-exposed-');
   let files: TlsFiles;
   before(() => {
-    files = makeCertificate(tmp.dir);
+    files = makeBrokerCertificate(tmp.dir);
   });
   after(() => tmp.remove());
 

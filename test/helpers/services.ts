@@ -3,6 +3,7 @@
  * the test is skipped with a line naming the service, unless MILLWRIGHT_REQUIRE_SERVICES=1
  * (as in CI), where a missing service fails the test.
  */
+import { existsSync } from 'node:fs';
 import net from 'node:net';
 import type { TestContext } from 'node:test';
 
@@ -85,4 +86,15 @@ export async function waitFor<T>(
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+export const CHROMIUM = process.env.MILLWRIGHT_CHROMIUM ?? '/usr/bin/chromium';
+
+/** Like serviceSkip, for Debian's chromium (browser tests; never a downloaded browser). */
+export function chromiumSkip(): string | false {
+  if (existsSync(CHROMIUM)) return false;
+  const line = `chromium not found at ${CHROMIUM} (apt-get install -y chromium)`;
+  if (REQUIRE_SERVICES) throw new Error(`${line} (MILLWRIGHT_REQUIRE_SERVICES=1)`);
+  console.log(`# skip: ${line}`);
+  return line;
 }

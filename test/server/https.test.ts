@@ -5,7 +5,6 @@
  * at test time and removed after.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -14,41 +13,13 @@ import { after, before, describe, it } from 'node:test';
 import { isMwError } from '../../src/errors.ts';
 import { readTlsFiles } from '../../src/server/tls.ts';
 import { PLANT_YAML, startTestHub, tempDir, testConfig, type TestHub } from '../helpers/hub.ts';
+import { makeCertificate, makeKey } from '../helpers/tls.ts';
 
 /** A throwaway self-signed P-256 certificate for 127.0.0.1, plus a key that does not match it. */
 function makeCertificates(dir: string): void {
   mkdirSync(path.join(dir, 'tls'), { recursive: true });
-  const openssl = (...args: string[]): void => {
-    execFileSync('openssl', args, { stdio: 'pipe' });
-  };
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-days',
-    '1',
-    '-keyout',
-    path.join(dir, 'tls/hub.key'),
-    '-out',
-    path.join(dir, 'tls/hub.crt'),
-  );
-  openssl(
-    'genpkey',
-    '-algorithm',
-    'EC',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-out',
-    path.join(dir, 'tls/other.key'),
-  );
+  makeCertificate(path.join(dir, 'tls'), 'hub');
+  makeKey(path.join(dir, 'tls/other.key'));
 }
 
 interface Answer {
