@@ -132,6 +132,21 @@ it('audit verify reports ok with the row count, and the first broken row of a ta
     const ok = cli('audit', 'verify', '-c', file);
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /^ok: 3 audit row\(s\) verified/);
+    const head = /^head: (3:[0-9a-f]{64})$/m.exec(ok.stdout)?.[1];
+    assert.ok(head, ok.stdout);
+    const anchored = cli('audit', 'verify', '-c', file, '--expect', head);
+    assert.equal(anchored.status, 0, anchored.stderr);
+    assert.match(anchored.stdout, /expected head 3 found with its hash/);
+
+    // Rows cut off the end leave a valid chain; only the anchor shows it.
+    const cut = new Database(path.join(tmp.dir, 'data', 'millwright.db'));
+    cut.exec('DROP TRIGGER audit_log_append_only_delete');
+    cut.prepare('DELETE FROM audit_log WHERE seq = 3').run();
+    cut.close();
+    const truncated = cli('audit', 'verify', '-c', file, '--expect', head);
+    assert.equal(truncated.status, 1);
+    assert.match(truncated.stdout, /^ok: 2 audit row\(s\) verified/);
+    assert.match(truncated.stderr, /expected row 3 is missing: rows were removed from the end/);
 
     // Behind the hub's back: someone with database rights drops the guard and edits row 2.
     const db = new Database(path.join(tmp.dir, 'data', 'millwright.db'));

@@ -317,7 +317,16 @@ export function buildProgram(): Command {
     )
     .requiredOption('-c, --config <file>', 'configuration file (YAML) naming the store')
     .option('-d, --data-dir <dir>', 'data folder (overrides dataDir)')
-    .action(async (opts: { config: string; dataDir?: string }) => {
+    .option(
+      '--expect <seq:hash>',
+      'a head printed by an earlier verify: fail unless that row is still there with that hash (detects rows removed from the end)',
+    )
+    .action(async (opts: { config: string; dataDir?: string; expect?: string }) => {
+      const expected =
+        opts.expect === undefined ? undefined : /^(\d+):([0-9a-f]{64})$/.exec(opts.expect);
+      if (expected === null) {
+        throw new UsageError('--expect: expected SEQ:HASH as printed by an earlier `audit verify`');
+      }
       const loaded = loadConfigFile(opts.config);
       const { store } = await openConfiguredStore({
         config: loaded.config,
@@ -329,10 +338,32 @@ export function buildProgram(): Command {
         const started = Date.now();
         const result = await store.verifyAudit();
         const took = `${((Date.now() - started) / 1000).toFixed(1)} s`;
+        const rowAt = async (seq: number) =>
+          seq < 1 ? undefined : (await store.listAudit({ afterSeq: seq - 1, limit: 1 }))[0];
         if (result.ok) {
+          // The chain proves order and content, not that nothing was cut off its end: an
+          // anchor kept elsewhere (this head, in a ticket or a log shipped off the machine) does.
+          const head = await rowAt(result.count);
           console.log(
             `ok: ${result.count} audit row(s) verified in ${took} (${store.kind} ${store.location})`,
           );
+          if (head !== undefined) console.log(`head: ${head.seq}:${head.hash}`);
+          if (expected !== undefined) {
+            const seq = Number(expected[1]);
+            const row = await rowAt(seq);
+            const problem =
+              row?.seq !== seq
+                ? `expected row ${seq} is missing: rows were removed from the end of the trail`
+                : row.hash !== expected[2]
+                  ? `row ${seq} does not have the expected hash: the trail was rewritten from there`
+                  : null;
+            if (problem !== null) {
+              console.error(`broken: ${problem}`);
+              process.exitCode = 1;
+            } else {
+              console.log(`expected head ${seq} found with its hash`);
+            }
+          }
         } else {
           console.error(
             `broken at audit row ${result.seq}: ${result.reason} (${result.count} row(s) before it verified, ${store.kind} ${store.location})`,
