@@ -15,41 +15,10 @@ import {
   testConfig,
   TEST_ADMIN,
   type TestHub,
+  call,
+  type Answer,
 } from '../helpers/hub.ts';
 import { waitFor } from '../helpers/services.ts';
-
-interface Answer {
-  readonly status: number;
-  readonly headers: Headers;
-  readonly text: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON bodies of many shapes
-  readonly body: any;
-}
-
-/** One HTTP request to the hub; the body is sent as JSON when given. */
-async function call(
-  hub: TestHub,
-  method: string,
-  path: string,
-  options: { headers?: Record<string, string>; body?: unknown } = {},
-): Promise<Answer> {
-  const res = await fetch(`${hub.url!}${path}`, {
-    method,
-    headers: {
-      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...options.headers,
-    },
-    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-  });
-  const text = await res.text();
-  let body: unknown = null;
-  try {
-    body = text === '' ? null : JSON.parse(text);
-  } catch {
-    body = text;
-  }
-  return { status: res.status, headers: res.headers, text, body };
-}
 
 /** Start a hub with the plant and these `security` settings (login rate limit high unless set). */
 async function hubWith(security: Record<string, unknown> = {}): Promise<TestHub> {

@@ -16,32 +16,9 @@ import {
   startTestHub,
   testConfig,
   type TestHub,
+  call,
+  type Answer,
 } from '../helpers/hub.ts';
-
-interface Answer {
-  readonly status: number;
-  readonly text: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON bodies of many shapes
-  readonly body: any;
-}
-
-async function call(
-  hub: TestHub,
-  method: string,
-  path: string,
-  options: { headers?: Record<string, string>; body?: unknown } = {},
-): Promise<Answer> {
-  const res = await fetch(`${hub.url!}${path}`, {
-    method,
-    headers: {
-      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...options.headers,
-    },
-    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, text, body: text === '' ? null : JSON.parse(text) };
-}
 
 /** The audit rows written while `action` ran, and its result. */
 async function newRows<T>(

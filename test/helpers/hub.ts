@@ -108,3 +108,36 @@ export async function adminHeaders(hub: Hub): Promise<{ authorization: string }>
   }
   return login(hub.url!, TEST_ADMIN.username, TEST_ADMIN.password);
 }
+
+export interface Answer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON bodies of many shapes
+  readonly body: any;
+}
+
+/** One HTTP request to the hub; the body is sent as JSON when given, the answer parsed if JSON. */
+export async function call(
+  hub: Pick<Hub, 'url'>,
+  method: string,
+  path: string,
+  options: { headers?: Record<string, string>; body?: unknown } = {},
+): Promise<Answer> {
+  const res = await fetch(`${hub.url!}${path}`, {
+    method,
+    headers: {
+      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...options.headers,
+    },
+    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+  });
+  const text = await res.text();
+  let body: unknown = null;
+  try {
+    body = text === '' ? null : JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { status: res.status, headers: res.headers, text, body };
+}
