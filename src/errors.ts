@@ -183,6 +183,21 @@ export const errorDefinitions = {
     message: '{where}: cannot use TLS {what} {file}: {reason}',
     fix: 'Point the setting at a readable PEM file (certificate chain and its private key).',
   },
+  MW_ERR_TAG_WRITE: {
+    status: 502,
+    message: 'connection {connection}: writing {value} to {tag} failed: {reason}',
+    fix: 'Read the reason from the device; check the tag address, its data type and that the device accepts writes.',
+  },
+  MW_ERR_TAG_WRITE_UNSUPPORTED: {
+    status: 400,
+    message: 'connection {connection} ({type}) cannot write tags',
+    fix: 'Write through a connection whose protocol supports writes (OPC UA, MQTT, Sparkplug B, Modbus).',
+  },
+  MW_ERR_CONNECTION_NOT_FOUND: {
+    status: 404,
+    message: 'connection {id} does not exist',
+    fix: 'List connections with GET /api/v1/connections.',
+  },
   MW_ERR_INTERNAL_ERROR: {
     status: 500,
     message: 'internal error: {reason}',

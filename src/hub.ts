@@ -199,6 +199,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
           ]),
         ],
         ingest: (msg, onAccepted) => pipeline.ingestMessage(msg, onAccepted),
+        ingestSample: (sample, onAccepted) => pipeline.ingestSample(sample, onAccepted),
         embeddedBroker: broker,
         brokerUrlOf,
         lastReading: (id) => runtime.get(id),

@@ -4,26 +4,13 @@
  * when that file is stale). Every field has a description, and a default or an example.
  */
 import { z } from 'zod';
+import { mqttConnectionSchema } from '../connectors/mqtt/config.ts';
+import { simulatorConnectionSchema } from '../connectors/simulator/config.ts';
 import { topicPatternError } from '../connectors/mqtt/topic-pattern.ts';
+import { durationSchema, idSchema, tlsSchema } from './common.ts';
+
+export { durationSchema, idSchema, mqttConnectionSchema, simulatorConnectionSchema, tlsSchema };
 import { EQUIPMENT_STATES } from '../model/state.ts';
-
-const ID_RULE = 'an id of letters, digits, "-" or "_" (no "/" or spaces)';
-export const idSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, { error: `expected ${ID_RULE}` })
-  .max(64);
-
-const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-const DURATION_FACTOR = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-
-/** A duration written like "1.5s", "200ms", "5m" or "1h", parsed to milliseconds. */
-export const durationSchema = z
-  .string({ error: 'expected a duration like "1.5s"' })
-  .regex(DURATION_RE, { error: 'expected a duration like "1.5s"' })
-  .transform((text) => {
-    const m = DURATION_RE.exec(text) as RegExpExecArray;
-    return Number(m[1]) * DURATION_FACTOR[m[2] as keyof typeof DURATION_FACTOR];
-  });
 
 function isIanaZone(zone: string): boolean {
   try {
@@ -102,115 +89,6 @@ const enterpriseSchema = z
   })
   .describe('The ISA-95 enterprise at the top of the hierarchy.');
 
-const MQTT_URL_RE = /^(mqtt|mqtts|ws|wss|tcp|ssl):\/\/[^\s]+$/;
-
-export const mqttConnectionSchema = z
-  .strictObject({
-    id: idSchema
-      .describe('Id of the connection, unique among connections.')
-      .meta({ examples: ['plant-mqtt'] }),
-    type: z.literal('mqtt'),
-    url: z
-      .string()
-      .regex(MQTT_URL_RE, {
-        error: 'expected a broker URL like "mqtt://host:1883" or "mqtts://host:8883"',
-      })
-      .optional()
-      .describe(
-        "URL of an external MQTT broker. Leave it out to use the hub's embedded broker (see `broker`), which ingests in-process.",
-      )
-      .meta({ examples: ['mqtt://127.0.0.1:1883'] }),
-    username: z.string().optional().describe('User name for the broker; may be "${ENV_NAME}".'),
-    password: z
-      .string()
-      .optional()
-      .describe('Password for the broker; write "${ENV_NAME}" to keep it out of the file.'),
-    clientId: z
-      .string()
-      .optional()
-      .describe(
-        'MQTT client id; defaults to "millwright-<connection id>". Keep it stable: the broker keeps the session (QoS 1 messages) under it.',
-      ),
-    protocolVersion: z
-      .literal([4, 5])
-      .default(5)
-      .describe('MQTT protocol version: 4 is MQTT 3.1.1, 5 is MQTT 5.'),
-    qos: z.literal([0, 1]).default(1).describe('QoS of the subscriptions.'),
-    subscribe: z
-      .array(
-        z.string().superRefine((filter, ctx) => {
-          const error = topicPatternError(filter);
-          if (error !== null || /[{}]/.test(filter))
-            ctx.addIssue({
-              code: 'custom',
-              message: error ?? 'expected an MQTT filter (captures belong in bindings)',
-            });
-        }),
-      )
-      .default([])
-      .describe(
-        'Extra MQTT filters to listen to beyond those of the bindings. A message under them that matches no binding is quarantined (MW_ERR_INGEST_NO_BINDING), so a device publishing to an unexpected topic is noticed.',
-      )
-      .meta({ examples: [['plant/#']] }),
-    maxPayloadBytes: z
-      .number()
-      .int()
-      .positive()
-      .default(1_048_576)
-      .describe('Payloads larger than this are quarantined, not parsed.'),
-  })
-  .describe('An MQTT connection: subscribes to the topics of its bindings.');
-
-export const simulatorConnectionSchema = z
-  .strictObject({
-    id: idSchema
-      .describe('Id of the connection, unique among connections.')
-      .meta({ examples: ['sim'] }),
-    type: z.literal('simulator'),
-    publishTo: idSchema
-      .describe(
-        'Id of the MQTT connection whose broker the simulator publishes to, so samples take the real MQTT path.',
-      )
-      .meta({ examples: ['plant-mqtt'] }),
-    topicPrefix: z
-      .string()
-      .default('sim')
-      .describe(
-        'First topic level of the simulated tags: `<prefix>/<site>/<area>/<line>/<unit>/<tag>`.',
-      ),
-    seed: z.number().int().optional().describe('Random seed, for a repeatable plant.'),
-    speed: z
-      .number()
-      .positive()
-      .max(1000)
-      .default(1)
-      .describe('Time factor: 10 runs the plant ten times faster.'),
-    counterMax: z
-      .number()
-      .int()
-      .positive()
-      .default(65_535)
-      .describe('Largest value of the simulated PLC counters; they roll over to 0 after it.'),
-    scrapRate: z.number().min(0).max(1).default(0.02).describe('Share of pieces that are scrap.'),
-    meanTimeBetweenStops: durationSchema
-      .default(60_000)
-      .describe('Mean running time between two stops.')
-      .meta({ examples: ['60s'] }),
-    microStopShare: z
-      .number()
-      .min(0)
-      .max(1)
-      .default(0.6)
-      .describe('Share of stops that are micro-stops (a few seconds).'),
-    changeoverEvery: durationSchema
-      .default(900_000)
-      .describe('Mean time between product changeovers.')
-      .meta({ examples: ['15m'] }),
-  })
-  .describe(
-    'The built-in line simulator: every work unit runs with jitter, stops, changeovers and scrap.',
-  );
-
 export const connectionSchema = z.discriminatedUnion('type', [
   mqttConnectionSchema,
   simulatorConnectionSchema,
@@ -285,19 +163,6 @@ export const bindingSchema = z
       .meta({ examples: [65535] }),
   })
   .describe('Binds the tags of a connection to a work unit and a meaning.');
-
-const tlsSchema = z
-  .strictObject({
-    cert: z
-      .string()
-      .describe('PEM certificate (chain) file, relative to the config file.')
-      .meta({ examples: ['tls/hub.crt'] }),
-    key: z
-      .string()
-      .describe('PEM private key file of the certificate, relative to the config file.')
-      .meta({ examples: ['tls/hub.key'] }),
-  })
-  .describe('TLS certificate and key.');
 
 const brokerSchema = z
   .strictObject({
@@ -537,4 +402,4 @@ export type SimulatorConnectionConfig = Extract<ConnectionConfig, { type: 'simul
 export type BindingConfig = z.infer<typeof bindingSchema>;
 export type StoreConfig = Config['store'];
 export type SecurityConfig = Config['security'];
-export type TlsConfig = z.infer<typeof tlsSchema>;
+export type { TlsConfig } from './common.ts';

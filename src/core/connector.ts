@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Hierarchy } from '../model/index.ts';
 import type { UnitProjection } from '../store/types.ts';
-import type { RawMessage } from './pipeline.ts';
+import type { TagValue } from '../model/index.ts';
+import type { RawMessage, SampleInput } from './pipeline.ts';
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'disconnected' | 'stopped';
 
@@ -33,6 +34,24 @@ export interface ConnectorInstance {
   health(): ConnectorHealth;
   /** Try the connection once, without starting ingest (`check-config --connect`). */
   connectionTest(): Promise<ConnectionTestResult>;
+  /**
+   * Write a value to a tag of the device (an order number, a recipe, a setpoint); resolves when
+   * the device confirmed it. Rejects with MW_ERR_TAG_WRITE naming the tag and the device's
+   * reason. Absent on connectors that cannot write (the simulator).
+   */
+  write?(tag: string, value: TagValue): Promise<void>;
+  /** Metrics of the connector's own (queue lengths, latencies), for /metrics; optional. */
+  metrics?(): readonly ConnectorMetric[];
+}
+
+export interface ConnectorMetric {
+  /** Prometheus name without the `millwright_` prefix, e.g. `modbus_queue_length`. */
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'gauge' | 'counter';
+  /** Labels besides `connection` (added by the hub), e.g. `{ unit_id: '3' }`. */
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly value: number;
 }
 
 /** A broker running inside the hub, whose publishes reach the core without a network hop. */
@@ -55,6 +74,12 @@ export interface ConnectorContext<C> {
    * message is in a batch (past backpressure), so a source may read on before the commit.
    */
   ingest(message: RawMessage, onAccepted?: () => void): Promise<void>;
+  /**
+   * Hand a decoded sample to the core (same guarantee and backpressure as `ingest`). A
+   * connector that loses its device sends each of its tags once with quality `bad` and a
+   * status such as "stale: connection lost", so no value stays good while nothing is read.
+   */
+  ingestSample(sample: SampleInput, onAccepted?: () => void): Promise<void>;
   /** The embedded broker, when the hub runs one. */
   readonly embeddedBroker: InProcessBroker | null;
   /** URL of the broker behind an MQTT connection id (for publishers such as the simulator). */

@@ -17,6 +17,7 @@ import {
   type DomainEvent,
   type EquipmentState,
   type JournalEvent,
+  type Quality,
   type StateChangedEvent,
   type TagValue,
 } from '../model/index.ts';
@@ -30,6 +31,22 @@ export interface RawMessage {
   /** MQTT topic (or another protocol's address) of the message. */
   readonly topic: string;
   readonly payload: Buffer;
+  readonly receivedTs: number;
+}
+
+/**
+ * A value a connector has already decoded (OPC UA, Modbus, Sparkplug, SQL): no payload to parse.
+ * The binding is found by the tag, as a topic is for MQTT.
+ */
+export interface SampleInput {
+  readonly connectionId: string;
+  readonly tag: string;
+  readonly value: TagValue;
+  readonly quality: Quality;
+  /** The protocol's own status behind a quality other than good. */
+  readonly status?: string | null;
+  /** The device's time, or null when it gives none (then the receive time is used). */
+  readonly sourceTs: number | null;
   readonly receivedTs: number;
 }
 
@@ -148,7 +165,20 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
    * `onAccepted` runs once the message is in a batch, i.e. past the backpressure wait: a source
    * that can take the next message before this one commits goes on at that point.
    */
-  async ingestMessage(msg: RawMessage, onAccepted?: () => void): Promise<void> {
+  ingestMessage(msg: RawMessage, onAccepted?: () => void): Promise<void> {
+    return this.accept(() => this.process(msg), onAccepted);
+  }
+
+  /**
+   * Accept one decoded sample, with the same guarantee and backpressure as `ingestMessage`.
+   * A sample of bad or uncertain quality is stored, but does not change states or counters:
+   * its value cannot be trusted.
+   */
+  ingestSample(sample: SampleInput, onAccepted?: () => void): Promise<void> {
+    return this.accept(() => this.processSample(sample), onAccepted);
+  }
+
+  private async accept(add: () => void, onAccepted?: () => void): Promise<void> {
     if (this.closed)
       throw new MwError('MW_ERR_STORE_UNAVAILABLE', {
         store: this.store.kind,
@@ -159,7 +189,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     while (this.queued >= this.options.queueMax)
       await new Promise<void>((r) => this.drainWaiters.push(r));
     const committed = new Promise<void>((resolve, reject) => {
-      this.process(msg);
+      add();
       this.open.waiters.push({ resolve, reject });
       this.schedule();
     });
@@ -209,58 +239,119 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
 
   /** Turn one message into a sample plus events, or a quarantine entry, in the open batch. */
   private process(msg: RawMessage): void {
-    const stats = this.connectionStats(msg.connectionId);
-    stats.received++;
-    stats.lastMessageTs = msg.receivedTs;
-    try {
-      const limit = this.options.maxPayloadBytes(msg.connectionId);
-      if (msg.payload.length > limit) {
-        throw new MwError('MW_ERR_INGEST_PAYLOAD_TOO_LARGE', { size: msg.payload.length, limit });
-      }
-      const resolution = this.bindings.resolve(msg.connectionId, msg.topic);
-      if (resolution === null)
-        throw new MwError('MW_ERR_INGEST_NO_BINDING', {
-          topic: msg.topic,
-          connection: msg.connectionId,
-        });
-      const { binding, equipmentId } = resolution;
-      if (!this.runtime.has(equipmentId))
-        throw new MwError('MW_ERR_INGEST_UNKNOWN_EQUIPMENT', { equipment: equipmentId });
-      const decoded = decodePayload(msg.payload, binding.payload);
-      const ts = decoded.sourceTs ?? msg.receivedTs;
-      const event = this.derive(binding, equipmentId, decoded.value, decoded.reason ?? null, ts);
-      this.open.samples.push({
-        connectionId: msg.connectionId,
-        tag: msg.topic,
-        value: decoded.value,
-        quality: 'good',
-        sourceTs: ts,
-        receivedTs: msg.receivedTs,
-        equipmentId,
-      });
-      if (event !== null) {
-        this.open.addEvent(event);
-        if (event.type === 'state.changed' && this.options.auditStateChanges) {
-          this.open.audit.push(stateChangeAudit(msg.connectionId, event));
+    this.guarded(
+      msg.connectionId,
+      msg.topic,
+      msg.receivedTs,
+      () => msg.payload,
+      () => {
+        const limit = this.options.maxPayloadBytes(msg.connectionId);
+        if (msg.payload.length > limit) {
+          throw new MwError('MW_ERR_INGEST_PAYLOAD_TOO_LARGE', { size: msg.payload.length, limit });
         }
+        const { binding, equipmentId } = this.resolve(msg.connectionId, msg.topic);
+        const decoded = decodePayload(msg.payload, binding.payload);
+        this.addSample(binding, equipmentId, decoded.reason ?? null, {
+          connectionId: msg.connectionId,
+          tag: msg.topic,
+          value: decoded.value,
+          quality: 'good',
+          sourceTs: decoded.sourceTs ?? null,
+          receivedTs: msg.receivedTs,
+        });
+      },
+    );
+  }
+
+  /** The same for a sample a connector decoded itself. */
+  private processSample(sample: SampleInput): void {
+    const payload = (): Buffer =>
+      Buffer.from(
+        JSON.stringify({
+          value: sample.value,
+          quality: sample.quality,
+          status: sample.status ?? null,
+        }),
+      );
+    this.guarded(sample.connectionId, sample.tag, sample.receivedTs, payload, () => {
+      const { binding, equipmentId } = this.resolve(sample.connectionId, sample.tag);
+      this.addSample(binding, equipmentId, null, sample);
+    });
+  }
+
+  private resolve(
+    connectionId: string,
+    tag: string,
+  ): { binding: CompiledBinding; equipmentId: string } {
+    const resolution = this.bindings.resolve(connectionId, tag);
+    if (resolution === null)
+      throw new MwError('MW_ERR_INGEST_NO_BINDING', { topic: tag, connection: connectionId });
+    if (!this.runtime.has(resolution.equipmentId))
+      throw new MwError('MW_ERR_INGEST_UNKNOWN_EQUIPMENT', { equipment: resolution.equipmentId });
+    return resolution;
+  }
+
+  /** A sample into the open batch, with the event it causes when its quality is good. */
+  private addSample(
+    binding: CompiledBinding,
+    equipmentId: string,
+    reason: string | null,
+    sample: SampleInput,
+  ): void {
+    const ts = sample.sourceTs ?? sample.receivedTs;
+    const event =
+      sample.quality === 'good'
+        ? this.derive(binding, equipmentId, sample.value, reason, ts)
+        : null;
+    this.open.samples.push({
+      connectionId: sample.connectionId,
+      tag: sample.tag,
+      value: sample.value,
+      quality: sample.quality,
+      status: sample.status ?? null,
+      sourceTs: ts,
+      receivedTs: sample.receivedTs,
+      equipmentId,
+    });
+    if (event !== null) {
+      this.open.addEvent(event);
+      if (event.type === 'state.changed' && this.options.auditStateChanges) {
+        this.open.audit.push(stateChangeAudit(sample.connectionId, event));
       }
+    }
+  }
+
+  /** Run `work`; whatever it throws sends the input to the quarantine with the reason, counted. */
+  private guarded(
+    connectionId: string,
+    source: string,
+    receivedTs: number,
+    payload: () => Buffer,
+    work: () => void,
+  ): void {
+    const stats = this.connectionStats(connectionId);
+    stats.received++;
+    stats.lastMessageTs = receivedTs;
+    try {
+      work();
       stats.accepted++;
     } catch (err) {
       const e = isMwError(err)
         ? err
         : new MwError('MW_ERR_INTERNAL_ERROR', { reason: (err as Error).message }, { cause: err });
       if (e.code === 'MW_ERR_INTERNAL_ERROR')
-        this.logger.error({ err, topic: msg.topic }, 'message processing failed');
+        this.logger.error({ err, source }, 'message processing failed');
       stats.quarantined++;
       stats.quarantinedByCode[e.code] = (stats.quarantinedByCode[e.code] ?? 0) + 1;
+      const bytes = payload();
       this.open.quarantine.push({
-        connectionId: msg.connectionId,
-        source: msg.topic,
-        receivedTs: msg.receivedTs,
+        connectionId,
+        source,
+        receivedTs,
         code: e.code,
         message: e.message,
-        payload: msg.payload.subarray(0, this.options.quarantinePayloadBytes),
-        payloadBytes: msg.payload.length,
+        payload: bytes.subarray(0, this.options.quarantinePayloadBytes),
+        payloadBytes: bytes.length,
       });
     }
   }

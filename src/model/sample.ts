@@ -11,6 +11,11 @@ export interface TagSample {
   readonly tag: string;
   readonly value: TagValue;
   readonly quality: Quality;
+  /**
+   * The protocol's own status behind a quality other than good (an OPC UA StatusCode name, a
+   * Modbus exception, "stale: connection lost" …), or null.
+   */
+  readonly status?: string | null;
   /** When the device says the value was taken (UTC epoch ms); the receive time when it says nothing. */
   readonly sourceTs: number;
   /** When the hub received it (UTC epoch ms). */

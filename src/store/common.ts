@@ -49,6 +49,7 @@ export interface SampleRow {
   equipment_id: string | null;
   value: string;
   quality: string;
+  status: string | null;
   source_ts: number;
   received_ts: number;
 }
@@ -396,6 +397,7 @@ export function toStoredSample(row: SampleRow): StoredSample {
     equipmentId: row.equipment_id,
     value: JSON.parse(row.value) as TagValue,
     quality: row.quality as Quality,
+    status: row.status ?? null,
     sourceTs: row.source_ts,
     receivedTs: row.received_ts,
   };

@@ -135,4 +135,39 @@ describe('ingest pipeline', () => {
     assert.equal(stored?.counters.good.total, before + 3);
     await p.close();
   });
+
+  it('takes decoded samples: good ones count, bad ones are kept without counting, unbound ones are quarantined', async () => {
+    const { p, runtime } = pipeline(new GatedStore(inner), 100);
+    const before = runtime.get(FILLER)?.counters.good.total ?? 0;
+    const sample = (value: number, quality: 'good' | 'bad', tag = 'p/filler/good') => ({
+      connectionId: 'c',
+      tag,
+      value,
+      quality,
+      status: quality === 'bad' ? 'BadCommunicationError' : null,
+      sourceTs: null,
+      receivedTs: Date.now(),
+    });
+    await p.ingestSample(sample(100, 'good')); // the first reading is the baseline
+    // A bad reading (here absurd: a drop to 0 would read as a reset) changes nothing.
+    await p.ingestSample(sample(0, 'bad'));
+    await p.ingestSample(sample(107, 'good'));
+    assert.equal(runtime.get(FILLER)?.counters.good.total, before + 7);
+    const stored = await inner.listSamples({ tag: 'p/filler/good', limit: 10_000 });
+    const bad = stored.filter((x) => x.quality === 'bad');
+    assert.equal(bad.at(-1)?.status, 'BadCommunicationError');
+    assert.equal(bad.at(-1)?.value, 0);
+
+    const quarantinedBefore = await inner.countQuarantine();
+    await p.ingestSample(sample(1, 'good', 'p/nowhere'));
+    const [q] = await inner.listQuarantine({ limit: 1 });
+    assert.equal(await inner.countQuarantine(), quarantinedBefore + 1);
+    assert.equal(q?.code, 'MW_ERR_INGEST_NO_BINDING');
+    assert.deepEqual(JSON.parse(q!.payload.toString()), {
+      value: 1,
+      quality: 'good',
+      status: null,
+    });
+    await p.close();
+  });
 });

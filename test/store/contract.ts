@@ -108,6 +108,7 @@ export async function storeContract(t: TestContext, newTarget: NewStoreTarget): 
         sample(i, {
           value,
           quality: (['good', 'uncertain', 'bad'] as const)[i % 3],
+          status: i % 3 === 0 ? null : `BadCommunicationError ${i} ✓`,
           equipmentId: i === 1 ? null : FILLER,
         }),
       );

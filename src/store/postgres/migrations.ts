@@ -160,6 +160,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_log_at ON ${s}.audit_log (at);
     `,
   },
+  {
+    name: '004_sample_status',
+    // The protocol's own status behind a bad or uncertain sample (TagSample.status).
+    sql: (s) => `ALTER TABLE ${s}.tag_samples ADD COLUMN status TEXT;`,
+  },
 ];
 
 /**

@@ -70,8 +70,8 @@ function statements(schema: string) {
     beginJournal: `BEGIN; SELECT pg_advisory_xact_lock(${LOCK_CLASS.journal}, hashtext(${pg.escapeLiteral(schema)}))`,
     insertSamples: named(
       'insert_samples',
-      `INSERT INTO ${s}.tag_samples (connection_id, tag, equipment_id, value, quality, source_ts, received_ts)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[])`,
+      `INSERT INTO ${s}.tag_samples (connection_id, tag, equipment_id, value, quality, status, source_ts, received_ts)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])`,
     ),
     // Identity values are drawn in the order rows reach the insert (ORDER BY ord), so the
     // returned seqs, sorted, line up with the input events.
@@ -158,7 +158,11 @@ function columns(batch: IngestBatch, payloadBytes: number) {
     tag: new Array<string>(n),
     eq: new Array<string | null>(n),
   };
-  const sv = { value: new Array<string>(n), quality: new Array<string>(n) };
+  const sv = {
+    value: new Array<string>(n),
+    quality: new Array<string>(n),
+    status: new Array<string | null>(n),
+  };
   const sts = { source: new Array<number>(n), received: new Array<number>(n) };
   for (let i = 0; i < n; i++) {
     const x = batch.samples[i]!;
@@ -167,6 +171,7 @@ function columns(batch: IngestBatch, payloadBytes: number) {
     sm.eq[i] = x.equipmentId;
     sv.value[i] = JSON.stringify(x.value);
     sv.quality[i] = x.quality;
+    sv.status[i] = x.status ?? null;
     sts.source[i] = ms(x.sourceTs);
     sts.received[i] = ms(x.receivedTs);
   }
@@ -175,7 +180,7 @@ function columns(batch: IngestBatch, payloadBytes: number) {
   const unitRows = units.map(unitValues);
   const q = batch.quarantine;
   return {
-    samples: [sm.conn, sm.tag, sm.eq, sv.value, sv.quality, sts.source, sts.received],
+    samples: [sm.conn, sm.tag, sm.eq, sv.value, sv.quality, sv.status, sts.source, sts.received],
     events: [
       ev.map((e) => e.type),
       ev.map((e) => e.equipmentId),

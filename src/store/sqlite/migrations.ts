@@ -131,6 +131,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_log_at ON audit_log (at);
     `,
   },
+  {
+    name: '004_sample_status',
+    // The protocol's own status behind a bad or uncertain sample (TagSample.status).
+    sql: 'ALTER TABLE tag_samples ADD COLUMN status TEXT;',
+  },
 ];
 
 /**

@@ -59,8 +59,8 @@ type Row = Record<string, unknown>;
 function prepareStatements(db: Database.Database) {
   return {
     insertSample: db.prepare(
-      `INSERT INTO tag_samples (connection_id, tag, equipment_id, value, quality, source_ts, received_ts)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO tag_samples (connection_id, tag, equipment_id, value, quality, status, source_ts, received_ts)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertEvent: db.prepare(
       'INSERT INTO events (type, equipment_id, ts, recorded_at, data) VALUES (?, ?, ?, ?, ?)',
@@ -198,6 +198,7 @@ export class SqliteStore implements Store {
         x.equipmentId,
         JSON.stringify(x.value),
         x.quality,
+        x.status ?? null,
         ms(x.sourceTs),
         ms(x.receivedTs),
       );
