@@ -12,8 +12,10 @@ import type { Config } from './config/schema.ts';
 import { connectorFor } from './connectors/index.ts';
 import { EmbeddedBroker } from './connectors/mqtt/embedded-broker.ts';
 import { BindingTable } from './core/bindings.ts';
-import type { ConnectorInstance } from './core/connector.ts';
+import type { ConnectorInstance, ConnectorState } from './core/connector.ts';
+import { LiveValues } from './core/live-values.ts';
 import { IngestPipeline } from './core/pipeline.ts';
+import { RateMeter } from './core/rates.ts';
 import { EquipmentRuntime } from './core/runtime.ts';
 import { Hierarchy } from './model/index.ts';
 import { buildServer, listenServer } from './server/app.ts';
@@ -46,6 +48,10 @@ export interface Hub {
   readonly broker: EmbeddedBroker | null;
   readonly connectors: readonly ConnectorInstance[];
   readonly migrations: readonly MigrationStatus[];
+  /** The latest committed value of every tag. */
+  readonly live: LiveValues;
+  /** Samples per second per connection (10 s window). */
+  readonly rates: RateMeter;
   readonly identity: IdentityService;
   readonly signatures: SignatureService;
   readonly dataDir: string;
@@ -79,6 +85,27 @@ export async function openConfiguredStore(
     quarantinePayloadBytes: config.quarantine.payloadBytes,
   });
   return { store, dataDir };
+}
+
+/**
+ * A connection's key/value state (ConnectorContext.state): records of type `connector-state`
+ * with id `<connection id>/<key>`. Bookkeeping, so no audit rows; one writer per connection.
+ */
+function connectorState(store: Store, connectionId: string): ConnectorState {
+  const entityType = 'connector-state';
+  return {
+    async get(key) {
+      return (await store.getRecord(entityType, `${connectionId}/${key}`))?.data.value;
+    },
+    async set(key, value) {
+      const entityId = `${connectionId}/${key}`;
+      const current = await store.getRecord(entityType, entityId);
+      await store.writeRecords(
+        [{ entityType, entityId, expectedVersion: current?.version ?? 0, data: { value } }],
+        [],
+      );
+    },
+  };
 }
 
 export async function startHub(options: HubOptions): Promise<Hub> {
@@ -173,6 +200,17 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         `embedded MQTT broker on ${broker.url}${broker.portNote === null ? '' : ` (${broker.portNote})`}`,
       );
     }
+    const live = new LiveValues();
+    pipeline.on('committed', (_events, batch) => live.update(batch.samples));
+    const rates = new RateMeter();
+    rates.record({}, Date.now());
+    const tick = setInterval(() => {
+      const counts = Object.fromEntries(
+        Object.entries(pipeline.snapshot().connections).map(([id, c]) => [id, c.received]),
+      );
+      rates.record(counts, Date.now());
+    }, 1000).unref();
+    cleanups.push(async () => clearInterval(tick));
     // Stopped before the broker, so the PUBACKs of the last batch still go out.
     cleanups.push(() => pipeline.close());
     const brokerUrlOf = (connectionId: string): string => {
@@ -204,6 +242,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         brokerUrlOf,
         lastReading: (id) => runtime.get(id),
         dataDir,
+        configDir: options.baseDir,
+        state: connectorState(store, conn.id),
       });
       await instance.start();
       connectors.push(instance);
@@ -221,6 +261,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       broker,
       connectors,
       migrations,
+      live,
+      rates,
       identity,
       signatures,
       dataDir,

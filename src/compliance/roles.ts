@@ -25,6 +25,9 @@ export const PERMISSIONS = {
   'users.manage': 'Create, change, disable and unlock users; set their passwords.',
   'tokens.manage': 'Create, list and revoke API tokens.',
   'ingest.write': 'Send data into the hub through its APIs.',
+  'tags.write': 'Write values to device tags (order numbers, recipes, setpoints).',
+  'connections.read': 'See connections, their health and live tag values.',
+  'metrics.read': 'Scrape the Prometheus metrics at /metrics.',
   'mqtt.publish': 'Connect to the embedded MQTT broker and publish.',
 } as const;
 
@@ -32,7 +35,7 @@ export type Permission = keyof typeof PERMISSIONS;
 
 export const ALL_PERMISSIONS = Object.keys(PERMISSIONS) as Permission[];
 
-const READ: Permission[] = ['equipment.read', 'signatures.read'];
+const READ: Permission[] = ['equipment.read', 'signatures.read', 'connections.read'];
 
 export const ROLES = {
   admin: {
@@ -41,11 +44,19 @@ export const ROLES = {
   },
   engineer: {
     description: 'Configuration and mappings; sees raw samples and the quarantine.',
-    permissions: [...READ, 'samples.read', 'config.read', 'config.write', 'signatures.sign'],
+    permissions: [
+      ...READ,
+      'samples.read',
+      'config.read',
+      'config.write',
+      'tags.write',
+      'metrics.read',
+      'signatures.sign',
+    ],
   },
   supervisor: {
     description: 'Orders and downtime reasons for the plant.',
-    permissions: [...READ, 'production.record', 'orders.manage', 'signatures.sign'],
+    permissions: [...READ, 'production.record', 'orders.manage', 'tags.write', 'signatures.sign'],
   },
   operator: {
     description: 'Records production and assigns downtime reasons on the line.',
@@ -68,7 +79,13 @@ export const ROLES = {
   },
   integration: {
     description: 'Machine clients (API tokens, MQTT clients): send data, read equipment.',
-    permissions: ['equipment.read', 'ingest.write', 'mqtt.publish'],
+    permissions: [
+      'equipment.read',
+      'connections.read',
+      'ingest.write',
+      'mqtt.publish',
+      'metrics.read',
+    ],
   },
 } as const satisfies Record<string, { description: string; permissions: readonly Permission[] }>;
 

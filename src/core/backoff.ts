@@ -54,16 +54,17 @@ export async function withBackoff<T>(
       options.signal?.throwIfAborted();
       const delay = backoffDelay(policy, n);
       options.onFailure?.(err, n, delay);
+      options.signal?.throwIfAborted();
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(resolve, delay);
-        options.signal?.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            reject(options.signal?.reason as Error);
-          },
-          { once: true },
-        );
+        const onAbort = (): void => {
+          clearTimeout(timer);
+          reject(options.signal?.reason as Error);
+        };
+        const timer = setTimeout(() => {
+          options.signal?.removeEventListener('abort', onAbort);
+          resolve();
+        }, delay);
+        options.signal?.addEventListener('abort', onAbort, { once: true });
       });
     }
   }

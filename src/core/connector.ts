@@ -61,6 +61,8 @@ export interface InProcessBroker {
     filters: readonly string[],
     handler: (topic: string, payload: Buffer) => Promise<void>,
   ): void;
+  /** Publish to the broker's clients (QoS 1); resolves when the broker has taken it. */
+  publish(topic: string, payload: Buffer, retain?: boolean): Promise<void>;
 }
 
 export interface ConnectorContext<C> {
@@ -91,6 +93,19 @@ export interface ConnectorContext<C> {
   lastReading(equipmentId: string): UnitProjection | undefined;
   /** The hub's data folder, for a connector's local state (certificates, spool files …). */
   readonly dataDir: string;
+  /** The configuration file's folder: relative paths in a connection's config (TLS files …) resolve against it. */
+  readonly configDir: string;
+  /**
+   * A small key/value state of the connection kept in the hub's store across restarts (e.g. the
+   * watermark of an SQL polling query). Bookkeeping: no audit rows.
+   */
+  readonly state: ConnectorState;
+}
+
+/** Per-connection key/value state persisted by the hub (values are JSON). */
+export interface ConnectorState {
+  get(key: string): Promise<unknown>;
+  set(key: string, value: unknown): Promise<void>;
 }
 
 export interface ConnectorDefinition<C extends { id: string; type: string }> {

@@ -13,6 +13,8 @@ import type { Hub } from '../hub.ts';
 import { formatPath } from '../config/load.ts';
 import { buildOpenApi } from './openapi.ts';
 import { registerAuditRoutes } from './audit-routes.ts';
+import { registerConnectionRoutes } from './connection-routes.ts';
+import { buildMetrics } from './metrics.ts';
 import { registerAuth } from './auth.ts';
 import { registerIdentityRoutes } from './identity-routes.ts';
 import { registerRoutes } from './routes.ts';
@@ -106,6 +108,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerRoutes(app, options.hub);
   registerIdentityRoutes(app, options.hub);
   registerAuditRoutes(app, options.hub);
+  registerConnectionRoutes(app, options.hub);
+  const metrics = buildMetrics(options.hub);
+  app.get('/metrics', { config: { access: 'metrics.read' } }, async (_request, reply) =>
+    reply.type(metrics.contentType).send(await metrics.scrape()),
+  );
   const openApi = buildOpenApi(routeAccess);
   app.get('/api/openapi.json', { config: { access: 'public' } }, async () => openApi);
   app.get('/', async (_request, reply) =>

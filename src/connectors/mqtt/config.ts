@@ -1,6 +1,6 @@
 /** Configuration of an MQTT connection (validated at startup; documented in docs/configuration.md). */
 import { z } from 'zod';
-import { idSchema } from '../../config/common.ts';
+import { idSchema, reconnectSchema } from '../../config/common.ts';
 import { topicPatternError } from './topic-pattern.ts';
 
 const MQTT_URL_RE = /^(mqtt|mqtts|ws|wss|tcp|ssl):\/\/[^\s]+$/;
@@ -53,6 +53,39 @@ export const mqttConnectionSchema = z
         'Extra MQTT filters to listen to beyond those of the bindings. A message under them that matches no binding is quarantined (MW_ERR_INGEST_NO_BINDING), so a device publishing to an unexpected topic is noticed.',
       )
       .meta({ examples: [['plant/#']] }),
+    tls: z
+      .strictObject({
+        ca: z
+          .string()
+          .optional()
+          .describe('PEM file of the CA that signed the broker certificate (else the system CAs).')
+          .meta({ examples: ['tls/plant-ca.crt'] }),
+        cert: z
+          .string()
+          .optional()
+          .describe('PEM client certificate, for brokers that authenticate clients by certificate.')
+          .meta({ examples: ['tls/millwright.crt'] }),
+        key: z
+          .string()
+          .optional()
+          .describe('PEM private key of the client certificate.')
+          .meta({ examples: ['tls/millwright.key'] }),
+        rejectUnauthorized: z
+          .boolean()
+          .default(true)
+          .describe('Refuse a broker certificate that does not verify. Keep true outside tests.'),
+      })
+      .optional()
+      .describe('TLS settings for an mqtts:// URL (files relative to the config file).'),
+    sharedGroup: z
+      .string()
+      .regex(/^[^/+#]+$/, { error: 'expected a group name without "/", "+" or "#"' })
+      .optional()
+      .describe(
+        'Subscribe as a member of this shared subscription group (`$share/<group>/<filter>`), so several hubs split the messages of one plant between them. Needs a broker with shared subscriptions (MQTT 5, or Mosquitto / EMQX on 3.1.1).',
+      )
+      .meta({ examples: ['millwright-plant1'] }),
+    reconnect: reconnectSchema.prefault({}),
     maxPayloadBytes: z
       .number()
       .int()

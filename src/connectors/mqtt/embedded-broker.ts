@@ -131,6 +131,16 @@ export class EmbeddedBroker {
     return ref.broker;
   }
 
+  /** Publish to the broker's subscribers (QoS 1), as the hub itself. */
+  publish(topic: string, payload: Buffer, retain = false): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.aedes.publish(
+        { cmd: 'publish', topic, payload, qos: 1, retain, dup: false },
+        (err?: Error | null) => (err ? reject(err) : resolve()),
+      ),
+    );
+  }
+
   /** Hand publishes on topics matching `filters` to `handler`; its promise decides the PUBACK. */
   addListener(filters: readonly string[], handler: PublishHandler): void {
     this.listeners.push({ patterns: filters.map(compileTopicPattern), handler });

@@ -8,7 +8,10 @@
  *   mqtt.js reads on (see deferAcknowledgements), so messages share transactions as on the
  *   embedded broker.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
+import { backoffOf } from '../../config/common.ts';
 import { mqttConnectionSchema, type MqttConnectionConfig } from '../../config/schema.ts';
 import type {
   ConnectionStatus,
@@ -18,16 +21,19 @@ import type {
   ConnectorHealth,
   ConnectorInstance,
 } from '../../core/connector.ts';
+import { backoffDelay } from '../../core/backoff.ts';
+import { MwError } from '../../errors.ts';
+import type { TagValue } from '../../model/index.ts';
 
 export const MQTT_DEFAULTS = {
-  /** First reconnect delay; mqtt.js retries at this period. */
-  reconnectPeriodMs: 1000,
   connectTimeoutMs: 10_000,
   /** MQTT 5 session expiry: keep QoS 1 messages for a stopped hub for a week. */
   sessionExpiryIntervalS: 7 * 24 * 3600,
   keepaliveS: 30,
   /** At stop, how long to wait for held PUBACKs of committed messages. */
   stopAckWaitMs: 5000,
+  /** Topics remembered for marking them stale when the connection is lost. */
+  maxKnownTopics: 100_000,
 } as const;
 
 /** A PUBACK held until its message is committed; `committed` settles to null or the error. */
@@ -55,6 +61,10 @@ class MqttConnector implements ConnectorInstance {
   private generation = 0;
   /** PUBACKs held until their commit, chained in arrival order (see deferAcknowledgements). */
   private ackChain: Promise<void> = Promise.resolve();
+  /** Failed connection attempts since the last success (drives the reconnect backoff). */
+  private failures = 0;
+  /** Topics that delivered data, marked stale when the connection is lost. */
+  private readonly knownTopics = new Set<string>();
 
   constructor(private readonly ctx: ConnectorContext<MqttConnectionConfig>) {}
 
@@ -81,8 +91,13 @@ class MqttConnector implements ConnectorInstance {
       this.status = 'connected';
       this.detail = null;
       logger.info({ url: config.url, sessionPresent: connack.sessionPresent }, 'MQTT connected');
+      this.failures = 0;
       if (!connack.sessionPresent && filters.length > 0) {
-        client.subscribe([...filters], { qos: config.qos }, (err) => {
+        const shared =
+          config.sharedGroup === undefined
+            ? [...filters]
+            : filters.map((f) => `$share/${config.sharedGroup}/${f}`);
+        client.subscribe(shared, { qos: config.qos }, (err) => {
           if (err) {
             this.errors++;
             this.detail = `subscribe failed: ${err.message}`;
@@ -95,9 +110,14 @@ class MqttConnector implements ConnectorInstance {
       this.reconnects++;
       this.status = 'connecting';
     });
-    client.on('close', () => {
-      if (this.status === 'connected') logger.warn({ url: config.url }, 'MQTT connection lost');
+    // Before mqtt.js's own close handler, which schedules the retry with options.reconnectPeriod.
+    client.prependListener('close', () => {
+      if (this.status === 'connected') {
+        logger.warn({ url: config.url }, 'MQTT connection lost');
+        this.markStale('stale: connection to the broker lost');
+      }
       if (this.status !== 'stopped') this.status = 'disconnected';
+      client.options.reconnectPeriod = backoffDelay(backoffOf(config.reconnect), this.failures++);
     });
     client.on('error', (err) => {
       this.errors++;
@@ -106,9 +126,53 @@ class MqttConnector implements ConnectorInstance {
     });
   }
 
+  /** Every topic that delivered data gets one bad sample: nothing read now stays good. */
+  private markStale(status: string): void {
+    const receivedTs = Date.now();
+    for (const tag of this.knownTopics) {
+      this.ctx
+        .ingestSample({
+          connectionId: this.id,
+          tag,
+          value: null,
+          quality: 'bad',
+          status,
+          sourceTs: null,
+          receivedTs,
+        })
+        .catch((err: unknown) => this.ctx.logger.warn({ err, tag }, 'could not mark tag stale'));
+    }
+  }
+
+  /** Publish a value to a topic (QoS 1): numbers, booleans and text as plain text. */
+  async write(tag: string, value: TagValue): Promise<void> {
+    const payload = Buffer.from(value === null ? '' : String(value));
+    const fail = (reason: string): MwError =>
+      new MwError('MW_ERR_TAG_WRITE', {
+        connection: this.id,
+        tag,
+        value: JSON.stringify(value),
+        reason,
+      });
+    if (/[+#]/.test(tag) || tag === '') throw fail('a topic to publish to has no wildcards');
+    const { embeddedBroker, config } = this.ctx;
+    if (config.url === undefined) {
+      if (embeddedBroker === null) throw fail('no broker');
+      await embeddedBroker.publish(tag, payload).catch((err: Error) => {
+        throw fail(err.message);
+      });
+      return;
+    }
+    if (this.client === null || !this.client.connected) throw fail('not connected to the broker');
+    await this.client.publishAsync(tag, payload, { qos: 1 }).catch((err: Error) => {
+      throw fail(err.message);
+    });
+  }
+
   private deliver(topic: string, payload: Buffer, onAccepted?: () => void): Promise<void> {
     const receivedTs = Date.now();
     this.lastDataTs = receivedTs;
+    if (this.knownTopics.size < MQTT_DEFAULTS.maxKnownTopics) this.knownTopics.add(topic);
     return this.ctx.ingest(
       { connectionId: this.ctx.config.id, topic, payload, receivedTs },
       onAccepted,
@@ -188,11 +252,41 @@ class MqttConnector implements ConnectorInstance {
         : {}),
       username: c.username,
       password: c.password,
-      reconnectPeriod: MQTT_DEFAULTS.reconnectPeriodMs,
+      ...this.tlsOptions(),
+      reconnectPeriod: backoffDelay(backoffOf(c.reconnect), 0),
       connectTimeout: MQTT_DEFAULTS.connectTimeoutMs,
       keepalive: MQTT_DEFAULTS.keepaliveS,
       // Subscriptions are renewed on connect when the broker lost the session.
       resubscribe: false,
+    };
+  }
+
+  /** CA, client certificate and key files, read relative to the config file. */
+  private tlsOptions(): Partial<mqtt.IClientOptions> {
+    const tls = this.ctx.config.tls;
+    if (tls === undefined) return {};
+    const read = (what: string, file: string | undefined): Buffer | undefined => {
+      if (file === undefined) return undefined;
+      const full = path.resolve(this.ctx.configDir, file);
+      try {
+        return readFileSync(full);
+      } catch (err) {
+        throw new MwError('MW_ERR_TLS_CONFIG', {
+          where: `connections.${this.id}.tls.${what}`,
+          what,
+          file: full,
+          reason: (err as Error).message,
+        });
+      }
+    };
+    const ca = read('ca', tls.ca);
+    const cert = read('cert', tls.cert);
+    const key = read('key', tls.key);
+    return {
+      ...(ca === undefined ? {} : { ca }),
+      ...(cert === undefined ? {} : { cert }),
+      ...(key === undefined ? {} : { key }),
+      rejectUnauthorized: tls.rejectUnauthorized,
     };
   }
 

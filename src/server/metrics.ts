@@ -1,0 +1,141 @@
+/**
+ * Prometheus metrics at /metrics (prom-client), read from the hub's own figures at scrape time:
+ * ingest counts, commit errors, the queue, and per connection its status, samples/s, reconnects,
+ * errors and the connector's own metrics (queue lengths, latencies). A registry per hub, so
+ * several hubs in one process (tests) do not share values.
+ */
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { HubView } from './app.ts';
+
+const STATUS_VALUE = { connected: 1, connecting: 0.5, disconnected: 0, stopped: 0 } as const;
+
+/** A counter whose total lives elsewhere: each scrape adds what grew since the last. */
+function mirroredCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: () => [Record<string, string>, number][],
+): void {
+  const seen = new Map<string, number>();
+  new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      for (const [labels, total] of read()) {
+        const key = JSON.stringify(labels);
+        const grew = total - (seen.get(key) ?? 0);
+        if (grew > 0) this.inc(labels, grew);
+        seen.set(key, total);
+      }
+    },
+  });
+}
+
+export function buildMetrics(hub: HubView): { contentType: string; scrape(): Promise<string> } {
+  const registry = new Registry();
+  const connections = () => Object.entries(hub.pipeline.snapshot().connections);
+
+  mirroredCounter(
+    registry,
+    'millwright_samples_received_total',
+    'Samples received per connection.',
+    ['connection'],
+    () => connections().map(([id, c]) => [{ connection: id }, c.received]),
+  );
+  mirroredCounter(
+    registry,
+    'millwright_samples_quarantined_total',
+    'Samples quarantined per connection.',
+    ['connection'],
+    () => connections().map(([id, c]) => [{ connection: id }, c.quarantined]),
+  );
+  mirroredCounter(
+    registry,
+    'millwright_committed_samples_total',
+    'Samples committed to the store.',
+    [],
+    () => [[{}, hub.pipeline.snapshot().committedSamples]],
+  );
+  mirroredCounter(
+    registry,
+    'millwright_committed_events_total',
+    'Journal events committed.',
+    [],
+    () => [[{}, hub.pipeline.snapshot().committedEvents]],
+  );
+  mirroredCounter(registry, 'millwright_commit_errors_total', 'Failed store commits.', [], () => [
+    [{}, hub.pipeline.snapshot().commitErrors],
+  ]);
+  new Gauge({
+    name: 'millwright_ingest_queued',
+    help: 'Samples waiting for commit.',
+    registers: [registry],
+    collect() {
+      this.set(hub.pipeline.snapshot().queued);
+    },
+  });
+  new Gauge({
+    name: 'millwright_connection_up',
+    help: 'Connection status: 1 connected, 0.5 connecting, 0 disconnected or stopped.',
+    labelNames: ['connection', 'type'],
+    registers: [registry],
+    collect() {
+      for (const c of hub.connectors)
+        this.set({ connection: c.id, type: c.type }, STATUS_VALUE[c.health().status]);
+    },
+  });
+  new Gauge({
+    name: 'millwright_connection_samples_per_second',
+    help: 'Samples per second received per connection (10 s window).',
+    labelNames: ['connection'],
+    registers: [registry],
+    collect() {
+      for (const c of hub.connectors) this.set({ connection: c.id }, hub.rates.rate(c.id));
+    },
+  });
+  mirroredCounter(
+    registry,
+    'millwright_connection_reconnects_total',
+    'Reconnections per connection.',
+    ['connection'],
+    () => hub.connectors.map((c) => [{ connection: c.id }, c.health().reconnects]),
+  );
+  mirroredCounter(
+    registry,
+    'millwright_connection_errors_total',
+    'Errors per connection.',
+    ['connection'],
+    () => hub.connectors.map((c) => [{ connection: c.id }, c.health().errors]),
+  );
+
+  // Connector-specific figures: a gauge per name, registered on first sight, set per scrape.
+  const own = new Map<string, Gauge>();
+  const connectorMetrics = (): void => {
+    for (const c of hub.connectors) {
+      for (const m of c.metrics?.() ?? []) {
+        const name = `millwright_${m.name}`;
+        let g = own.get(name);
+        if (g === undefined) {
+          g = new Gauge({
+            name,
+            help: m.help,
+            labelNames: ['connection', ...Object.keys(m.labels ?? {})],
+            registers: [registry],
+          });
+          own.set(name, g);
+        }
+        g.set({ connection: c.id, ...m.labels }, m.value);
+      }
+    }
+  };
+  return {
+    contentType: registry.contentType,
+    async scrape() {
+      connectorMetrics();
+      return registry.metrics();
+    },
+  };
+}
