@@ -198,6 +198,28 @@ export const errorDefinitions = {
     message: 'connection {id} does not exist',
     fix: 'List connections with GET /api/v1/connections.',
   },
+  MW_ERR_OPCUA_NO_ENDPOINT: {
+    status: 502,
+    message:
+      'connection {connection}: {endpoint} has no endpoint with security mode {mode} and policy {policy}; it offers: {offered}',
+    fix: 'Set `securityMode` and `securityPolicy` of the connection to one of the pairs the server offers (listed in the message), or enable that pair on the server.',
+  },
+  MW_ERR_OPCUA_CERT_UNTRUSTED: {
+    status: 502,
+    message:
+      'connection {connection}: the server certificate of {endpoint} ({subject}, SHA-1 {thumbprint}) is not trusted. If it is the right server, trust it: `millwright opcua trust -c <config file> --connection {connection} "{file}"`, or move that file into {trusted}',
+    fix: 'Check the thumbprint against the server (its certificate settings page), then trust the certificate with `millwright opcua trust` or by moving the file from the PKI `rejected` folder to `trusted/certs`. The hub retries on its own and connects once the certificate is trusted.',
+  },
+  MW_ERR_OPCUA_CONNECT: {
+    status: 502,
+    message: 'connection {connection}: cannot connect to {endpoint}: {reason}',
+    fix: 'Check that the server runs and is reachable, the user identity (`auth`) and that the server trusts the hub certificate (`<dataDir>/pki/opcua/own/certs`). The hub retries with backoff.',
+  },
+  MW_ERR_OPCUA_TRUST: {
+    status: 400,
+    message: 'opcua trust: {reason}',
+    fix: 'Name a certificate file in the PKI `rejected` folder (as printed by the hub), or use --all-rejected.',
+  },
   MW_ERR_INTERNAL_ERROR: {
     status: 500,
     message: 'internal error: {reason}',

@@ -20,6 +20,7 @@ import { EquipmentRuntime } from './core/runtime.ts';
 import { Hierarchy } from './model/index.ts';
 import { buildServer, listenServer } from './server/app.ts';
 import { readTlsFiles } from './server/tls.ts';
+import { openSpool } from './store/sqlite/spool.ts';
 import { openStore } from './store/index.ts';
 import type { MigrationStatus, Store } from './store/types.ts';
 
@@ -165,6 +166,15 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const maxPayload = new Map(
       config.connections.map((c) => [c.id, c.type === 'mqtt' ? c.maxPayloadBytes : 1_048_576]),
     );
+    const spoolConfig = config.ingest.spool;
+    const spool = spoolConfig.enabled
+      ? openSpool(
+          path.resolve(options.baseDir, spoolConfig.path ?? path.join(dataDir, 'spool.db')),
+          spoolConfig.maxBytes,
+        )
+      : null;
+    // Closed after the pipeline (cleanups run in reverse).
+    if (spool !== null) cleanups.push(async () => spool.close());
     const pipeline = new IngestPipeline(
       store,
       runtime,
@@ -178,9 +188,15 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         auditStateChanges: config.audit.stateChanges,
       },
       logger.child({ component: 'pipeline' }),
+      spool,
     );
     let broker: EmbeddedBroker | null = null;
-    if (config.connections.some((c) => c.type === 'mqtt' && c.url === undefined)) {
+    // MQTT and Sparkplug connections without a url use the embedded broker.
+    if (
+      config.connections.some(
+        (c) => (c.type === 'mqtt' || c.type === 'sparkplug') && c.url === undefined,
+      )
+    ) {
       broker = await EmbeddedBroker.start({
         host: config.broker.host,
         port: config.broker.port,

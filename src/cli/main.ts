@@ -26,6 +26,8 @@ import type { Store } from '../store/types.ts';
 import { VERSION } from '../version.ts';
 import { createLogger, type LogFormat } from './logger.ts';
 import { readNewPassword, UsageError } from './prompt.ts';
+import { registerTagsCommand } from './tags.ts';
+import { registerOpcuaCommands } from '../connectors/opcua/cli.ts';
 
 export const DEMO_CONFIG = fileURLToPath(new URL('../../examples/demo.yaml', import.meta.url));
 
@@ -411,6 +413,8 @@ export function buildProgram(): Command {
       }
     });
 
+  registerTagsCommand(program);
+
   const users = program
     .command('users')
     .description('users of the hub (run on the hub machine; audited as cli:<os user>)');
@@ -506,6 +510,7 @@ export function buildProgram(): Command {
     });
   });
 
+  registerOpcuaCommands(program);
   return program;
 }
 

@@ -69,3 +69,51 @@ export function backoffOf(r: ReconnectConfig): {
 } {
   return { initialMs: r.initial, maxMs: r.max, factor: r.factor, jitter: r.jitter };
 }
+
+/**
+ * The fields of an MQTT broker connection, shared by every connector that talks to a broker
+ * (mqtt, sparkplug): one field name for one idea, and connectors do not import each other.
+ */
+export const MQTT_URL_RE = /^(mqtt|mqtts|ws|wss|tcp|ssl):\/\/[^\s]+$/;
+
+export const mqttBrokerFields = {
+  url: z
+    .string()
+    .regex(MQTT_URL_RE, {
+      error: 'expected a broker URL like "mqtt://host:1883" or "mqtts://host:8883"',
+    })
+    .optional()
+    .describe(
+      "URL of an external MQTT broker. Leave it out to use the hub's embedded broker (see `broker`), which ingests in-process.",
+    )
+    .meta({ examples: ['mqtt://127.0.0.1:1883'] }),
+  username: z.string().optional().describe('User name for the broker; may be "${ENV_NAME}".'),
+  password: z
+    .string()
+    .optional()
+    .describe('Password for the broker; write "${ENV_NAME}" to keep it out of the file.'),
+  tls: z
+    .strictObject({
+      ca: z
+        .string()
+        .optional()
+        .describe('PEM file of the CA that signed the broker certificate (else the system CAs).')
+        .meta({ examples: ['tls/plant-ca.crt'] }),
+      cert: z
+        .string()
+        .optional()
+        .describe('PEM client certificate, for brokers that authenticate clients by certificate.')
+        .meta({ examples: ['tls/millwright.crt'] }),
+      key: z
+        .string()
+        .optional()
+        .describe('PEM private key of the client certificate.')
+        .meta({ examples: ['tls/millwright.key'] }),
+      rejectUnauthorized: z
+        .boolean()
+        .default(true)
+        .describe('Refuse a broker certificate that does not verify. Keep true outside tests.'),
+    })
+    .optional()
+    .describe('TLS settings for an mqtts:// URL (files relative to the config file).'),
+};

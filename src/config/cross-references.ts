@@ -108,10 +108,11 @@ export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
         path: ['bindings', i, 'connection'],
         message: `no connection with id "${b.connection}"`,
       });
-    } else if (c.type !== 'mqtt') {
+    } else if (c.type === 'simulator') {
+      // A simulator publishes over MQTT: its tags are bound on that MQTT connection.
       issues.push({
         path: ['bindings', i, 'connection'],
-        message: `expected an mqtt connection, "${b.connection}" is ${String(c.type)}`,
+        message: `expected a connection that reads tags, "${b.connection}" is simulator (bind its MQTT connection)`,
       });
     }
     const meaning = typeof b.meaning === 'string' ? b.meaning : '';

@@ -6,6 +6,10 @@
 import { z } from 'zod';
 import { mqttConnectionSchema } from '../connectors/mqtt/config.ts';
 import { simulatorConnectionSchema } from '../connectors/simulator/config.ts';
+import { opcuaConnectionSchema } from '../connectors/opcua/config.ts';
+import { modbusConnectionSchema } from '../connectors/modbus/config.ts';
+import { sqlConnectionSchema } from '../connectors/sql/config.ts';
+import { sparkplugConnectionSchema } from '../connectors/sparkplug/config.ts';
 import { topicPatternError } from '../connectors/mqtt/topic-pattern.ts';
 import { durationSchema, idSchema, tlsSchema } from './common.ts';
 
@@ -92,6 +96,10 @@ const enterpriseSchema = z
 export const connectionSchema = z.discriminatedUnion('type', [
   mqttConnectionSchema,
   simulatorConnectionSchema,
+  opcuaConnectionSchema,
+  modbusConnectionSchema,
+  sqlConnectionSchema,
+  sparkplugConnectionSchema,
 ]);
 
 const payloadSchema = z
@@ -249,6 +257,30 @@ const ingestSchema = z
       .describe(
         'Samples waiting for commit at most; above it sources are held back (backpressure).',
       ),
+    spool: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe(
+            'While the store is unreachable, keep accepted input in a local spool (and acknowledge it), and replay it in order when the store returns. Off: input is refused and sources deliver it again later.',
+          ),
+        maxBytes: z
+          .number()
+          .int()
+          .min(65_536)
+          .default(268_435_456)
+          .describe(
+            'Size of the spool at most. When full, sources are held back (not acknowledged) until replay frees room.',
+          )
+          .meta({ examples: [1_073_741_824] }),
+        path: z
+          .string()
+          .optional()
+          .describe('Spool file; defaults to `<dataDir>/spool.db`. Put it on a local disk.'),
+      })
+      .prefault({})
+      .describe('The local spool for when the store is away.'),
   })
   .describe('Batching of samples into store transactions.');
 
@@ -399,6 +431,10 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type ConnectionConfig = z.infer<typeof connectionSchema>;
 export type MqttConnectionConfig = Extract<ConnectionConfig, { type: 'mqtt' }>;
 export type SimulatorConnectionConfig = Extract<ConnectionConfig, { type: 'simulator' }>;
+export type SqlConnectionConfig = Extract<ConnectionConfig, { type: 'sql' }>;
+export type OpcuaConnectionConfig = Extract<ConnectionConfig, { type: 'opcua' }>;
+export type ModbusConnectionConfig = Extract<ConnectionConfig, { type: 'modbus' }>;
+export type SparkplugConnectionConfig = Extract<ConnectionConfig, { type: 'sparkplug' }>;
 export type BindingConfig = z.infer<typeof bindingSchema>;
 export type StoreConfig = Config['store'];
 export type SecurityConfig = Config['security'];

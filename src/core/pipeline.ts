@@ -21,10 +21,18 @@ import {
   type StateChangedEvent,
   type TagValue,
 } from '../model/index.ts';
-import type { IngestBatch, QuarantineEntry, SampleRecord, Store } from '../store/types.ts';
+import type {
+  IngestBatch,
+  QuarantineEntry,
+  SampleRecord,
+  Store,
+  UnitProjection,
+} from '../store/types.ts';
+import { backoffDelay, type BackoffPolicy } from './backoff.ts';
 import type { BindingTable, CompiledBinding } from './bindings.ts';
 import { decodePayload } from './payload.ts';
 import type { EquipmentRuntime } from './runtime.ts';
+import { storeIsAway, type Spool, type SpoolItem, type SpoolStats } from './spool.ts';
 
 export interface RawMessage {
   readonly connectionId: string;
@@ -80,7 +88,19 @@ export interface PipelineStats {
   /** When the last failed commit happened (UTC epoch ms), or null. */
   readonly lastCommitErrorTs: number | null;
   readonly connections: Readonly<Record<string, ConnectionIngestStats>>;
+  /** `spooling` while the store is away and input goes to the local spool. */
+  readonly mode: 'direct' | 'spooling';
+  /** The local spool's fill, or null when there is no spool. */
+  readonly spool: SpoolStats | null;
 }
+
+/** Retry pace of the replay while the store is away. */
+export const REPLAY_BACKOFF: BackoffPolicy = {
+  initialMs: 250,
+  maxMs: 5000,
+  factor: 2,
+  jitter: 0.2,
+};
 
 interface Waiter {
   resolve(): void;
@@ -93,6 +113,8 @@ class OpenBatch {
   readonly quarantine: QuarantineEntry[] = [];
   readonly audit: AuditEntry[] = [];
   readonly waiters: Waiter[] = [];
+  /** The input as it arrived, one per waiter: what goes to the spool if the store is away. */
+  readonly inputs: SpoolItem[] = [];
   /** Index in `events` of the plain `counted` event per unit and counter, for merging. */
   private readonly countedAt = new Map<string, number>();
 
@@ -136,7 +158,6 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   private committing: Promise<void> | null = null;
   private committingSize = 0;
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
-  private recovering: Promise<void> | null = null;
   private drainWaiters: (() => void)[] = [];
   private closed = false;
   private readonly stats = {
@@ -149,6 +170,14 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     lastCommitErrorTs: null as number | null,
   };
   private readonly perConnection = new Map<string, ConnectionIngestStats>();
+  private mode: 'direct' | 'spooling' = 'direct';
+  /** The units as the store has them: what the runtime returns to after a failed commit. */
+  private readonly committedUnits = new Map<string, UnitProjection>();
+  /** The batch processing writes into: the open batch, or a replayed one. */
+  private target: OpenBatch | null = null;
+  private replaying: Promise<void> | null = null;
+  private readonly spaceWaiters: (() => void)[] = [];
+  private readonly stopReplay = new AbortController();
 
   constructor(
     private readonly store: Store,
@@ -156,8 +185,18 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     private readonly bindings: BindingTable,
     private readonly options: PipelineOptions,
     private readonly logger: Logger,
+    /** The local spool for when the store is away; null: refuse input instead (sources resend). */
+    private readonly spool: Spool | null = null,
   ) {
     super();
+    for (const u of runtime.all()) this.committedUnits.set(u.equipmentId, u);
+    if (spool !== null && spool.stats().entries > 0) {
+      this.logger.warn(
+        { entries: spool.stats().entries },
+        'the spool holds input from an earlier run; replaying it before new input',
+      );
+      this.startSpooling();
+    }
   }
 
   /**
@@ -166,7 +205,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
    * that can take the next message before this one commits goes on at that point.
    */
   ingestMessage(msg: RawMessage, onAccepted?: () => void): Promise<void> {
-    return this.accept(() => this.process(msg), onAccepted);
+    return this.accept({ kind: 'message', message: msg }, onAccepted);
   }
 
   /**
@@ -175,26 +214,133 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
    * its value cannot be trusted.
    */
   ingestSample(sample: SampleInput, onAccepted?: () => void): Promise<void> {
-    return this.accept(() => this.processSample(sample), onAccepted);
+    return this.accept({ kind: 'sample', sample }, onAccepted);
   }
 
-  private async accept(add: () => void, onAccepted?: () => void): Promise<void> {
-    if (this.closed)
-      throw new MwError('MW_ERR_STORE_UNAVAILABLE', {
-        store: this.store.kind,
-        reason: 'the hub is shutting down',
-      });
-    if (this.recovering !== null) await this.recovering;
-    // Re-checked after every wake-up: a release lets waiters in only while there is room.
-    while (this.queued >= this.options.queueMax)
-      await new Promise<void>((r) => this.drainWaiters.push(r));
+  private processItem(item: SpoolItem): void {
+    if (item.kind === 'message') this.process(item.message);
+    else this.processSample(item.sample);
+  }
+
+  private async accept(item: SpoolItem, onAccepted?: () => void): Promise<void> {
+    for (;;) {
+      if (this.closed)
+        throw new MwError('MW_ERR_STORE_UNAVAILABLE', {
+          store: this.store.kind,
+          reason: 'the hub is shutting down',
+        });
+      // Re-checked after every wake-up: a release lets waiters in only while there is room.
+      while (this.queued >= this.options.queueMax)
+        await new Promise<void>((r) => this.drainWaiters.push(r));
+      if (this.mode === 'direct') break;
+      // The store is away: the spool takes the input durably, which acknowledges it. A full
+      // spool holds the source back (not acknowledged) until replay frees room.
+      if ((this.spool as Spool).append([item])) {
+        onAccepted?.();
+        return;
+      }
+      await new Promise<void>((r) => this.spaceWaiters.push(r));
+    }
     const committed = new Promise<void>((resolve, reject) => {
-      add();
+      this.target = this.open;
+      try {
+        this.processItem(item);
+      } finally {
+        this.target = null;
+      }
+      this.open.inputs.push(item);
       this.open.waiters.push({ resolve, reject });
       this.schedule();
     });
     onAccepted?.();
     return committed;
+  }
+
+  private startSpooling(): void {
+    this.mode = 'spooling';
+    this.replaying ??= this.replay().finally(() => {
+      this.replaying = null;
+    });
+  }
+
+  /**
+   * Commit the spool's entries in order, a batch at a time, through the runtime as if they
+   * arrived now; retry while the store is away; back to direct commits once it is empty.
+   */
+  private async replay(): Promise<void> {
+    const spool = this.spool as Spool;
+    let failures = 0;
+    // Let the failed commit's bookkeeping (and any commit in flight) finish first.
+    if (this.committing !== null) await this.committing.catch(() => undefined);
+    while (!this.stopReplay.signal.aborted) {
+      const entries = spool.peek(this.options.batchMaxSize);
+      if (entries.length === 0) {
+        this.mode = 'direct';
+        this.logger.info('spool replayed; committing directly again');
+        this.wakeSpaceWaiters();
+        return;
+      }
+      const batch = new OpenBatch();
+      this.target = batch;
+      try {
+        for (const e of entries) this.processItem(e.item);
+      } finally {
+        this.target = null;
+      }
+      try {
+        const ingest = this.toIngest(batch);
+        const journal = await this.store.commit(ingest);
+        this.committedOk(ingest, journal);
+        spool.removeThrough(entries.at(-1)!.id);
+        failures = 0;
+        this.wakeSpaceWaiters();
+      } catch (err) {
+        this.runtime.reset([...this.committedUnits.values()]);
+        const delay = backoffDelay(REPLAY_BACKOFF, failures++);
+        if (failures === 1 || failures % 20 === 0) {
+          this.logger.warn(
+            { err, entries: spool.stats().entries, retryInMs: delay },
+            storeIsAway(err)
+              ? 'store still away; the spool keeps the input'
+              : 'replaying the spool failed; retrying',
+          );
+        }
+        this.stats.commitErrors++;
+        this.stats.lastCommitError = (err as Error).message;
+        this.stats.lastCommitErrorTs = Date.now();
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          this.stopReplay.signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+    }
+  }
+
+  private wakeSpaceWaiters(): void {
+    for (const w of this.spaceWaiters.splice(0)) w();
+  }
+
+  private toIngest(batch: OpenBatch): IngestBatch {
+    return {
+      samples: batch.samples,
+      events: batch.events,
+      units: this.runtime.takeDirty(),
+      quarantine: batch.quarantine,
+      audit: batch.audit,
+    };
+  }
+
+  /** Bookkeeping of a successful commit. */
+  private committedOk(ingest: IngestBatch, journal: JournalEvent[]): void {
+    this.stats.committedBatches++;
+    this.stats.committedSamples += ingest.samples.length;
+    this.stats.committedEvents += journal.length;
+    this.stats.lastCommitTs = Date.now();
+    for (const u of ingest.units) this.committedUnits.set(u.equipmentId, u);
+    this.emit('committed', journal, ingest);
   }
 
   /** Commit what is waiting now; resolves when it is committed. */
@@ -205,10 +351,13 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     }
   }
 
-  /** Stop accepting, commit what is waiting. */
+  /** Stop accepting, commit what is waiting (what is spooled stays for the next start). */
   async close(): Promise<void> {
     this.closed = true;
+    this.stopReplay.abort();
+    this.wakeSpaceWaiters();
     await this.flush();
+    await this.replaying;
     if (this.timer !== null) {
       clearTimeout(this.timer as NodeJS.Timeout);
       clearImmediate(this.timer as NodeJS.Immediate);
@@ -225,7 +374,14 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       queued: this.queued,
       ...this.stats,
       connections: Object.fromEntries(this.perConnection),
+      mode: this.mode,
+      spool: this.spool?.stats() ?? null,
     };
+  }
+
+  /** The batch being filled by processing (set around each synchronous processing step). */
+  private get into(): OpenBatch {
+    return this.target ?? this.open;
   }
 
   private connectionStats(connectionId: string): ConnectionIngestStats {
@@ -303,7 +459,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       sample.quality === 'good'
         ? this.derive(binding, equipmentId, sample.value, reason, ts)
         : null;
-    this.open.samples.push({
+    this.into.samples.push({
       connectionId: sample.connectionId,
       tag: sample.tag,
       value: sample.value,
@@ -314,9 +470,9 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       equipmentId,
     });
     if (event !== null) {
-      this.open.addEvent(event);
+      this.into.addEvent(event);
       if (event.type === 'state.changed' && this.options.auditStateChanges) {
-        this.open.audit.push(stateChangeAudit(sample.connectionId, event));
+        this.into.audit.push(stateChangeAudit(sample.connectionId, event));
       }
     }
   }
@@ -344,7 +500,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       stats.quarantined++;
       stats.quarantinedByCode[e.code] = (stats.quarantinedByCode[e.code] ?? 0) + 1;
       const bytes = payload();
-      this.open.quarantine.push({
+      this.into.quarantine.push({
         connectionId,
         source,
         receivedTs,
@@ -405,24 +561,14 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     if (this.committing !== null || this.open.size === 0) return;
     const batch = this.open;
     this.open = new OpenBatch();
-    const ingest: IngestBatch = {
-      samples: batch.samples,
-      events: batch.events,
-      units: this.runtime.takeDirty(),
-      quarantine: batch.quarantine,
-      audit: batch.audit,
-    };
+    const ingest = this.toIngest(batch);
     this.committingSize = batch.size;
     this.committing = this.store
       .commit(ingest)
       .then(
         (journal) => {
-          this.stats.committedBatches++;
-          this.stats.committedSamples += ingest.samples.length;
-          this.stats.committedEvents += journal.length;
-          this.stats.lastCommitTs = Date.now();
           for (const w of batch.waiters) w.resolve();
-          this.emit('committed', journal, ingest);
+          this.committedOk(ingest, journal);
         },
         (err: unknown) => this.failed(batch, err),
       )
@@ -435,28 +581,39 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   }
 
   /**
-   * A commit failed: nothing of it is stored, so nothing is acknowledged. The open batch was
-   * derived from state that included the failed one, so it is refused too, and the runtime is
-   * reloaded from the store; sources deliver everything again.
+   * A commit failed: nothing of it is stored. The open batch was derived from state that
+   * included the failed one, so it shares its fate, and the runtime goes back to the units as
+   * stored. When the store is away (and there is a spool) both batches are spooled and so
+   * acknowledged, and replay starts; otherwise nothing is acknowledged and the sources deliver
+   * everything again.
    */
   private failed(batch: OpenBatch, err: unknown): void {
     this.stats.commitErrors++;
     this.stats.lastCommitError = (err as Error).message;
     this.stats.lastCommitErrorTs = Date.now();
-    this.logger.error({ err }, 'store commit failed; messages will be delivered again');
     const open = this.open;
     this.open = new OpenBatch();
+    // Back to the units as stored: the open batch was derived from the failed one too.
+    this.runtime.reset([...this.committedUnits.values()]);
+    if (this.spool !== null && storeIsAway(err)) {
+      // Both batches, in arrival order, go to the spool, and so are acknowledged.
+      const items = [...batch.inputs, ...open.inputs];
+      const spooled = this.spool.append(items);
+      this.logger.error(
+        { err, spooled: spooled ? items.length : 0, spool: this.spool.stats().location },
+        spooled
+          ? 'the store is away; input goes to the local spool until it returns'
+          : 'the store is away and the spool is full; the sources will deliver again',
+      );
+      for (const w of [...batch.waiters, ...open.waiters]) {
+        if (spooled) w.resolve();
+        else w.reject(err);
+      }
+      this.startSpooling();
+      return;
+    }
+    this.logger.error({ err }, 'store commit failed; messages will be delivered again');
     for (const w of [...batch.waiters, ...open.waiters]) w.reject(err);
-    this.recovering = this.store
-      .loadUnits()
-      .then((units) => this.runtime.reset(units))
-      .catch((loadErr: unknown) => {
-        this.logger.error({ err: loadErr }, 'reloading unit state from the store failed');
-        this.runtime.takeDirty();
-      })
-      .finally(() => {
-        this.recovering = null;
-      });
   }
 
   /** Wake as many waiting sources as there is room for, oldest first (keeps arrival order). */

@@ -125,6 +125,11 @@ export class EquipmentRuntime {
     };
   }
 
+  /** Projections of every unit. */
+  all(): UnitProjection[] {
+    return [...this.units.values()].map((u) => ({ ...u, counters: { ...u.counters } }));
+  }
+
   /** Projections of the units changed since the last call. */
   takeDirty(): UnitProjection[] {
     const out: UnitProjection[] = [];

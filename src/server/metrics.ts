@@ -78,6 +78,22 @@ export function buildMetrics(hub: HubView): { contentType: string; scrape(): Pro
     },
   });
   new Gauge({
+    name: 'millwright_spool_bytes',
+    help: 'Bytes in the local spool (input kept while the store is away).',
+    registers: [registry],
+    collect() {
+      this.set(hub.pipeline.snapshot().spool?.bytes ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'millwright_spool_entries',
+    help: 'Entries in the local spool.',
+    registers: [registry],
+    collect() {
+      this.set(hub.pipeline.snapshot().spool?.entries ?? 0);
+    },
+  });
+  new Gauge({
     name: 'millwright_connection_up',
     help: 'Connection status: 1 connected, 0.5 connecting, 0 disconnected or stopped.',
     labelNames: ['connection', 'type'],

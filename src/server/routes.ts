@@ -131,7 +131,10 @@ export function registerRoutes(app: FastifyInstance, hub: HubView): void {
     });
     // Degraded: a connection is not up, or the latest commit attempt failed.
     const commitFailing = (ingest.lastCommitErrorTs ?? 0) > (ingest.lastCommitTs ?? 0);
-    const degraded = connections.some((c) => c.status !== 'connected') || commitFailing;
+    const degraded =
+      connections.some((c) => c.status !== 'connected') ||
+      commitFailing ||
+      ingest.mode === 'spooling';
     const body: z.infer<typeof healthView> = {
       status: storeError !== null ? 'down' : degraded ? 'degraded' : 'ok',
       version: VERSION,
@@ -153,6 +156,14 @@ export function registerRoutes(app: FastifyInstance, hub: HubView): void {
         commitErrors: ingest.commitErrors,
         lastCommitAt: iso(ingest.lastCommitTs),
         lastCommitError: ingest.lastCommitError,
+        mode: ingest.mode,
+        spool:
+          ingest.spool === null
+            ? null
+            : {
+                ...ingest.spool,
+                fill: Math.round((ingest.spool.bytes / ingest.spool.maxBytes) * 1000) / 1000,
+              },
       },
     };
     return reply.status(storeError === null ? 200 : 503).send(body);

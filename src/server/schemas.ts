@@ -180,6 +180,18 @@ export const healthView = z
       commitErrors: z.number(),
       lastCommitAt: z.string().nullable(),
       lastCommitError: z.string().nullable(),
+      mode: z
+        .enum(['direct', 'spooling'])
+        .describe('spooling: the store is away and input goes to the local spool.'),
+      spool: z
+        .object({
+          entries: z.number(),
+          bytes: z.number(),
+          maxBytes: z.number(),
+          fill: z.number().describe('bytes / maxBytes, 0–1.'),
+          location: z.string(),
+        })
+        .nullable(),
     }),
   })
   .meta({ id: 'Health' });

@@ -108,7 +108,8 @@ test('IdentityService on PostgreSQL', { skip }, async (t) => {
       const minterPrincipal = await hub.identity.authenticate(minter.token);
       await assert.rejects(
         hub.identity.createToken(minterPrincipal, { name: 'wider', role: 'integration' }),
-        (err: unknown) => code('MW_ERR_AUTH_FORBIDDEN')(err) && /ingest\.write/.test(String(err)),
+        (err: unknown) =>
+          code('MW_ERR_AUTH_FORBIDDEN')(err) && /connections\.read|ingest\.write/.test(String(err)),
       );
       await hub.identity.revokeToken(admin, view.id, 'done');
       await assert.rejects(hub.identity.authenticate(token), code('MW_ERR_AUTH_REQUIRED'));

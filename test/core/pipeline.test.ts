@@ -12,7 +12,7 @@ import { IngestPipeline } from '../../src/core/pipeline.ts';
 import { EquipmentRuntime } from '../../src/core/runtime.ts';
 import { Hierarchy } from '../../src/model/index.ts';
 import { openStore } from '../../src/store/index.ts';
-import type { IngestBatch, Store } from '../../src/store/types.ts';
+import type { IngestBatch, Store, UnitProjection } from '../../src/store/types.ts';
 import { PLANT_YAML, tempDir } from '../helpers/hub.ts';
 import { waitFor } from '../helpers/services.ts';
 
@@ -65,9 +65,11 @@ describe('ingest pipeline', () => {
     tmp.remove();
   });
 
-  function pipeline(store: GatedStore, queueMax: number) {
+  /** A pipeline over a runtime loaded with `units` (as the hub loads it from the store). */
+  function pipeline(store: GatedStore, queueMax: number, units: UnitProjection[] = []) {
     const hierarchy = new Hierarchy({ enterprise: config.enterprise, sites: config.sites });
     const runtime = new EquipmentRuntime(hierarchy);
+    runtime.reset(units);
     const facade = new Proxy(inner, {
       get: (target, prop) =>
         prop === 'commit' ? store.commit.bind(store) : Reflect.get(target, prop),
@@ -109,10 +111,9 @@ describe('ingest pipeline', () => {
     await p.close();
   });
 
-  it('acknowledges nothing of a failed commit and reloads the runtime from the store', async () => {
+  it('acknowledges nothing of a failed commit and returns the runtime to the units as stored', async () => {
     const store = new GatedStore(inner);
-    const { p, runtime } = pipeline(store, 100);
-    runtime.reset(await inner.loadUnits());
+    const { p, runtime } = pipeline(store, 100, await inner.loadUnits());
     const before = runtime.get(FILLER)?.counters.good.total ?? 0;
     const lastRaw = runtime.get(FILLER)?.counters.good.lastRaw ?? 0;
     store.failNext = true;
@@ -126,7 +127,7 @@ describe('ingest pipeline', () => {
     assert.equal(p.snapshot().commitErrors, 1);
     // The runtime forgot what it derived from the failed batch …
     await waitFor(() => runtime.get(FILLER)?.counters.good.total === before, {
-      what: 'runtime reloaded',
+      what: 'the runtime back at the stored units',
     });
     // … so the re-delivery counts exactly once.
     for (const i of [1, 2, 3]) await p.ingestMessage(msg(lastRaw + i));

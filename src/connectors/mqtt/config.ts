@@ -1,9 +1,7 @@
 /** Configuration of an MQTT connection (validated at startup; documented in docs/configuration.md). */
 import { z } from 'zod';
-import { idSchema, reconnectSchema } from '../../config/common.ts';
+import { idSchema, mqttBrokerFields, reconnectSchema } from '../../config/common.ts';
 import { topicPatternError } from './topic-pattern.ts';
-
-const MQTT_URL_RE = /^(mqtt|mqtts|ws|wss|tcp|ssl):\/\/[^\s]+$/;
 
 export const mqttConnectionSchema = z
   .strictObject({
@@ -11,21 +9,7 @@ export const mqttConnectionSchema = z
       .describe('Id of the connection, unique among connections.')
       .meta({ examples: ['plant-mqtt'] }),
     type: z.literal('mqtt'),
-    url: z
-      .string()
-      .regex(MQTT_URL_RE, {
-        error: 'expected a broker URL like "mqtt://host:1883" or "mqtts://host:8883"',
-      })
-      .optional()
-      .describe(
-        "URL of an external MQTT broker. Leave it out to use the hub's embedded broker (see `broker`), which ingests in-process.",
-      )
-      .meta({ examples: ['mqtt://127.0.0.1:1883'] }),
-    username: z.string().optional().describe('User name for the broker; may be "${ENV_NAME}".'),
-    password: z
-      .string()
-      .optional()
-      .describe('Password for the broker; write "${ENV_NAME}" to keep it out of the file.'),
+    ...mqttBrokerFields,
     clientId: z
       .string()
       .optional()
@@ -53,30 +37,6 @@ export const mqttConnectionSchema = z
         'Extra MQTT filters to listen to beyond those of the bindings. A message under them that matches no binding is quarantined (MW_ERR_INGEST_NO_BINDING), so a device publishing to an unexpected topic is noticed.',
       )
       .meta({ examples: [['plant/#']] }),
-    tls: z
-      .strictObject({
-        ca: z
-          .string()
-          .optional()
-          .describe('PEM file of the CA that signed the broker certificate (else the system CAs).')
-          .meta({ examples: ['tls/plant-ca.crt'] }),
-        cert: z
-          .string()
-          .optional()
-          .describe('PEM client certificate, for brokers that authenticate clients by certificate.')
-          .meta({ examples: ['tls/millwright.crt'] }),
-        key: z
-          .string()
-          .optional()
-          .describe('PEM private key of the client certificate.')
-          .meta({ examples: ['tls/millwright.key'] }),
-        rejectUnauthorized: z
-          .boolean()
-          .default(true)
-          .describe('Refuse a broker certificate that does not verify. Keep true outside tests.'),
-      })
-      .optional()
-      .describe('TLS settings for an mqtts:// URL (files relative to the config file).'),
     sharedGroup: z
       .string()
       .regex(/^[^/+#]+$/, { error: 'expected a group name without "/", "+" or "#"' })

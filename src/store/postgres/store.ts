@@ -200,6 +200,16 @@ function columns(batch: IngestBatch, payloadBytes: number) {
   };
 }
 
+/**
+ * A checked-out client whose connection dies emits 'error' besides failing its query; the pool
+ * listens only while a client is idle, so without a listener here that event would crash the
+ * process. The failed query reports the problem; the event itself is ignored.
+ */
+function guarded(client: pg.PoolClient): pg.PoolClient {
+  if (client.listenerCount('error') === 0) client.on('error', () => undefined);
+  return client;
+}
+
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   readonly location: string;
@@ -239,7 +249,7 @@ export class PostgresStore implements Store {
     let broken: Error | undefined;
     try {
       const c = columns(batch, this.opts.quarantinePayloadBytes);
-      client = await this.pool.connect();
+      client = guarded(await this.pool.connect());
       const hasEvents = batch.events.length > 0;
       const audit = batch.audit ?? [];
       await client.query(hasEvents || audit.length > 0 ? this.sql.beginJournal : 'BEGIN');
@@ -457,7 +467,7 @@ export class PostgresStore implements Store {
   private async connect(): Promise<pg.PoolClient> {
     try {
       if (this.closing !== undefined) throw new Error('the store is closed');
-      return await this.pool.connect();
+      return guarded(await this.pool.connect());
     } catch (err) {
       throw new MwError(
         'MW_ERR_STORE_UNAVAILABLE',
