@@ -219,7 +219,9 @@ describe('Modbus TCP connector against modbus-serial ServerTCP', () => {
     });
     await connector.start();
     try {
-      await waitFor(() => peer.seen(3, 3).length >= 6, { what: 'three scans' });
+      await waitFor(() => peer.seen(3, 3).length >= 6 && peer.seen(3, 1).length >= 3, {
+        what: 'three scans of registers and coils',
+      });
       await connector.stop();
       const fc3 = peer.seen(3, 3).map((r) => `${r.address}+${r.count}`);
       const fc1 = peer.seen(3, 1).map((r) => `${r.address}+${r.count}`);
