@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { parseConfig } from '../src/config/load.ts';
 import { configSchema, durationSchema, idSchema } from '../src/config/schema.ts';
 import { PERMISSIONS, ROLES, type Permission } from '../src/compliance/roles.ts';
+import { renderUnitsDoc } from './units-doc.ts';
 import { errorDefinitions, isMwError, retiredCodes, type ErrorDefinition } from '../src/errors.ts';
 
 /** The command that rewrites every generated doc. */
@@ -32,6 +33,7 @@ export const GENERATED_DOCS: readonly GeneratedDoc[] = [
   { file: 'docs/configuration.md', render: renderConfigurationDoc },
   { file: 'docs/errors.md', render: renderErrorsDoc },
   { file: 'docs/roles.md', render: renderRolesDoc },
+  { file: 'docs/units.md', render: renderUnitsDoc },
 ];
 
 /** The text of a doc on disk, or undefined when the file does not exist. */

@@ -220,6 +220,47 @@ export const errorDefinitions = {
     message: 'opcua trust: {reason}',
     fix: 'Name a certificate file in the PKI `rejected` folder (as printed by the hub), or use --all-rejected.',
   },
+  MW_ERR_MAPPING_UNKNOWN_CODE: {
+    status: 404,
+    message: '{owner} {kind} code "{code}" has no mapping (table {table})',
+    fix: 'Add the code to the mapping table (PUT /api/v1/mappings/{system}/{kind}, see docs/mapping.md). Codes are never passed through unmapped.',
+  },
+  MW_ERR_MAPPING_NO_TABLE: {
+    status: 404,
+    message: '{owner} {kind} code "{code}" cannot be mapped: there is no mapping table {table}',
+    fix: 'Create the table with PUT /api/v1/mappings/{system}/{kind} (docs/mapping.md); GET /api/v1/mappings lists the tables that exist.',
+  },
+  MW_ERR_MAPPING_INVALID: {
+    status: 400,
+    message: 'mapping table {table}: {first}{more}',
+    fix: 'Correct the named line or entry and send the whole table again; nothing was changed. The details list every problem (docs/mapping.md lists the rules).',
+  },
+  MW_ERR_MAPPING_VERSION_MISMATCH: {
+    status: 412,
+    message:
+      'mapping table {table} is at version {found}, not {expected} (version 0: no table); it was changed meanwhile',
+    fix: 'Read the table again (GET returns its version in the ETag header and in "version"), apply your change to it and send it with the new version in If-Match.',
+  },
+  MW_ERR_UOM_UNKNOWN_UNIT: {
+    status: 400,
+    message: 'unit {unit} is not in the unit catalog: {reason}',
+    fix: 'Use an upper-case UN/CEFACT Rec 20 code listed in docs/units.md (KGM, LTR, H87…).',
+  },
+  MW_ERR_UOM_INVALID_QUANTITY: {
+    status: 400,
+    message: 'invalid quantity {quantity}: {reason}',
+    fix: 'Give a decimal number such as 12.5 or 1.2e3; binary floats are not accepted.',
+  },
+  MW_ERR_UOM_NO_CONVERSION: {
+    status: 400,
+    message: 'cannot convert {from} ({fromDimension}) to {to} ({toDimension}) {reason}',
+    fix: 'The units measure different things; add a conversion for the material (e.g. 1 LTR = 1.32 KGM) or use units of one dimension.',
+  },
+  MW_ERR_UOM_MATERIAL_CONVERSION: {
+    status: 400,
+    message: 'material {material}: conversion {conversion} is invalid: {reason}',
+    fix: 'Fix the named entry: known units, two different dimensions, no temperatures, quantities > 0, no entry that disagrees with another.',
+  },
   MW_ERR_INTERNAL_ERROR: {
     status: 500,
     message: 'internal error: {reason}',

@@ -16,13 +16,37 @@ import type { ConnectorInstance, ConnectorState } from './core/connector.ts';
 import { LiveValues } from './core/live-values.ts';
 import { IngestPipeline } from './core/pipeline.ts';
 import { RateMeter } from './core/rates.ts';
-import { EquipmentRuntime } from './core/runtime.ts';
+import { EquipmentRuntime, type UnitSettings } from './core/runtime.ts';
 import { Hierarchy } from './model/index.ts';
 import { buildServer, listenServer } from './server/app.ts';
 import { readTlsFiles } from './server/tls.ts';
 import { openSpool } from './store/sqlite/spool.ts';
 import { openStore } from './store/index.ts';
 import type { MigrationStatus, Store } from './store/types.ts';
+
+/** How often the runtime's clock-driven checks run (debounce, no-data timeout). */
+const RUNTIME_TICK_MS = 250;
+
+/** Per unit: the `runtime` defaults with the unit's own overrides. */
+function unitSettings(config: Config): (equipmentId: string) => UnitSettings {
+  const r = config.runtime;
+  const byId = new Map<string, UnitSettings>();
+  for (const site of config.sites)
+    for (const area of site.areas)
+      for (const line of area.lines)
+        for (const unit of line.units)
+          byId.set(`${config.enterprise.id}/${site.id}/${area.id}/${line.id}/${unit.id}`, {
+            debounceMs: unit.stateDebounce ?? r.stateDebounce,
+            microStopMaxMs: unit.microStopMax ?? r.microStopMax,
+            noDataTimeoutMs: unit.noDataTimeout ?? r.noDataTimeout,
+          });
+  const fallback: UnitSettings = {
+    debounceMs: r.stateDebounce,
+    microStopMaxMs: r.microStopMax,
+    noDataTimeoutMs: r.noDataTimeout,
+  };
+  return (id) => byId.get(id) ?? fallback;
+}
 
 /** How often expired sessions are removed. */
 const SESSION_PURGE_EVERY_MS = 5 * 60_000;
@@ -160,7 +184,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       );
     }, SESSION_PURGE_EVERY_MS).unref();
     cleanups.push(async () => clearInterval(purge));
-    const runtime = new EquipmentRuntime(hierarchy);
+    const runtime = new EquipmentRuntime(hierarchy, unitSettings(config));
     runtime.reset(await store.loadUnits());
     const bindings = new BindingTable(config.bindings, config.enterprise.id);
     const maxPayload = new Map(
@@ -216,6 +240,9 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         `embedded MQTT broker on ${broker.url}${broker.portNote === null ? '' : ` (${broker.portNote})`}`,
       );
     }
+    // Debounced states and no-data timeouts move with the clock, not only with readings.
+    const ticker = setInterval(() => pipeline.tick(Date.now()), RUNTIME_TICK_MS).unref();
+    cleanups.push(async () => clearInterval(ticker));
     const live = new LiveValues();
     pipeline.on('committed', (_events, batch) => live.update(batch.samples));
     const rates = new RateMeter();

@@ -41,6 +41,18 @@ const unitSchema = z
       .optional()
       .describe('Ideal time to make one piece (for OEE performance).')
       .meta({ examples: ['1.5s'] }),
+    stateDebounce: durationSchema
+      .optional()
+      .describe('This unit’s `runtime.stateDebounce`.')
+      .meta({ examples: ['2s'] }),
+    microStopMax: durationSchema
+      .optional()
+      .describe('This unit’s `runtime.microStopMax`.')
+      .meta({ examples: ['30s'] }),
+    noDataTimeout: durationSchema
+      .optional()
+      .describe('This unit’s `runtime.noDataTimeout`.')
+      .meta({ examples: ['5m'] }),
   })
   .describe('An ISA-95 work unit (a machine: filler, capper, labeller …).');
 
@@ -284,6 +296,29 @@ const ingestSchema = z
   })
   .describe('Batching of samples into store transactions.');
 
+const runtimeSchema = z
+  .strictObject({
+    stateDebounce: durationSchema
+      .default(0)
+      .describe(
+        'A new state counts only once it has stood this long (a flicker is not a stop); the change is dated when the state began. 0: at once. Per unit: `units[].stateDebounce`.',
+      )
+      .meta({ examples: ['2s'] }),
+    microStopMax: durationSchema
+      .default(0)
+      .describe(
+        'A `down` shorter than this is a micro-stop (`previousMicroStop` on the event that ends it; OEE counts it as a performance loss). 0: none. Per unit: `units[].microStopMax`.',
+      )
+      .meta({ examples: ['30s'] }),
+    noDataTimeout: durationSchema
+      .default(0)
+      .describe(
+        'A unit with no good reading for this long becomes `unknown` (reason `no-data`) instead of keeping its last state. 0: never. Per unit: `units[].noDataTimeout`. A bad-quality state reading makes it `unknown` (reason `bad-quality`) at once.',
+      )
+      .meta({ examples: ['5m'] }),
+  })
+  .describe('How readings become equipment states.');
+
 const quarantineSchema = z
   .strictObject({
     maxEntries: z
@@ -412,6 +447,7 @@ export const configSchema = z.strictObject({
     .default({ type: 'sqlite', synchronous: 'FULL' })
     .describe('Where the hub keeps its data.'),
   ingest: ingestSchema.prefault({}),
+  runtime: runtimeSchema.prefault({}),
   quarantine: quarantineSchema.prefault({}),
   audit: auditSchema.prefault({}),
   http: httpSchema.prefault({}),

@@ -31,7 +31,7 @@ import type {
 import { backoffDelay, type BackoffPolicy } from './backoff.ts';
 import type { BindingTable, CompiledBinding } from './bindings.ts';
 import { decodePayload } from './payload.ts';
-import type { EquipmentRuntime } from './runtime.ts';
+import { BAD_QUALITY_REASON, type EquipmentRuntime } from './runtime.ts';
 import { storeIsAway, type Spool, type SpoolItem, type SpoolStats } from './spool.ts';
 
 export interface RawMessage {
@@ -146,6 +146,11 @@ class OpenBatch {
 
   get size(): number {
     return this.waiters.length;
+  }
+
+  /** Something to commit: inputs, or events the hub derived by itself. */
+  get pending(): boolean {
+    return this.waiters.length > 0 || this.events.length > 0;
   }
 }
 
@@ -345,7 +350,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
 
   /** Commit what is waiting now; resolves when it is committed. */
   async flush(): Promise<void> {
-    while (this.open.size > 0 || this.committing !== null) {
+    while (this.open.pending || this.committing !== null) {
       if (this.committing !== null) await this.committing.catch(() => undefined);
       else this.commitOpen();
     }
@@ -447,7 +452,12 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     return resolution;
   }
 
-  /** A sample into the open batch, with the event it causes when its quality is good. */
+  /**
+   * A sample into the open batch, with the events it causes. A good sample is derived as usual
+   * (and tells the runtime the unit is not silent). A bad state sample puts the unit in
+   * `unknown` (reason `bad-quality`): a state that cannot be read is not the last one read. A bad
+   * counter sample and any uncertain sample change nothing.
+   */
   private addSample(
     binding: CompiledBinding,
     equipmentId: string,
@@ -455,10 +465,13 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     sample: SampleInput,
   ): void {
     const ts = sample.sourceTs ?? sample.receivedTs;
-    const event =
-      sample.quality === 'good'
-        ? this.derive(binding, equipmentId, sample.value, reason, ts)
-        : null;
+    let events: DomainEvent[] = [];
+    if (sample.quality === 'good') {
+      events = this.derive(binding, equipmentId, sample.value, reason, ts);
+      this.runtime.noteData(equipmentId, sample.receivedTs);
+    } else if (sample.quality === 'bad' && binding.meaning.kind === 'state') {
+      events = this.runtime.applyState(equipmentId, 'unknown', BAD_QUALITY_REASON, ts);
+    }
     this.into.samples.push({
       connectionId: sample.connectionId,
       tag: sample.tag,
@@ -469,12 +482,33 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       receivedTs: sample.receivedTs,
       equipmentId,
     });
-    if (event !== null) {
-      this.into.addEvent(event);
-      if (event.type === 'state.changed' && this.options.auditStateChanges) {
-        this.into.audit.push(stateChangeAudit(sample.connectionId, event));
-      }
+    for (const event of events) this.addDerived(event, `connection:${sample.connectionId}`);
+  }
+
+  /** An event into the batch being filled, with its audit row for a state change. */
+  private addDerived(event: DomainEvent, actor: string): void {
+    this.into.addEvent(event);
+    if (event.type === 'state.changed' && this.options.auditStateChanges) {
+      this.into.audit.push(stateChangeAudit(actor, event));
     }
+  }
+
+  /**
+   * Time passes (hub clock, called about once a second): debounced states that stood long
+   * enough are confirmed and silent units become `unknown`. Their events commit like any other
+   * (actor `system`). While the store is away this waits: replay runs the runtime.
+   */
+  tick(now: number): void {
+    if (this.closed || this.mode === 'spooling') return;
+    const events = this.runtime.tick(now);
+    if (events.length === 0) return;
+    this.target = this.open;
+    try {
+      for (const e of events) this.addDerived(e, 'system');
+    } finally {
+      this.target = null;
+    }
+    this.schedule();
   }
 
   /** Run `work`; whatever it throws sends the input to the quarantine with the reason, counted. */
@@ -518,7 +552,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     value: TagValue,
     reason: string | null,
     ts: number,
-  ): DomainEvent | null {
+  ): DomainEvent[] {
     if (binding.meaning.kind === 'state') {
       const state = toState(binding, value);
       return this.runtime.applyState(equipmentId, state, reason, ts);
@@ -531,13 +565,14 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         actual: JSON.stringify(value),
       });
     }
-    return this.runtime.applyCounter(
+    const counted = this.runtime.applyCounter(
       equipmentId,
       binding.meaning.counter,
       raw,
       binding.rolloverAt,
       ts,
     );
+    return counted === null ? [] : [counted];
   }
 
   private schedule(): void {
@@ -558,7 +593,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
 
   /** Commit the open batch unless a commit is running (its end picks the open batch up). */
   private commitOpen(): void {
-    if (this.committing !== null || this.open.size === 0) return;
+    if (this.committing !== null || !this.open.pending) return;
     const batch = this.open;
     this.open = new OpenBatch();
     const ingest = this.toIngest(batch);
@@ -576,7 +611,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         this.committing = null;
         this.committingSize = 0;
         this.releaseDrain();
-        if (this.open.size > 0) this.schedule();
+        if (this.open.pending) this.schedule();
       });
   }
 
@@ -624,11 +659,11 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
 }
 
 /** 21 CFR 11.10(e): who (the connection the device spoke through), when, what, old → new. */
-function stateChangeAudit(connectionId: string, event: StateChangedEvent): AuditEntry {
+function stateChangeAudit(actor: string, event: StateChangedEvent): AuditEntry {
   const d = event.data;
   return {
     at: Date.now(),
-    actor: `connection:${connectionId}`,
+    actor,
     action: 'update',
     entityType: 'equipment-state',
     entityId: event.equipmentId,

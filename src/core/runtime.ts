@@ -6,8 +6,12 @@
 import {
   applyCounter,
   INITIAL_STATUS,
-  nextStatus,
+  readState,
+  tickState,
   type CountedEvent,
+  type PendingState,
+  type StateMachineConfig,
+  type Transition,
   type CounterKind,
   type EquipmentState,
   type Hierarchy,
@@ -21,7 +25,27 @@ interface MutableUnit {
   lastStateTs: number;
   counters: Record<CounterKind, CounterProjection>;
   updatedAt: number;
+  /** A new state waiting out the debounce (in memory only: see DESIGN notes in state-machine.ts). */
+  pending: PendingState | null;
+  /** When the hub last received a good reading for the unit (hub clock), for the no-data timeout. */
+  lastDataAt: number;
 }
+
+/** How one unit's readings become states (config `runtime`, overridable per unit). */
+export interface UnitSettings extends StateMachineConfig {
+  /** Without a good reading for this long the unit is `unknown` (reason `no-data`); 0: never. */
+  readonly noDataTimeoutMs: number;
+}
+
+export const DEFAULT_UNIT_SETTINGS: UnitSettings = {
+  debounceMs: 0,
+  microStopMaxMs: 0,
+  noDataTimeoutMs: 0,
+};
+
+/** Reason codes the hub itself gives to `unknown`. */
+export const NO_DATA_REASON = 'no-data';
+export const BAD_QUALITY_REASON = 'bad-quality';
 
 function emptyUnit(equipmentId: string): MutableUnit {
   const counter: CounterProjection = { total: 0, lastRaw: null, lastTs: 0 };
@@ -31,6 +55,8 @@ function emptyUnit(equipmentId: string): MutableUnit {
     lastStateTs: 0,
     counters: { good: counter, scrap: counter, total: counter },
     updatedAt: 0,
+    pending: null,
+    lastDataAt: 0,
   };
 }
 
@@ -38,7 +64,11 @@ export class EquipmentRuntime {
   private readonly units = new Map<string, MutableUnit>();
   private readonly dirty = new Set<string>();
 
-  constructor(private readonly hierarchy: Hierarchy) {
+  constructor(
+    private readonly hierarchy: Hierarchy,
+    private readonly settingsOf: (equipmentId: string) => UnitSettings = () =>
+      DEFAULT_UNIT_SETTINGS,
+  ) {
     this.reset([]);
   }
 
@@ -55,6 +85,8 @@ export class EquipmentRuntime {
         lastStateTs: p.lastStateTs,
         counters: { ...p.counters },
         updatedAt: p.updatedAt,
+        pending: null,
+        lastDataAt: 0,
       });
     }
   }
@@ -68,35 +100,80 @@ export class EquipmentRuntime {
   }
 
   /**
-   * A state reading. Older than the last applied one (a re-delivery): ignored. Same state and
-   * reason: no event. Otherwise a `state.changed` event.
+   * A state reading. Older than the last applied one (a re-delivery): ignored. Otherwise it goes
+   * through the unit's state machine (debounce, micro-stops): zero, one or two `state.changed`
+   * events (a pending state confirmed by this reading's time, then this reading's own change).
    */
   applyState(
     equipmentId: string,
     state: EquipmentState,
     reasonCode: string | null,
     ts: number,
-  ): StateChangedEvent | null {
+  ): StateChangedEvent[] {
     const unit = this.mustGet(equipmentId);
-    if (ts < unit.lastStateTs) return null;
-    const next = nextStatus(unit.status, state, reasonCode, ts);
-    unit.lastStateTs = ts;
-    this.touch(unit);
-    if (next === null) return null;
-    const previous = unit.status;
-    unit.status = next;
-    return {
-      type: 'state.changed',
-      equipmentId,
+    if (ts < unit.lastStateTs) return [];
+    const step = readState(
+      { status: unit.status, pending: unit.pending },
+      state,
+      reasonCode,
       ts,
-      data: {
-        state,
-        reasonCode,
-        previousState: previous.state,
-        previousReasonCode: previous.reasonCode,
-        previousDurationMs: previous.sinceMs > 0 ? Math.max(0, ts - previous.sinceMs) : 0,
-      },
-    };
+      this.settingsOf(equipmentId),
+    );
+    unit.lastStateTs = ts;
+    unit.status = step.machine.status;
+    unit.pending = step.machine.pending;
+    this.touch(unit);
+    return step.transitions.map((t) => stateChanged(equipmentId, t));
+  }
+
+  /** A good reading of any of the unit's tags arrived (hub clock): it is not silent. */
+  noteData(equipmentId: string, receivedTs: number): void {
+    const unit = this.units.get(equipmentId);
+    if (unit !== undefined && receivedTs > unit.lastDataAt) unit.lastDataAt = receivedTs;
+  }
+
+  /**
+   * Time passes (hub clock): pending states that stood long enough are confirmed, and units
+   * silent for longer than their no-data timeout become `unknown` (never left in their last
+   * state). Returns the events.
+   */
+  tick(now: number): StateChangedEvent[] {
+    const out: StateChangedEvent[] = [];
+    for (const unit of this.units.values()) {
+      const settings = this.settingsOf(unit.equipmentId);
+      if (unit.pending !== null) {
+        const step = tickState({ status: unit.status, pending: unit.pending }, now, settings);
+        if (step.transitions.length > 0) {
+          unit.status = step.machine.status;
+          unit.pending = null;
+          this.touch(unit);
+          out.push(...step.transitions.map((t) => stateChanged(unit.equipmentId, t)));
+        }
+      }
+      const timeout = settings.noDataTimeoutMs;
+      if (
+        timeout > 0 &&
+        unit.lastDataAt > 0 &&
+        now - unit.lastDataAt >= timeout &&
+        !(unit.status.state === 'unknown' && unit.status.reasonCode === NO_DATA_REASON)
+      ) {
+        const at = Math.max(unit.lastDataAt + timeout, unit.lastStateTs);
+        // Straight to unknown: a silence is not debounced (it already lasted the timeout).
+        const step = readState(
+          { status: unit.status, pending: null },
+          'unknown',
+          NO_DATA_REASON,
+          at,
+          { ...settings, debounceMs: 0 },
+        );
+        unit.status = step.machine.status;
+        unit.pending = null;
+        unit.lastStateTs = at;
+        this.touch(unit);
+        out.push(...step.transitions.map((t) => stateChanged(unit.equipmentId, t)));
+      }
+    }
+    return out;
   }
 
   /**
@@ -151,4 +228,20 @@ export class EquipmentRuntime {
     if (unit === undefined) throw new Error(`unknown work unit ${equipmentId}`);
     return unit;
   }
+}
+
+function stateChanged(equipmentId: string, t: Transition): StateChangedEvent {
+  return {
+    type: 'state.changed',
+    equipmentId,
+    ts: t.at,
+    data: {
+      state: t.state,
+      reasonCode: t.reasonCode,
+      previousState: t.previous.state,
+      previousReasonCode: t.previous.reasonCode,
+      previousDurationMs: t.previousDurationMs,
+      previousMicroStop: t.previousMicroStop,
+    },
+  };
 }

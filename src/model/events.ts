@@ -14,6 +14,8 @@ export interface StateChangedEvent {
     readonly previousReasonCode: string | null;
     /** How long the previous state lasted, in ms (0 when unknown). */
     readonly previousDurationMs: number;
+    /** The previous state was a `down` shorter than the unit's micro-stop limit. */
+    readonly previousMicroStop: boolean;
   };
 }
 

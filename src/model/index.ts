@@ -3,3 +3,5 @@ export * from './state.ts';
 export * from './counter.ts';
 export * from './sample.ts';
 export * from './events.ts';
+export * from './state-machine.ts';
+export * from './uom.ts';

@@ -96,6 +96,7 @@ for (const { name, store, skip } of stores)
         previousState: 'unknown',
         previousReasonCode: null,
         previousDurationMs: 0,
+        previousMicroStop: false,
       });
       assert.equal(events[0]?.ts, T0);
       const samples = await hub.store.listSamples({

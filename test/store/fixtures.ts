@@ -51,6 +51,7 @@ export function stateChanged(
       previousState: 'running',
       previousReasonCode: null,
       previousDurationMs: 1500,
+      previousMicroStop: false,
     },
   };
 }
