@@ -14,10 +14,11 @@ import { EmbeddedBroker } from './connectors/mqtt/embedded-broker.ts';
 import { BindingTable } from './core/bindings.ts';
 import type { ConnectorInstance, ConnectorState } from './core/connector.ts';
 import { LiveValues } from './core/live-values.ts';
+import { MappingService } from './core/mapping-service.ts';
 import { IngestPipeline } from './core/pipeline.ts';
 import { RateMeter } from './core/rates.ts';
 import { EquipmentRuntime, type UnitSettings } from './core/runtime.ts';
-import { Hierarchy } from './model/index.ts';
+import { findUnit, Hierarchy } from './model/index.ts';
 import { buildServer, listenServer } from './server/app.ts';
 import { readTlsFiles } from './server/tls.ts';
 import { openSpool } from './store/sqlite/spool.ts';
@@ -79,6 +80,8 @@ export interface Hub {
   readonly rates: RateMeter;
   readonly identity: IdentityService;
   readonly signatures: SignatureService;
+  /** Identity mapping tables (issue #5). */
+  readonly mappings: MappingService;
   readonly dataDir: string;
   readonly startedAt: number;
   /** Base URL of the HTTP API, when it runs. */
@@ -174,6 +177,16 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
     const identity = new IdentityService(store, { security: config.security });
     const signatures = new SignatureService(store, identity);
+    const mappings = await MappingService.open(store, identity, {
+      checkOurs: {
+        equipment: (id) =>
+          hierarchy.get(id) === undefined
+            ? 'is not an equipment id of the hierarchy (GET /api/v1/equipment)'
+            : null,
+        uom: (code) =>
+          findUnit(code) === undefined ? 'is not in the unit catalog (docs/units.md)' : null,
+      },
+    });
     // Sessions nobody ends (a closed browser) are removed once expired, with an audit row each.
     const purge = setInterval(() => {
       identity.purgeExpiredSessions().then(
@@ -308,6 +321,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       rates,
       identity,
       signatures,
+      mappings,
       dataDir,
       startedAt,
     };

@@ -14,6 +14,7 @@ import { formatPath } from '../config/load.ts';
 import { buildOpenApi } from './openapi.ts';
 import { registerAuditRoutes } from './audit-routes.ts';
 import { registerConnectionRoutes } from './connection-routes.ts';
+import { registerMappingRoutes } from './mapping-routes.ts';
 import { buildMetrics } from './metrics.ts';
 import { registerAuth } from './auth.ts';
 import { registerIdentityRoutes } from './identity-routes.ts';
@@ -109,6 +110,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerIdentityRoutes(app, options.hub);
   registerAuditRoutes(app, options.hub);
   registerConnectionRoutes(app, options.hub);
+  await registerMappingRoutes(app, options.hub);
   const metrics = buildMetrics(options.hub);
   app.get('/metrics', { config: { access: 'metrics.read' } }, async (_request, reply) =>
     reply.type(metrics.contentType).send(await metrics.scrape()),

@@ -13,6 +13,7 @@ import {
   userPasswordBody,
   userUpdateBody,
 } from './identity-routes.ts';
+import { mappingGetQuery, mappingLookupQuery, mappingPutQuery } from './mapping-routes.ts';
 import {
   auditExportQuery,
   auditPage,
@@ -163,6 +164,53 @@ const identityPaths: Json = {
   },
 };
 
+const mappingPath = [
+  {
+    name: 'system',
+    in: 'path',
+    required: true,
+    schema: { type: 'string' },
+    description: 'External system, e.g. erp.',
+  },
+  {
+    name: 'kind',
+    in: 'path',
+    required: true,
+    schema: { type: 'string', enum: ['material', 'equipment', 'reason', 'uom'] },
+  },
+];
+
+/** Identity mapping tables (issue #5; docs/mapping.md). */
+const mappingPaths: Json = {
+  '/api/v1/mappings': {
+    get: { summary: 'Mapping tables with their entry counts', responses: ok('The tables.') },
+  },
+  '/api/v1/mappings/{system}/{kind}': {
+    get: {
+      summary: 'One mapping table as JSON, CSV or YAML (ETag: its version)',
+      parameters: [...mappingPath, ...queryParameters(mappingGetQuery)],
+      responses: ok('The table.'),
+    },
+    put: {
+      summary:
+        'Replace a mapping table from JSON, CSV (ours,theirs,note) or YAML; If-Match: the version read',
+      parameters: [...mappingPath, ...queryParameters(mappingPutQuery)],
+      responses: ok('The table as stored.'),
+    },
+  },
+  '/api/v1/mappings/{system}/{kind}/lookup': {
+    get: {
+      summary:
+        'Map one code: ours → theirs or theirs → ours (404 when unmapped; never passed through)',
+      parameters: [
+        ...mappingPath,
+        ...queryParameters(mappingLookupQuery as unknown as z.ZodObject),
+      ],
+      responses: ok('The mapped code.'),
+    },
+  },
+};
+
 /** The access a route declared, for an OpenAPI path and method (`{x}` is `:x`, equipment is `*`). */
 function accessOf(
   routes: ReadonlyMap<string, RouteAccess>,
@@ -222,6 +270,7 @@ export function buildOpenApi(routes: ReadonlyMap<string, RouteAccess>): Json {
     paths: withAccess(
       {
         ...identityPaths,
+        ...mappingPaths,
         '/api/v1/health': {
           get: {
             summary: 'Health of the store, the broker, every connection and the ingest pipeline',
