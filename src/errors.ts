@@ -106,6 +106,11 @@ export const errorDefinitions = {
     message: 'state value {value} is not in the state map of the binding',
     fix: 'Add the value to the binding `stateMap`, or check the device.',
   },
+  MW_ERR_INGEST_EXPRESSION: {
+    status: 400,
+    message: 'bindings[{index}] expression: {reason}',
+    fix: 'Check the inputs the expression reads (their values and types) or correct the expression; see docs/expressions.md.',
+  },
   MW_ERR_API_VALIDATION: {
     status: 400,
     message: '{path}: {rule}',

@@ -5,6 +5,7 @@
  * `check-config` reports every problem.
  */
 import net from 'node:net';
+import { compileExpression, ExpressionError } from '../model/expression.ts';
 
 /** A problem found by `crossReferenceIssues`: a path into the configuration and the rule broken. */
 export interface CrossReferenceIssue {
@@ -114,6 +115,31 @@ export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
         path: ['bindings', i, 'connection'],
         message: `expected a connection that reads tags, "${b.connection}" is simulator (bind its MQTT connection)`,
       });
+    }
+    const hasTopic = typeof b.topic === 'string';
+    const inputs =
+      b.inputs !== null && typeof b.inputs === 'object' ? Object.keys(b.inputs as object) : null;
+    if (hasTopic === (inputs !== null)) {
+      issues.push({
+        path: ['bindings', i, hasTopic ? 'inputs' : 'topic'],
+        message: hasTopic
+          ? 'give either topic or inputs, not both'
+          : 'a binding needs a topic (or inputs with an expression)',
+      });
+    }
+    if (inputs !== null && typeof b.expression !== 'string') {
+      issues.push({
+        path: ['bindings', i, 'expression'],
+        message: 'bindings with inputs need an expression that combines them',
+      });
+    }
+    if (typeof b.expression === 'string') {
+      try {
+        compileExpression(b.expression, inputs ?? ['value']);
+      } catch (err) {
+        if (!(err instanceof ExpressionError)) throw err;
+        issues.push({ path: ['bindings', i, 'expression'], message: err.message });
+      }
     }
     const meaning = typeof b.meaning === 'string' ? b.meaning : '';
     if (b.stateMap !== undefined && meaning !== 'state') {

@@ -142,22 +142,51 @@ const payloadSchema = z
   })
   .describe('How to read the payload.');
 
+const topicPatternSchema = z
+  .string()
+  .min(1)
+  .superRefine((pattern, ctx) => {
+    const error = topicPatternError(pattern);
+    if (error !== null) ctx.addIssue({ code: 'custom', message: error });
+  });
+
 export const bindingSchema = z
   .strictObject({
     connection: idSchema
       .describe('Id of the connection the tags come from.')
       .meta({ examples: ['plant-mqtt'] }),
-    topic: z
-      .string()
-      .min(1)
-      .superRefine((pattern, ctx) => {
-        const error = topicPatternError(pattern);
-        if (error !== null) ctx.addIssue({ code: 'custom', message: error });
-      })
+    topic: topicPatternSchema
+      .optional()
       .describe(
-        'Topic pattern. `{name}` captures one level by name, `+` matches one level, a final `#` matches the rest.',
+        'Topic pattern (the tag name on OPC UA, Modbus, Sparkplug and SQL connections). `{name}` captures one level by name, `+` matches one level, a final `#` matches the rest. Give `topic` or `inputs`.',
       )
       .meta({ examples: ['plant/{site}/{area}/{line}/{unit}/state'] }),
+    inputs: z
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+          error: 'expected a variable name (letters, digits, _; not starting with a digit)',
+        }),
+        topicPatternSchema,
+      )
+      .optional()
+      .describe(
+        'Several tags feeding one `expression`: variable name → topic pattern. The unit is filled from each pattern’s captures; the expression is evaluated when every input has a good value. Give `topic` or `inputs`.',
+      )
+      .meta({
+        examples: [
+          {
+            fault: 'plc/{line}/{unit}/fault',
+            running: 'plc/{line}/{unit}/run',
+          },
+        ],
+      }),
+    expression: z
+      .string()
+      .optional()
+      .describe(
+        "Derive the value from the tag(s) with a safe expression (docs/expressions.md): the variable is `value` with `topic`, the input names with `inputs`. E.g. `fault ? 'down' : running ? 'running' : 'idle'`, `(status & 4) != 0`, `(hi << 16) | lo`.",
+      )
+      .meta({ examples: ["fault ? 'down' : running ? 'running' : 'idle'"] }),
     equipment: z
       .string()
       .optional()

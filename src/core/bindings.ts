@@ -4,6 +4,7 @@
  */
 import type { BindingConfig } from '../config/schema.ts';
 import { compileTopicPattern, type TopicPattern } from '../connectors/mqtt/topic-pattern.ts';
+import { compileExpression, type CompiledExpression } from '../model/expression.ts';
 import type { CounterKind, EquipmentState } from '../model/index.ts';
 import type { PayloadSpec } from './payload.ts';
 
@@ -13,7 +14,10 @@ export interface CompiledBinding {
   /** Index in the configuration's `bindings` list, for messages (`bindings[3]`). */
   readonly index: number;
   readonly connectionId: string;
-  readonly pattern: TopicPattern;
+  /** The tags feeding the binding: `value` for a `topic`, or the named `inputs`. */
+  readonly inputs: readonly { readonly name: string; readonly pattern: TopicPattern }[];
+  /** Derives the value from the inputs, or null: the tag's value as it is. */
+  readonly expression: CompiledExpression | null;
   readonly equipmentTemplate: string;
   readonly meaning: BindingMeaning;
   readonly payload: PayloadSpec;
@@ -23,6 +27,8 @@ export interface CompiledBinding {
 
 export interface Resolution {
   readonly binding: CompiledBinding;
+  /** Which input of the binding the tag is (`value` for a binding with a `topic`). */
+  readonly input: string;
   /** The work unit the template resolved to; may not exist in the hierarchy (checked by the caller). */
   readonly equipmentId: string;
 }
@@ -30,8 +36,15 @@ export interface Resolution {
 /** Topics cached per connection at most; a flood of distinct topics clears the cache rather than growing it. */
 const RESOLVE_CACHE_MAX = 100_000;
 
+interface InputEntry {
+  readonly binding: CompiledBinding;
+  readonly input: string;
+  readonly pattern: TopicPattern;
+}
+
 export class BindingTable {
-  private readonly byConnection = new Map<string, CompiledBinding[]>();
+  private readonly byConnection = new Map<string, InputEntry[]>();
+  private readonly bindingsByConnection = new Map<string, CompiledBinding[]>();
   private readonly cache = new Map<string, Resolution | null>();
 
   constructor(bindings: readonly BindingConfig[], enterpriseId: string) {
@@ -40,19 +53,38 @@ export class BindingTable {
         b.meaning === 'state'
           ? { kind: 'state' }
           : { kind: 'counter', counter: b.meaning.slice('counter.'.length) as CounterKind };
+      const inputs =
+        b.inputs === undefined
+          ? [{ name: 'value', pattern: compileTopicPattern(b.topic as string) }]
+          : Object.entries(b.inputs).map(([name, topic]) => ({
+              name,
+              pattern: compileTopicPattern(topic),
+            }));
       const compiled: CompiledBinding = {
         index,
         connectionId: b.connection,
-        pattern: compileTopicPattern(b.topic),
+        inputs,
+        // Checked when the configuration was loaded (cross-references.ts): compiles here.
+        expression:
+          b.expression === undefined
+            ? null
+            : compileExpression(
+                b.expression,
+                inputs.map((x) => x.name),
+              ),
         equipmentTemplate: b.equipment ?? `${enterpriseId}/{site}/{area}/{line}/{unit}`,
         meaning,
         payload: b.payload,
         stateMap: b.stateMap,
         rolloverAt: b.rolloverAt,
       };
-      const list = this.byConnection.get(b.connection) ?? [];
+      const entries = this.byConnection.get(b.connection) ?? [];
+      for (const x of inputs)
+        entries.push({ binding: compiled, input: x.name, pattern: x.pattern });
+      this.byConnection.set(b.connection, entries);
+      const list = this.bindingsByConnection.get(b.connection) ?? [];
       list.push(compiled);
-      this.byConnection.set(b.connection, list);
+      this.bindingsByConnection.set(b.connection, list);
     });
     // Most specific pattern first, so `a/b/state` wins over `a/+/state`.
     for (const list of this.byConnection.values())
@@ -61,11 +93,11 @@ export class BindingTable {
 
   /** MQTT filters a connection must subscribe to (deduplicated). */
   filtersFor(connectionId: string): string[] {
-    return [...new Set((this.byConnection.get(connectionId) ?? []).map((b) => b.pattern.filter))];
+    return [...new Set((this.byConnection.get(connectionId) ?? []).map((e) => e.pattern.filter))];
   }
 
   bindingsFor(connectionId: string): readonly CompiledBinding[] {
-    return this.byConnection.get(connectionId) ?? [];
+    return this.bindingsByConnection.get(connectionId) ?? [];
   }
 
   resolve(connectionId: string, topic: string): Resolution | null {
@@ -73,14 +105,14 @@ export class BindingTable {
     const cached = this.cache.get(key);
     if (cached !== undefined) return cached;
     let found: Resolution | null = null;
-    for (const binding of this.byConnection.get(connectionId) ?? []) {
-      const captures = binding.pattern.match(topic);
+    for (const entry of this.byConnection.get(connectionId) ?? []) {
+      const captures = entry.pattern.match(topic);
       if (captures === null) continue;
-      const equipmentId = binding.equipmentTemplate.replace(
+      const equipmentId = entry.binding.equipmentTemplate.replace(
         /\{(\w+)\}/g,
         (whole, name: string) => captures[name] ?? whole,
       );
-      found = { binding, equipmentId };
+      found = { binding: entry.binding, input: entry.input, equipmentId };
       break;
     }
     if (this.cache.size >= RESOLVE_CACHE_MAX) this.cache.clear();

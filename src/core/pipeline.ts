@@ -29,7 +29,7 @@ import type {
   UnitProjection,
 } from '../store/types.ts';
 import { backoffDelay, type BackoffPolicy } from './backoff.ts';
-import type { BindingTable, CompiledBinding } from './bindings.ts';
+import type { BindingTable, CompiledBinding, Resolution } from './bindings.ts';
 import { decodePayload } from './payload.ts';
 import { BAD_QUALITY_REASON, type EquipmentRuntime } from './runtime.ts';
 import { storeIsAway, type Spool, type SpoolItem, type SpoolStats } from './spool.ts';
@@ -183,6 +183,8 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   private replaying: Promise<void> | null = null;
   private readonly spaceWaiters: (() => void)[] = [];
   private readonly stopReplay = new AbortController();
+  /** The latest good value of each input of expression bindings, per binding and unit. */
+  private readonly expressionInputs = new Map<string, Record<string, TagValue>>();
 
   constructor(
     private readonly store: Store,
@@ -410,9 +412,9 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         if (msg.payload.length > limit) {
           throw new MwError('MW_ERR_INGEST_PAYLOAD_TOO_LARGE', { size: msg.payload.length, limit });
         }
-        const { binding, equipmentId } = this.resolve(msg.connectionId, msg.topic);
-        const decoded = decodePayload(msg.payload, binding.payload);
-        this.addSample(binding, equipmentId, decoded.reason ?? null, {
+        const resolution = this.resolve(msg.connectionId, msg.topic);
+        const decoded = decodePayload(msg.payload, resolution.binding.payload);
+        this.addSample(resolution, decoded.reason ?? null, {
           connectionId: msg.connectionId,
           tag: msg.topic,
           value: decoded.value,
@@ -435,15 +437,11 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         }),
       );
     this.guarded(sample.connectionId, sample.tag, sample.receivedTs, payload, () => {
-      const { binding, equipmentId } = this.resolve(sample.connectionId, sample.tag);
-      this.addSample(binding, equipmentId, null, sample);
+      this.addSample(this.resolve(sample.connectionId, sample.tag), null, sample);
     });
   }
 
-  private resolve(
-    connectionId: string,
-    tag: string,
-  ): { binding: CompiledBinding; equipmentId: string } {
+  private resolve(connectionId: string, tag: string): Resolution {
     const resolution = this.bindings.resolve(connectionId, tag);
     if (resolution === null)
       throw new MwError('MW_ERR_INGEST_NO_BINDING', { topic: tag, connection: connectionId });
@@ -458,16 +456,18 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
    * `unknown` (reason `bad-quality`): a state that cannot be read is not the last one read. A bad
    * counter sample and any uncertain sample change nothing.
    */
-  private addSample(
-    binding: CompiledBinding,
-    equipmentId: string,
-    reason: string | null,
-    sample: SampleInput,
-  ): void {
+  private addSample(resolution: Resolution, reason: string | null, sample: SampleInput): void {
+    const { binding, equipmentId } = resolution;
     const ts = sample.sourceTs ?? sample.receivedTs;
     let events: DomainEvent[] = [];
+    // An input that cannot be read no longer feeds its expression.
+    if (sample.quality !== 'good' && binding.expression !== null) {
+      const vars = this.expressionInputs.get(`${binding.index}\u0000${equipmentId}`);
+      if (vars !== undefined) delete vars[resolution.input];
+    }
     if (sample.quality === 'good') {
-      events = this.derive(binding, equipmentId, sample.value, reason, ts);
+      const value = this.bindingValue(resolution, sample);
+      if (value !== undefined) events = this.derive(binding, equipmentId, value, reason, ts);
       this.runtime.noteData(equipmentId, sample.receivedTs);
     } else if (sample.quality === 'bad' && binding.meaning.kind === 'state') {
       events = this.runtime.applyState(equipmentId, 'unknown', BAD_QUALITY_REASON, ts);
@@ -483,6 +483,34 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       equipmentId,
     });
     for (const event of events) this.addDerived(event, `connection:${sample.connectionId}`);
+  }
+
+  /**
+   * The value a binding derives from a good sample: the sample's own value, or its expression
+   * over the latest good value of each input (undefined while an input has none yet). The
+   * inputs are remembered per binding and unit; a bad reading of an input forgets it.
+   */
+  private bindingValue(resolution: Resolution, sample: SampleInput): TagValue | undefined {
+    const { binding, equipmentId, input } = resolution;
+    if (binding.expression === null) return sample.value;
+    const key = `${binding.index}\u0000${equipmentId}`;
+    let vars = this.expressionInputs.get(key);
+    if (vars === undefined) {
+      vars = {};
+      this.expressionInputs.set(key, vars);
+    }
+    vars[input] = sample.value;
+    const known = vars;
+    if (!binding.inputs.every((x) => Object.hasOwn(known, x.name))) return undefined;
+    try {
+      return binding.expression.evaluate(known);
+    } catch (err) {
+      throw new MwError(
+        'MW_ERR_INGEST_EXPRESSION',
+        { index: binding.index, reason: (err as Error).message },
+        { cause: err },
+      );
+    }
   }
 
   /** An event into the batch being filled, with its audit row for a state change. */

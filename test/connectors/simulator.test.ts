@@ -249,7 +249,7 @@ describe('simulator bindings', () => {
     } as const;
     for (const b of bindings) {
       const topic = simulatorTopic(cfg.topicPrefix, unitId, tagOf[b.meaning]);
-      const captures = compileTopicPattern(b.topic).match(topic);
+      const captures = compileTopicPattern(b.topic ?? '').match(topic);
       assert.ok(captures !== null, `${b.topic} matches ${topic}`);
       const equipment = (b.equipment ?? '').replace(
         /\{(\w+)\}/g,
@@ -269,7 +269,7 @@ describe('simulator bindings', () => {
     for (const tag of TAGS) {
       const topic = simulatorTopic('sim', unitId, tag);
       assert.equal(
-        bindings.filter((b) => compileTopicPattern(b.topic).match(topic) !== null).length,
+        bindings.filter((b) => compileTopicPattern(b.topic ?? '').match(topic) !== null).length,
         1,
         topic,
       );

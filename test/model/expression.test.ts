@@ -11,7 +11,7 @@ import {
   ExpressionError,
   type ExpressionValue,
   type ExpressionVariables,
-} from '../../src/core/expression.ts';
+} from '../../src/model/expression.ts';
 
 function run(source: string, vars: ExpressionVariables = {}): ExpressionValue {
   return compileExpression(source).evaluate(vars);
