@@ -26,6 +26,7 @@ import type { Store } from '../store/types.ts';
 import { VERSION } from '../version.ts';
 import { createLogger, type LogFormat } from './logger.ts';
 import { readNewPassword, UsageError } from './prompt.ts';
+import { registerExplainCommand } from './explain.ts';
 import { registerTagsCommand } from './tags.ts';
 import { registerOpcuaCommands } from '../connectors/opcua/cli.ts';
 
@@ -414,6 +415,7 @@ export function buildProgram(): Command {
     });
 
   registerTagsCommand(program);
+  registerExplainCommand(program);
 
   const users = program
     .command('users')

@@ -4,7 +4,7 @@
  * `--watch` redraws it every interval.
  */
 import type { Command } from 'commander';
-import { loadConfigFile } from '../config/load.ts';
+import { baseUrl, getJson, hubToken } from './hub-client.ts';
 import { UsageError } from './prompt.ts';
 
 interface TagRow {
@@ -22,31 +22,6 @@ interface Options {
   connection?: string;
   watch?: boolean;
   interval: string;
-}
-
-async function getJson<T>(url: string, token: string): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-  } catch (err) {
-    const cause = (err as { cause?: { message?: string } }).cause?.message;
-    throw new UsageError(`cannot reach the hub at ${url}: ${cause ?? (err as Error).message}`);
-  }
-  const body = (await res.json()) as T & { error?: { code: string; message: string } };
-  if (!res.ok) {
-    throw new UsageError(
-      `${url}: ${res.status} ${body.error?.code ?? ''} ${body.error?.message ?? ''}`.trim(),
-    );
-  }
-  return body;
-}
-
-function baseUrl(opts: Options): string {
-  if (opts.url !== undefined) return opts.url.replace(/\/+$/, '');
-  if (opts.config === undefined) throw new UsageError('give -c CONFIG or --url URL of the hub');
-  const { config } = loadConfigFile(opts.config);
-  const host = ['0.0.0.0', '::'].includes(config.http.host) ? '127.0.0.1' : config.http.host;
-  return `${config.http.tls === undefined ? 'http' : 'https'}://${host}:${config.http.port}`;
 }
 
 const shown = (v: unknown): string =>
@@ -95,12 +70,7 @@ export function registerTagsCommand(program: Command): void {
     .option('-w, --watch', 'redraw until Ctrl+C')
     .option('--interval <seconds>', 'seconds between redraws with --watch', '1')
     .action(async (opts: Options) => {
-      const token = process.env.MILLWRIGHT_TOKEN;
-      if (token === undefined || token === '') {
-        throw new UsageError(
-          'set MILLWRIGHT_TOKEN to an API token or session with the permission connections.read (POST /api/v1/tokens)',
-        );
-      }
+      const token = hubToken('connections.read');
       const interval = Number(opts.interval);
       if (!Number.isFinite(interval) || interval <= 0) {
         throw new UsageError(

@@ -58,6 +58,22 @@ export interface SampleInput {
   readonly receivedTs: number;
 }
 
+/** What one binding last read and derived for one unit. */
+export interface BindingTrace {
+  readonly binding: number;
+  readonly equipmentId: string;
+  /** The last reading of each input (`value` for a binding with a topic). */
+  readonly inputs: Record<
+    string,
+    { tag: string; value: TagValue; quality: Quality; status: string | null; at: number }
+  >;
+  /** The value the binding derived last (after its expression), and when. */
+  output: TagValue;
+  outputAt: number | null;
+  /** Why the last reading was quarantined, or null. */
+  error: string | null;
+}
+
 export interface PipelineOptions {
   readonly batchMaxSize: number;
   readonly batchLingerMs: number;
@@ -183,6 +199,8 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   private replaying: Promise<void> | null = null;
   private readonly spaceWaiters: (() => void)[] = [];
   private readonly stopReplay = new AbortController();
+  /** What each binding last read and derived, per unit: the engineer's view (GET /api/v1/bindings). */
+  private readonly traces = new Map<string, BindingTrace>();
   /** The latest good value of each input of expression bindings, per binding and unit. */
   private readonly expressionInputs = new Map<string, Record<string, TagValue>>();
 
@@ -457,6 +475,53 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
    * counter sample and any uncertain sample change nothing.
    */
   private addSample(resolution: Resolution, reason: string | null, sample: SampleInput): void {
+    const trace = this.traceOf(resolution);
+    trace.inputs[resolution.input] = {
+      tag: sample.tag,
+      value: sample.value,
+      quality: sample.quality,
+      status: sample.status ?? null,
+      at: sample.sourceTs ?? sample.receivedTs,
+    };
+    try {
+      this.derived(resolution, reason, sample, trace);
+      trace.error = null;
+    } catch (err) {
+      trace.error = (err as Error).message;
+      throw err;
+    }
+  }
+
+  private traceOf(r: Resolution): BindingTrace {
+    const key = `${r.binding.index}\u0000${r.equipmentId}`;
+    let t = this.traces.get(key);
+    if (t === undefined) {
+      t = {
+        binding: r.binding.index,
+        equipmentId: r.equipmentId,
+        inputs: {},
+        output: null,
+        outputAt: null,
+        error: null,
+      };
+      this.traces.set(key, t);
+    }
+    return t;
+  }
+
+  /** The traces of every binding (of one unit), by binding index. */
+  bindingTraces(equipmentId?: string): BindingTrace[] {
+    return [...this.traces.values()]
+      .filter((t) => equipmentId === undefined || t.equipmentId === equipmentId)
+      .sort((a, b) => a.binding - b.binding || (a.equipmentId < b.equipmentId ? -1 : 1));
+  }
+
+  private derived(
+    resolution: Resolution,
+    reason: string | null,
+    sample: SampleInput,
+    trace: BindingTrace,
+  ): void {
     const { binding, equipmentId } = resolution;
     const ts = sample.sourceTs ?? sample.receivedTs;
     let events: DomainEvent[] = [];
@@ -467,7 +532,11 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     }
     if (sample.quality === 'good') {
       const value = this.bindingValue(resolution, sample);
-      if (value !== undefined) events = this.derive(binding, equipmentId, value, reason, ts);
+      if (value !== undefined) {
+        events = this.derive(binding, equipmentId, value, reason, ts);
+        trace.output = value;
+        trace.outputAt = ts;
+      }
       this.runtime.noteData(equipmentId, sample.receivedTs);
     } else if (sample.quality === 'bad' && binding.meaning.kind === 'state') {
       events = this.runtime.applyState(equipmentId, 'unknown', BAD_QUALITY_REASON, ts);

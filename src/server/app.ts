@@ -13,6 +13,7 @@ import type { Hub } from '../hub.ts';
 import { formatPath } from '../config/load.ts';
 import { buildOpenApi } from './openapi.ts';
 import { registerAuditRoutes } from './audit-routes.ts';
+import { registerBindingRoutes } from './binding-routes.ts';
 import { registerConnectionRoutes } from './connection-routes.ts';
 import { registerMappingRoutes } from './mapping-routes.ts';
 import { buildMetrics } from './metrics.ts';
@@ -110,6 +111,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerIdentityRoutes(app, options.hub);
   registerAuditRoutes(app, options.hub);
   registerConnectionRoutes(app, options.hub);
+  registerBindingRoutes(app, options.hub);
   await registerMappingRoutes(app, options.hub);
   const metrics = buildMetrics(options.hub);
   app.get('/metrics', { config: { access: 'metrics.read' } }, async (_request, reply) =>
