@@ -13,6 +13,8 @@ import {
   userPasswordBody,
   userUpdateBody,
 } from './identity-routes.ts';
+import { bindingsQuery } from './binding-routes.ts';
+import { tagWriteBody } from './connection-routes.ts';
 import { mappingGetQuery, mappingLookupQuery, mappingPutQuery } from './mapping-routes.ts';
 import {
   auditExportQuery,
@@ -211,6 +213,51 @@ const mappingPaths: Json = {
   },
 };
 
+const connectionId = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+
+/** Connections, live tag values, writes and the bindings' live view (issues #4, #5). */
+const connectionPaths: Json = {
+  '/api/v1/connections': {
+    get: {
+      summary: 'Every connection: status, last data, samples/s, reconnects, errors',
+      responses: ok('The connections.'),
+    },
+  },
+  '/api/v1/connections/{id}': {
+    get: {
+      summary: 'One connection with its connector-specific metrics',
+      parameters: [connectionId],
+      responses: ok('The connection.'),
+    },
+  },
+  '/api/v1/connections/{id}/tags': {
+    get: {
+      summary: 'The latest committed value, quality and time of every tag of a connection',
+      parameters: [connectionId],
+      responses: ok('The tags.'),
+    },
+  },
+  '/api/v1/tags/{connection}/{tag}/write': {
+    post: {
+      summary: 'Write a value to a device tag (the tag may contain slashes); audited',
+      parameters: [
+        { name: 'connection', in: 'path', required: true, schema: { type: 'string' } },
+        { name: 'tag', in: 'path', required: true, schema: { type: 'string' } },
+      ],
+      requestBody: body(tagWriteBody),
+      responses: ok('Written and confirmed by the device.'),
+    },
+  },
+  '/api/v1/bindings': {
+    get: {
+      summary:
+        'Each binding with the last readings of its inputs and the value it derived, per unit',
+      parameters: queryParameters(bindingsQuery),
+      responses: ok('The bindings.'),
+    },
+  },
+};
+
 /** The access a route declared, for an OpenAPI path and method (`{x}` is `:x`, equipment is `*`). */
 function accessOf(
   routes: ReadonlyMap<string, RouteAccess>,
@@ -219,7 +266,9 @@ function accessOf(
 ): RouteAccess | undefined {
   const url = path.startsWith('/api/v1/equipment/')
     ? '/api/v1/equipment/*'
-    : path.replace(/\{(\w+)\}/g, ':$1');
+    : path.startsWith('/api/v1/tags/')
+      ? '/api/v1/tags/*'
+      : path.replace(/\{(\w+)\}/g, ':$1');
   return routes.get(`${method.toUpperCase()} ${url}`);
 }
 
@@ -271,6 +320,7 @@ export function buildOpenApi(routes: ReadonlyMap<string, RouteAccess>): Json {
       {
         ...identityPaths,
         ...mappingPaths,
+        ...connectionPaths,
         '/api/v1/health': {
           get: {
             summary: 'Health of the store, the broker, every connection and the ingest pipeline',
