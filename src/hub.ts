@@ -13,12 +13,13 @@ import { connectorFor } from './connectors/index.ts';
 import { EmbeddedBroker } from './connectors/mqtt/embedded-broker.ts';
 import { BindingTable } from './core/bindings.ts';
 import type { ConnectorInstance, ConnectorState } from './core/connector.ts';
+import { DowntimeService } from './core/downtime-service.ts';
 import { LiveValues } from './core/live-values.ts';
 import { MappingService } from './core/mapping-service.ts';
 import { IngestPipeline } from './core/pipeline.ts';
 import { RateMeter } from './core/rates.ts';
 import { EquipmentRuntime, type UnitSettings } from './core/runtime.ts';
-import { findUnit, Hierarchy } from './model/index.ts';
+import { findUnit, Hierarchy, ReasonTree } from './model/index.ts';
 import { buildServer, listenServer } from './server/app.ts';
 import { readTlsFiles } from './server/tls.ts';
 import { openSpool } from './store/sqlite/spool.ts';
@@ -82,6 +83,8 @@ export interface Hub {
   readonly signatures: SignatureService;
   /** Identity mapping tables (issue #5). */
   readonly mappings: MappingService;
+  /** Stops and their reasons (issue #5). */
+  readonly downtime: DowntimeService;
   readonly dataDir: string;
   readonly startedAt: number;
   /** Base URL of the HTTP API, when it runs. */
@@ -177,6 +180,11 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
     const identity = new IdentityService(store, { security: config.security });
     const signatures = new SignatureService(store, identity);
+    const downtime = new DowntimeService(
+      store,
+      identity,
+      new Map(config.sites.map((site) => [site.id, new ReasonTree(site.reasons)])),
+    );
     const mappings = await MappingService.open(store, identity, {
       checkOurs: {
         equipment: (id) =>
@@ -322,6 +330,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       identity,
       signatures,
       mappings,
+      downtime,
       dataDir,
       startedAt,
     };

@@ -63,6 +63,26 @@ export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
   const sites = list(cfg.sites);
   dup(sites, (i) => ['sites', i, 'id'], 'site');
   sites.forEach((s, si) => {
+    const codes = new Map<unknown, number>();
+    const plcCodes = new Map<unknown, number>();
+    list(s.reasons).forEach((r, ri) => {
+      if (codes.has(r.code)) {
+        issues.push({
+          path: ['sites', si, 'reasons', ri, 'code'],
+          message: `duplicate reason code "${String(r.code)}" (also reasons[${codes.get(r.code)}])`,
+        });
+      } else codes.set(r.code, ri);
+      (Array.isArray(r.plcCodes) ? r.plcCodes : []).forEach((plc: unknown, pi: number) => {
+        if (plcCodes.has(plc)) {
+          issues.push({
+            path: ['sites', si, 'reasons', ri, 'plcCodes', pi],
+            message: `PLC code "${String(plc)}" already means reasons[${plcCodes.get(plc)}]`,
+          });
+        } else plcCodes.set(plc, ri);
+      });
+    });
+  });
+  sites.forEach((s, si) => {
     const areas = list(s.areas);
     dup(areas, (i) => ['sites', si, 'areas', i, 'id'], 'area');
     areas.forEach((a, ai) => {

@@ -82,6 +82,35 @@ const areaSchema = z
   })
   .describe('An ISA-95 area.');
 
+const reasonSchema = z
+  .strictObject({
+    code: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, {
+        error: 'expected a code of letters, digits, "_", "." or "-"',
+      })
+      .describe('The reason’s code, unique within the site.')
+      .meta({ examples: ['JAM'] }),
+    name: z
+      .string()
+      .describe('What operators read.')
+      .meta({ examples: ['Bottle jam'] }),
+    planned: z
+      .boolean()
+      .default(false)
+      .describe('A planned stop (break, cleaning, changeover): not an availability loss.'),
+    category: z
+      .string()
+      .describe('The branch of the tree the reason belongs to.')
+      .meta({ examples: ['mechanical'] }),
+    plcCodes: z
+      .array(z.string())
+      .default([])
+      .describe('PLC reason codes (as the state binding reads them) that mean this reason.')
+      .meta({ examples: [['17', '18']] }),
+  })
+  .describe('A downtime reason.');
+
 const siteSchema = z
   .strictObject({
     id: idSchema
@@ -93,6 +122,12 @@ const siteSchema = z
       .array(areaSchema)
       .min(1, { error: 'a site needs at least one area' })
       .describe('Areas of the site.'),
+    reasons: z
+      .array(reasonSchema)
+      .default([])
+      .describe(
+        'The site’s downtime reason tree: planned or unplanned → category → reason. PLC stop codes map into it; a stop without a mapped code can be given a reason afterwards (POST /api/v1/equipment/{id}/downtimes/{seq}/reason).',
+      ),
   })
   .describe('An ISA-95 site (a plant).');
 

@@ -5,3 +5,4 @@ export * from './sample.ts';
 export * from './events.ts';
 export * from './state-machine.ts';
 export * from './uom.ts';
+export * from './downtime.ts';

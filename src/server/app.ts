@@ -15,6 +15,7 @@ import { buildOpenApi } from './openapi.ts';
 import { registerAuditRoutes } from './audit-routes.ts';
 import { registerBindingRoutes } from './binding-routes.ts';
 import { registerConnectionRoutes } from './connection-routes.ts';
+import { registerDowntimeRoutes } from './downtime-routes.ts';
 import { registerMappingRoutes } from './mapping-routes.ts';
 import { buildMetrics } from './metrics.ts';
 import { registerAuth } from './auth.ts';
@@ -112,6 +113,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerAuditRoutes(app, options.hub);
   registerConnectionRoutes(app, options.hub);
   registerBindingRoutes(app, options.hub);
+  registerDowntimeRoutes(app, options.hub);
   await registerMappingRoutes(app, options.hub);
   const metrics = buildMetrics(options.hub);
   app.get('/metrics', { config: { access: 'metrics.read' } }, async (_request, reply) =>

@@ -3,11 +3,14 @@ import type { FastifyInstance } from 'fastify';
 import { MwError } from '../errors.ts';
 import type { Equipment, JournalEvent } from '../model/index.ts';
 import type { StoredQuarantineEntry } from '../store/types.ts';
+import type { StopView } from '../core/downtime-service.ts';
 import { VERSION } from '../version.ts';
+import { principalOf } from './auth.ts';
 import type { HubView } from './app.ts';
 import { parseInput } from './app.ts';
 import {
   auditVerification,
+  downtimesQuery,
   eventsQuery,
   quarantineQuery,
   type equipmentView,
@@ -97,7 +100,32 @@ function quarantineJson(q: StoredQuarantineEntry): z.infer<typeof quarantineView
   };
 }
 
-function findEquipment(hub: HubView, id: string): Equipment {
+export function stopJson(s: StopView) {
+  return {
+    seq: s.seq,
+    state: s.state,
+    plcReasonCode: s.plcReasonCode,
+    start: new Date(s.start).toISOString(),
+    end: s.end === null ? null : new Date(s.end).toISOString(),
+    durationMs: s.durationMs,
+    microStop: s.microStop,
+    reason:
+      s.reason === null
+        ? null
+        : {
+            code: s.reason.code,
+            name: s.reason.name,
+            category: s.reason.category,
+            planned: s.reason.planned,
+          },
+    reasonSource: s.reasonSource,
+    comment: s.comment,
+    classifiedBy: s.classifiedBy,
+    classifiedAt: iso(s.classifiedAt),
+  };
+}
+
+export function findEquipment(hub: HubView, id: string): Equipment {
   const e = hub.hierarchy.get(id);
   if (e === undefined)
     throw new MwError('MW_ERR_EQUIPMENT_NOT_FOUND', { id }, { path: 'params.id' });
@@ -177,6 +205,13 @@ export function registerRoutes(app: FastifyInstance, hub: HubView): void {
   // either as plain segments or URL-encoded as one segment.
   app.get('/api/v1/equipment/*', { config: { access: 'equipment.read' } }, async (request) => {
     const rest = decodeURIComponent((request.params as { '*': string })['*']).replace(/\/+$/, '');
+    if (rest.endsWith('/downtimes')) {
+      const id = rest.slice(0, -'/downtimes'.length);
+      findEquipment(hub, id);
+      const q = parseInput(downtimesQuery, request.query, 'query');
+      const stops = await hub.downtime.list(principalOf(request), id, { from: q.from, to: q.to });
+      return { items: stops.map(stopJson) };
+    }
     if (rest.endsWith('/events')) {
       const id = rest.slice(0, -'/events'.length);
       findEquipment(hub, id);

@@ -51,6 +51,11 @@ const limitParam = (max: number, fallback: number) =>
     .default(fallback)
     .describe(`Items per page (1–${max}).`);
 
+export const downtimesQuery = z.strictObject({
+  from: timeParam.optional().describe('Only stops that began at or after this time.'),
+  to: timeParam.optional().describe('Only stops that began before this time.'),
+});
+
 export const eventsQuery = z.strictObject({
   from: timeParam.optional().describe('Only events at or after this source time.'),
   to: timeParam.optional().describe('Only events before this source time.'),

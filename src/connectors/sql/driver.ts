@@ -26,9 +26,18 @@ export function exactDateText(date: Date): string | undefined {
   return dateText.get(date);
 }
 
+/**
+ * PostgreSQL's text of a time to ISO 8601 that Date reads: a space becomes "T", and a zone
+ * written as "+00" or "-03" (PostgreSQL's output) gets its minutes ("+00:00").
+ */
+export function pgTimeToIso(text: string): string {
+  const iso = text.includes(' ') ? text.replace(' ', 'T') : text;
+  return iso.replace(/([+-]\d{2})$/, '$1:00');
+}
+
 function dateOf(text: string, utc: boolean): Date {
   // "2026-01-01 08:00:00.123456" (no zone) is read as UTC; a DATE as UTC midnight.
-  const iso = text.includes(' ') ? text.replace(' ', 'T') : text;
+  const iso = pgTimeToIso(text);
   const date = new Date(utc ? (iso.length === 10 ? `${iso}T00:00:00Z` : `${iso}Z`) : iso);
   dateText.set(date, text);
   return date;
