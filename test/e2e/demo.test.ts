@@ -199,6 +199,23 @@ describe('the demo plant', () => {
     }
   });
 
+  it('lists the stops of a unit with reasons from the demo reason tree', async () => {
+    type Stop = { reason: { code: string } | null; reasonSource: string | null };
+    const stops = async (): Promise<Stop[]> => {
+      const all: Stop[] = [];
+      for (const u of await units()) {
+        const r = await getJson<{ items: Stop[] }>(`${hub.url}/api/v1/equipment/${u.id}/downtimes`);
+        all.push(...r.body.items);
+      }
+      return all;
+    };
+    await waitFor(async () => (await stops()).some((s) => s.reasonSource === 'plc'), {
+      what: 'a stop whose PLC code maps into the reason tree',
+      timeoutMs: 30_000,
+      intervalMs: 500,
+    });
+  });
+
   it('serves the live view', async () => {
     const res = await fetch(`${hub.url}/`);
     assert.equal(res.status, 200);
