@@ -168,6 +168,29 @@ export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
         message: 'only state bindings take a stateMap',
       });
     }
+    if (b.counterMode !== undefined && !meaning.startsWith('counter.')) {
+      issues.push({
+        path: ['bindings', i, 'counterMode'],
+        message: 'only counter bindings take counterMode',
+      });
+    }
+    if (b.rolloverAt !== undefined && b.counterMode !== undefined && b.counterMode !== 'absolute') {
+      issues.push({
+        path: ['bindings', i, 'rolloverAt'],
+        message: 'rolloverAt applies to absolute counters only',
+      });
+    }
+    if (b.stateMap !== null && typeof b.stateMap === 'object') {
+      for (const key of Object.keys(b.stateMap as object)) {
+        const m = /^(-?\d+)\.\.(-?\d+)$/.exec(key);
+        if (key.includes('..') && (m === null || Number(m[1]) > Number(m[2]))) {
+          issues.push({
+            path: ['bindings', i, 'stateMap', key],
+            message: 'expected a range of whole numbers like "3..9" (low..high)',
+          });
+        }
+      }
+    }
     if (b.rolloverAt !== undefined && !meaning.startsWith('counter.')) {
       issues.push({
         path: ['bindings', i, 'rolloverAt'],

@@ -236,8 +236,10 @@ export const bindingSchema = z
     stateMap: z
       .record(z.string(), z.enum(EQUIPMENT_STATES))
       .optional()
-      .describe('State bindings: device value → state. Without it the value must be a state name.')
-      .meta({ examples: [{ '1': 'running', '2': 'idle', '3': 'down' }] }),
+      .describe(
+        'State bindings: device value → state; a key `3..9` maps a range of whole numbers. Without it the value must be a state name.',
+      )
+      .meta({ examples: [{ '1': 'running', '2': 'idle', '3..9': 'down' }] }),
     rolloverAt: z
       .number()
       .int()
@@ -245,6 +247,12 @@ export const bindingSchema = z
       .optional()
       .describe('Counter bindings: largest value of the PLC counter before it wraps to 0.')
       .meta({ examples: [65535] }),
+    counterMode: z
+      .enum(['absolute', 'increment', 'pulse'])
+      .default('absolute')
+      .describe(
+        'Counter bindings: `absolute`, a PLC counter that only grows (deltas computed, rollover and resets detected; re-delivery never counts twice); `increment`, pieces made since the last report (readings not newer than the last one are dropped as re-deliveries); `pulse`, a part-complete signal where each rising edge 0 → 1 is one piece.',
+      ),
   })
   .describe('Binds the tags of a connection to a work unit and a meaning.');
 

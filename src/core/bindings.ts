@@ -5,7 +5,7 @@
 import type { BindingConfig } from '../config/schema.ts';
 import { compileTopicPattern, type TopicPattern } from '../connectors/mqtt/topic-pattern.ts';
 import { compileExpression, type CompiledExpression } from '../model/expression.ts';
-import type { CounterKind, EquipmentState } from '../model/index.ts';
+import type { CounterKind, CounterMode, EquipmentState } from '../model/index.ts';
 import type { PayloadSpec } from './payload.ts';
 
 export type BindingMeaning = { kind: 'state' } | { kind: 'counter'; counter: CounterKind };
@@ -22,7 +22,14 @@ export interface CompiledBinding {
   readonly meaning: BindingMeaning;
   readonly payload: PayloadSpec;
   readonly stateMap: Readonly<Record<string, EquipmentState>> | undefined;
+  /** Ranges of the state map (`3..9: down`), tried after the exact keys. */
+  readonly stateRanges: readonly {
+    readonly low: number;
+    readonly high: number;
+    readonly state: EquipmentState;
+  }[];
   readonly rolloverAt: number | undefined;
+  readonly counterMode: CounterMode;
 }
 
 export interface Resolution {
@@ -76,7 +83,12 @@ export class BindingTable {
         meaning,
         payload: b.payload,
         stateMap: b.stateMap,
+        stateRanges: Object.entries(b.stateMap ?? {}).flatMap(([key, state]) => {
+          const m = /^(-?\d+)\.\.(-?\d+)$/.exec(key);
+          return m === null ? [] : [{ low: Number(m[1]), high: Number(m[2]), state }];
+        }),
         rolloverAt: b.rolloverAt,
+        counterMode: b.counterMode,
       };
       const entries = this.byConnection.get(b.connection) ?? [];
       for (const x of inputs)

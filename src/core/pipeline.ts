@@ -654,7 +654,9 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       const state = toState(binding, value);
       return this.runtime.applyState(equipmentId, state, reason, ts);
     }
-    const raw = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+    const text = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+    // A pulse is a level: booleans are 1 and 0.
+    const raw = binding.counterMode === 'pulse' && typeof text === 'boolean' ? Number(text) : text;
     if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < 0) {
       throw new MwError('MW_ERR_INGEST_VALUE_TYPE', {
         field: `bindings[${binding.index}] (${binding.meaning.counter} counter) value`,
@@ -668,6 +670,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       raw,
       binding.rolloverAt,
       ts,
+      binding.counterMode,
     );
     return counted === null ? [] : [counted];
   }
@@ -778,9 +781,12 @@ function toState(binding: CompiledBinding, value: TagValue): EquipmentState {
   const key = String(value);
   if (binding.stateMap !== undefined) {
     const mapped = binding.stateMap[key];
-    if (mapped === undefined)
+    if (mapped !== undefined) return mapped;
+    const n = typeof value === 'number' ? value : Number.NaN;
+    const range = binding.stateRanges.find((r) => Number.isInteger(n) && n >= r.low && n <= r.high);
+    if (range === undefined)
       throw new MwError('MW_ERR_INGEST_UNMAPPED_STATE', { value: JSON.stringify(value) });
-    return mapped;
+    return range.state;
   }
   if (typeof value === 'string' && isEquipmentState(value)) return value;
   throw new MwError('MW_ERR_INGEST_UNMAPPED_STATE', { value: JSON.stringify(value) });

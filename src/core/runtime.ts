@@ -5,6 +5,8 @@
  */
 import {
   applyCounter,
+  applyIncrement,
+  applyPulse,
   INITIAL_STATUS,
   readState,
   tickState,
@@ -13,6 +15,7 @@ import {
   type StateMachineConfig,
   type Transition,
   type CounterKind,
+  type CounterMode,
   type EquipmentState,
   type Hierarchy,
   type StateChangedEvent,
@@ -186,11 +189,19 @@ export class EquipmentRuntime {
     raw: number,
     rolloverAt: number | undefined,
     ts: number,
+    mode: CounterMode = 'absolute',
   ): CountedEvent | null {
     const unit = this.mustGet(equipmentId);
     const current = unit.counters[counter];
     if (ts < current.lastTs) return null;
-    const step = applyCounter(current, raw, rolloverAt);
+    // An increment carries no position: a re-delivery (same time) would count twice.
+    if (mode === 'increment' && ts <= current.lastTs) return null;
+    const step =
+      mode === 'increment'
+        ? applyIncrement(current, raw)
+        : mode === 'pulse'
+          ? applyPulse(current, raw === 0 ? 0 : 1)
+          : applyCounter(current, raw, rolloverAt);
     unit.counters[counter] = { ...step.next, lastTs: ts };
     this.touch(unit);
     if (step.delta === 0 && step.anomaly === null) return null;

@@ -59,3 +59,34 @@ export function applyCounter(
   }
   return { delta, anomaly, next: { total: current.total + delta, lastRaw: raw } };
 }
+
+/** How a counter tag reports production. */
+export const COUNTER_MODES = ['absolute', 'increment', 'pulse'] as const;
+export type CounterMode = (typeof COUNTER_MODES)[number];
+
+/**
+ * A reading of a counter in `increment` mode: the value is the pieces made since the last
+ * report (a PLC that resets its counter after each send). Re-delivery cannot be told from new
+ * production by the value, so the caller drops readings not newer than the last one applied.
+ */
+export function applyIncrement(current: CounterReading, increment: number): CounterStep {
+  return {
+    delta: increment,
+    anomaly: null,
+    next: { total: current.total + increment, lastRaw: current.lastRaw },
+  };
+}
+
+/**
+ * A reading of a counter in `pulse` mode: a part-complete signal (0/1, false/true); a rising
+ * edge (0 → 1) is one piece. `lastRaw` holds the last level, so a repeated 1 counts once and
+ * the edge survives a restart of the hub.
+ */
+export function applyPulse(current: CounterReading, level: 0 | 1): CounterStep {
+  const rising = level === 1 && current.lastRaw === 0;
+  return {
+    delta: rising ? 1 : 0,
+    anomaly: null,
+    next: { total: current.total + (rising ? 1 : 0), lastRaw: level },
+  };
+}

@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { applyCounter, INITIAL_COUNTER, type CounterReading } from '../../src/model/counter.ts';
+import {
+  applyCounter,
+  applyIncrement,
+  applyPulse,
+  INITIAL_COUNTER,
+  type CounterReading,
+} from '../../src/model/counter.ts';
 
 /** Largest counter values: the usual PLC widths, and any other. */
 const rolloverAtArb = fc.oneof(
@@ -222,6 +228,32 @@ test('a counter above its configured rolloverAt that drops is a reset, never a n
       const step = applyCounter({ total: 0, lastRaw: prev }, raw, rolloverAt);
       assert.equal(step.anomaly, 'reset');
       assert.equal(step.delta, raw);
+    }),
+  );
+});
+
+test('pulse mode counts exactly the rising edges, whatever the level sequence', () => {
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom(0 as const, 1 as const), { maxLength: 200 }), (levels) => {
+      let c: CounterReading = INITIAL_COUNTER;
+      let sum = 0;
+      for (const level of levels) {
+        const step = applyPulse(c, level);
+        sum += step.delta;
+        c = step.next;
+      }
+      const edges = levels.filter((l, i) => i > 0 && l === 1 && levels[i - 1] === 0).length;
+      return sum === edges && c.total === edges;
+    }),
+  );
+});
+
+test('increment mode adds up exactly the increments', () => {
+  fc.assert(
+    fc.property(fc.array(fc.nat({ max: 10_000 }), { maxLength: 200 }), (increments) => {
+      let c: CounterReading = INITIAL_COUNTER;
+      for (const n of increments) c = applyIncrement(c, n).next;
+      return c.total === increments.reduce((a, b) => a + b, 0);
     }),
   );
 });

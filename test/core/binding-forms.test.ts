@@ -1,0 +1,80 @@
+/**
+ * The counter and state forms of bindings through a real hub (embedded broker, SQLite): pulses,
+ * increments (a re-delivery not counted twice) and state value maps with ranges.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import mqtt, { type MqttClient } from 'mqtt';
+import { parseConfig } from '../../src/config/load.ts';
+import { isMwError } from '../../src/errors.ts';
+import { PLANT_YAML, startTestHub, testConfig, type TestHub } from '../helpers/hub.ts';
+
+const CAPPER = 'acme/plant1/packaging/line1/capper';
+const YAML = `${PLANT_YAML}
+connections: [{ id: plc, type: mqtt }]
+bindings:
+  - { connection: plc, topic: 'plc/{line}/{unit}/done', equipment: 'acme/plant1/packaging/{line}/{unit}', meaning: counter.good, counterMode: pulse }
+  - { connection: plc, topic: 'plc/{line}/{unit}/made', equipment: 'acme/plant1/packaging/{line}/{unit}', meaning: counter.total, counterMode: increment, payload: { valuePath: n, timestampPath: ts } }
+  - { connection: plc, topic: 'plc/{line}/{unit}/code', equipment: 'acme/plant1/packaging/{line}/{unit}', meaning: state, stateMap: { '0': idle, '1': running, '3..9': down } }
+`;
+
+describe('binding forms', () => {
+  let hub: TestHub;
+  let device: MqttClient;
+  const pub = (topic: string, v: string) => device.publishAsync(topic, v, { qos: 1 });
+  const counters = () => hub.runtime.get(CAPPER)!.counters;
+
+  before(async () => {
+    hub = await startTestHub(testConfig(YAML));
+    device = await mqtt.connectAsync(hub.broker!.url, { reconnectPeriod: 0 });
+  });
+  after(async () => {
+    await device?.endAsync();
+    await hub?.dispose();
+  });
+
+  it('counts each rising edge of a pulse once', async () => {
+    for (const level of ['0', '1', '1', '0', 'true', 'false', '1', '1']) {
+      await pub('plc/line1/capper/done', level);
+    }
+    assert.equal(counters().good.total, 3);
+  });
+
+  it('adds increments and drops a re-delivered one', async () => {
+    const made = (n: number, ts: number) => pub('plc/line1/capper/made', JSON.stringify({ n, ts }));
+    await made(5, 1_000);
+    await made(7, 2_000);
+    await made(7, 2_000); // the same message again: not counted twice
+    await made(2, 3_000);
+    assert.equal(counters().total.total, 14);
+  });
+
+  it('maps a range of state codes', async () => {
+    await pub('plc/line1/capper/code', '1');
+    assert.equal(hub.runtime.get(CAPPER)?.status.state, 'running');
+    await pub('plc/line1/capper/code', '7');
+    assert.equal(hub.runtime.get(CAPPER)?.status.state, 'down');
+    await pub('plc/line1/capper/code', '12');
+    const [q] = await hub.store.listQuarantine({ limit: 1 });
+    assert.equal(q?.code, 'MW_ERR_INGEST_UNMAPPED_STATE');
+  });
+
+  it('rejects a bad range and counterMode on a state binding, naming the path', () => {
+    let details: string[] = [];
+    try {
+      parseConfig(`${PLANT_YAML}
+connections: [{ id: plc, type: mqtt }]
+bindings:
+  - { connection: plc, topic: 'a/{unit}/s', meaning: state, stateMap: { '9..3': down }, counterMode: pulse }
+  - { connection: plc, topic: 'a/{unit}/c', meaning: counter.good, counterMode: increment, rolloverAt: 99 }
+`);
+    } catch (err) {
+      assert.ok(isMwError(err));
+      details = [...err.details];
+    }
+    const text = details.join('\n');
+    assert.match(text, /bindings\[0\]\.stateMap\.9\.\.3.*expected a range of whole numbers/);
+    assert.match(text, /bindings\[0\]\.counterMode.*only counter bindings take counterMode/);
+    assert.match(text, /bindings\[1\]\.rolloverAt.*absolute counters only/);
+  });
+});
