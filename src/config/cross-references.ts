@@ -6,6 +6,7 @@
  */
 import net from 'node:net';
 import { compileExpression, ExpressionError } from '../model/expression.ts';
+import { findUnit } from '../model/uom.ts';
 
 /** A problem found by `crossReferenceIssues`: a path into the configuration and the rule broken. */
 export interface CrossReferenceIssue {
@@ -88,6 +89,14 @@ export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
     areas.forEach((a, ai) => {
       const lines = list(a.lines);
       dup(lines, (i) => ['sites', si, 'areas', ai, 'lines', i, 'id'], 'line');
+      lines.forEach((l, li) => {
+        if (typeof l.outputUnit === 'string' && !list(l.units).some((u) => u.id === l.outputUnit)) {
+          issues.push({
+            path: ['sites', si, 'areas', ai, 'lines', li, 'outputUnit'],
+            message: `no unit "${l.outputUnit}" on this line`,
+          });
+        }
+      });
       lines.forEach((l, li) =>
         dup(
           list(l.units),
@@ -190,6 +199,20 @@ export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
           });
         }
       }
+    }
+    for (const field of ['deadband', 'uom'] as const) {
+      if (b[field] !== undefined && meaning !== 'process') {
+        issues.push({
+          path: ['bindings', i, field],
+          message: `only process bindings take ${field}`,
+        });
+      }
+    }
+    if (typeof b.uom === 'string' && findUnit(b.uom) === undefined) {
+      issues.push({
+        path: ['bindings', i, 'uom'],
+        message: `unknown unit "${b.uom}" (a UN/CEFACT Rec 20 code such as CEL, BAR, KGM: docs/units.md)`,
+      });
     }
     if (b.rolloverAt !== undefined && !meaning.startsWith('counter.')) {
       issues.push({

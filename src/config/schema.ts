@@ -66,6 +66,12 @@ const lineSchema = z
       .array(unitSchema)
       .min(1, { error: 'a line needs at least one unit' })
       .describe('Work units of the line.'),
+    outputUnit: idSchema
+      .optional()
+      .describe(
+        'The unit whose good count is the line’s output (for OEE and order progress); defaults to the last unit.',
+      )
+      .meta({ examples: ['casepacker'] }),
   })
   .describe('A production line (ISA-95 work center).');
 
@@ -230,8 +236,25 @@ export const bindingSchema = z
       )
       .meta({ examples: ['acme/plant1/packaging/line1/{unit}'] }),
     meaning: z
-      .enum(['state', 'counter.good', 'counter.scrap', 'counter.total'])
-      .describe('What the tag means for its unit: its state, or an absolute PLC counter.'),
+      .enum(['state', 'counter.good', 'counter.scrap', 'counter.total', 'process'])
+      .describe(
+        'What the tag means for its unit: its state, a production counter, or a process value (temperature, pressure, fill level …) kept as samples for quality and batch records.',
+      ),
+    deadband: z
+      .number()
+      .min(0)
+      .optional()
+      .describe(
+        'Process bindings: keep a reading only when it differs from the last one kept by at least this much (absolute, in the tag’s unit); the others are counted as filtered.',
+      )
+      .meta({ examples: [0.5] }),
+    uom: z
+      .string()
+      .optional()
+      .describe(
+        'Process bindings: the value’s unit of measure, a UN/CEFACT Rec 20 code (docs/units.md).',
+      )
+      .meta({ examples: ['CEL'] }),
     payload: payloadSchema.prefault({}),
     stateMap: z
       .record(z.string(), z.enum(EQUIPMENT_STATES))

@@ -8,7 +8,8 @@ import { compileExpression, type CompiledExpression } from '../model/expression.
 import type { CounterKind, CounterMode, EquipmentState } from '../model/index.ts';
 import type { PayloadSpec } from './payload.ts';
 
-export type BindingMeaning = { kind: 'state' } | { kind: 'counter'; counter: CounterKind };
+export type BindingMeaning =
+  { kind: 'state' } | { kind: 'counter'; counter: CounterKind } | { kind: 'process' };
 
 export interface CompiledBinding {
   /** Index in the configuration's `bindings` list, for messages (`bindings[3]`). */
@@ -30,6 +31,8 @@ export interface CompiledBinding {
   }[];
   readonly rolloverAt: number | undefined;
   readonly counterMode: CounterMode;
+  /** Process bindings: the smallest change kept (0: every reading). */
+  readonly deadband: number;
 }
 
 export interface Resolution {
@@ -59,7 +62,9 @@ export class BindingTable {
       const meaning: BindingMeaning =
         b.meaning === 'state'
           ? { kind: 'state' }
-          : { kind: 'counter', counter: b.meaning.slice('counter.'.length) as CounterKind };
+          : b.meaning === 'process'
+            ? { kind: 'process' }
+            : { kind: 'counter', counter: b.meaning.slice('counter.'.length) as CounterKind };
       const inputs =
         b.inputs === undefined
           ? [{ name: 'value', pattern: compileTopicPattern(b.topic as string) }]
@@ -89,6 +94,7 @@ export class BindingTable {
         }),
         rolloverAt: b.rolloverAt,
         counterMode: b.counterMode,
+        deadband: b.deadband ?? 0,
       };
       const entries = this.byConnection.get(b.connection) ?? [];
       for (const x of inputs)

@@ -89,6 +89,8 @@ export interface ConnectionIngestStats {
   received: number;
   accepted: number;
   quarantined: number;
+  /** Process readings within their binding's deadband, not stored. */
+  filtered: number;
   quarantinedByCode: Partial<Record<ErrorCode, number>>;
   lastMessageTs: number | null;
 }
@@ -201,6 +203,8 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   private readonly stopReplay = new AbortController();
   /** What each binding last read and derived, per unit: the engineer's view (GET /api/v1/bindings). */
   private readonly traces = new Map<string, BindingTrace>();
+  /** The last process value stored per binding and unit (deadband). */
+  private readonly lastKept = new Map<string, number>();
   /** The latest good value of each input of expression bindings, per binding and unit. */
   private readonly expressionInputs = new Map<string, Record<string, TagValue>>();
 
@@ -412,7 +416,14 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   private connectionStats(connectionId: string): ConnectionIngestStats {
     let s = this.perConnection.get(connectionId);
     if (s === undefined) {
-      s = { received: 0, accepted: 0, quarantined: 0, quarantinedByCode: {}, lastMessageTs: null };
+      s = {
+        received: 0,
+        accepted: 0,
+        quarantined: 0,
+        filtered: 0,
+        quarantinedByCode: {},
+        lastMessageTs: null,
+      };
       this.perConnection.set(connectionId, s);
     }
     return s;
@@ -541,6 +552,10 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     } else if (sample.quality === 'bad' && binding.meaning.kind === 'state') {
       events = this.runtime.applyState(equipmentId, 'unknown', BAD_QUALITY_REASON, ts);
     }
+    if (this.withinDeadband(resolution, sample)) {
+      this.connectionStats(sample.connectionId).filtered++;
+      return;
+    }
     this.into.samples.push({
       connectionId: sample.connectionId,
       tag: sample.tag,
@@ -580,6 +595,21 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         { cause: err },
       );
     }
+  }
+
+  /**
+   * A good numeric process reading within the binding's deadband of the last one kept is not
+   * stored (counted as `filtered`); the kept value moves only when a reading is stored.
+   */
+  private withinDeadband(resolution: Resolution, sample: SampleInput): boolean {
+    const { binding, equipmentId } = resolution;
+    if (binding.meaning.kind !== 'process' || binding.deadband <= 0) return false;
+    if (sample.quality !== 'good' || typeof sample.value !== 'number') return false;
+    const key = `${binding.index}\u0000${equipmentId}`;
+    const last = this.lastKept.get(key);
+    if (last !== undefined && Math.abs(sample.value - last) < binding.deadband) return true;
+    this.lastKept.set(key, sample.value);
+    return false;
   }
 
   /** An event into the batch being filled, with its audit row for a state change. */
@@ -654,6 +684,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       const state = toState(binding, value);
       return this.runtime.applyState(equipmentId, state, reason, ts);
     }
+    if (binding.meaning.kind === 'process') return [];
     const text = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
     // A pulse is a level: booleans are 1 and 0.
     const raw = binding.counterMode === 'pulse' && typeof text === 'boolean' ? Number(text) : text;

@@ -46,6 +46,7 @@ function equipmentJson(hub: HubView, e: Equipment): z.infer<typeof equipmentView
     parentId: e.parentId,
     childIds: [...e.childIds],
     timeZone: e.timeZone ?? null,
+    outputUnitId: e.level === 'workCenter' ? outputUnitOf(hub, e) : null,
     idealCycleTimeS: e.idealCycleTimeS ?? null,
     status:
       unit === undefined
@@ -65,6 +66,18 @@ function equipmentJson(hub: HubView, e: Equipment): z.infer<typeof equipmentView
           },
     updatedAt: unit === undefined ? null : iso(unit.updatedAt),
   };
+}
+
+/** The unit whose good count is a line's output: configured, else the line's last unit. */
+function outputUnitOf(hub: HubView, line: Equipment): string | null {
+  const configured = hub.config.sites
+    .flatMap((site) => site.areas.flatMap((area) => area.lines.map((l) => ({ site, area, l }))))
+    .find(
+      ({ site, area, l }) =>
+        `${hub.config.enterprise.id}/${site.id}/${area.id}/${l.id}` === line.id,
+    );
+  const unit = configured?.l.outputUnit ?? line.childIds.at(-1)?.split('/').at(-1);
+  return unit === undefined ? null : `${line.id}/${unit}`;
 }
 
 function eventJson(e: JournalEvent): z.infer<typeof eventView> {

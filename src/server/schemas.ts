@@ -82,6 +82,10 @@ export const equipmentView = z
     parentId: z.string().nullable(),
     childIds: z.array(z.string()),
     timeZone: z.string().nullable(),
+    outputUnitId: z
+      .string()
+      .nullable()
+      .describe('Lines: the unit whose good count is the line output (config `outputUnit`).'),
     idealCycleTimeS: z.number().nullable(),
     status: z
       .object({

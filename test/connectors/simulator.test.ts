@@ -248,7 +248,7 @@ describe('simulator bindings', () => {
       'counter.scrap': 'count/scrap',
     } as const;
     for (const b of bindings) {
-      const topic = simulatorTopic(cfg.topicPrefix, unitId, tagOf[b.meaning]);
+      const topic = simulatorTopic(cfg.topicPrefix, unitId, tagOf[b.meaning as keyof typeof tagOf]);
       const captures = compileTopicPattern(b.topic ?? '').match(topic);
       assert.ok(captures !== null, `${b.topic} matches ${topic}`);
       const equipment = (b.equipment ?? '').replace(

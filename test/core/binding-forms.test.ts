@@ -16,7 +16,11 @@ bindings:
   - { connection: plc, topic: 'plc/{line}/{unit}/done', equipment: 'acme/plant1/packaging/{line}/{unit}', meaning: counter.good, counterMode: pulse }
   - { connection: plc, topic: 'plc/{line}/{unit}/made', equipment: 'acme/plant1/packaging/{line}/{unit}', meaning: counter.total, counterMode: increment, payload: { valuePath: n, timestampPath: ts } }
   - { connection: plc, topic: 'plc/{line}/{unit}/code', equipment: 'acme/plant1/packaging/{line}/{unit}', meaning: state, stateMap: { '0': idle, '1': running, '3..9': down } }
-`;
+  - { connection: plc, topic: 'plc/{line}/{unit}/temp', equipment: 'acme/plant1/packaging/{line}/{unit}', meaning: process, deadband: 0.5, uom: CEL }
+`.replace(
+  'units: [{ id: filler, idealCycleTime: 1s }, { id: capper }, { id: labeller }]',
+  'units: [{ id: filler, idealCycleTime: 1s }, { id: capper }, { id: labeller }]\n            outputUnit: capper',
+);
 
 describe('binding forms', () => {
   let hub: TestHub;
@@ -59,6 +63,28 @@ describe('binding forms', () => {
     assert.equal(q?.code, 'MW_ERR_INGEST_UNMAPPED_STATE');
   });
 
+  it('keeps process values outside the deadband, counting the others as filtered', async () => {
+    for (const t of ['20.0', '20.2', '20.4', '20.6', '20.7', '21.2', '19']) {
+      await pub('plc/line1/capper/temp', t);
+    }
+    const kept = await hub.store.listSamples({ tag: 'plc/line1/capper/temp', limit: 100 });
+    assert.deepEqual(
+      kept.map((x) => x.value),
+      [20, 20.6, 21.2, 19],
+    );
+    assert.equal(hub.pipeline.snapshot().connections.plc?.filtered, 3);
+    assert.equal(hub.runtime.get(CAPPER)?.counters.good.total, 3, 'a process value counts nothing');
+  });
+
+  it('names the line output unit', async () => {
+    const { adminHeaders, call } = await import('../helpers/hub.ts');
+    const admin = await adminHeaders(hub);
+    const line = await call(hub, 'GET', '/api/v1/equipment/acme/plant1/packaging/line1', {
+      headers: admin,
+    });
+    assert.equal(line.body.outputUnitId, CAPPER);
+  });
+
   it('rejects a bad range and counterMode on a state binding, naming the path', () => {
     let details: string[] = [];
     try {
@@ -67,6 +93,8 @@ connections: [{ id: plc, type: mqtt }]
 bindings:
   - { connection: plc, topic: 'a/{unit}/s', meaning: state, stateMap: { '9..3': down }, counterMode: pulse }
   - { connection: plc, topic: 'a/{unit}/c', meaning: counter.good, counterMode: increment, rolloverAt: 99 }
+  - { connection: plc, topic: 'a/{unit}/t', meaning: process, uom: DEGC }
+  - { connection: plc, topic: 'a/{unit}/u', meaning: state, deadband: 1 }
 `);
     } catch (err) {
       assert.ok(isMwError(err));
@@ -76,5 +104,7 @@ bindings:
     assert.match(text, /bindings\[0\]\.stateMap\.9\.\.3.*expected a range of whole numbers/);
     assert.match(text, /bindings\[0\]\.counterMode.*only counter bindings take counterMode/);
     assert.match(text, /bindings\[1\]\.rolloverAt.*absolute counters only/);
+    assert.match(text, /bindings\[2\]\.uom.*unknown unit "DEGC"/);
+    assert.match(text, /bindings\[3\]\.deadband.*only process bindings take deadband/);
   });
 });
