@@ -8,8 +8,6 @@
  *   mqtt.js reads on (see deferAcknowledgements), so messages share transactions as on the
  *   embedded broker.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { backoffOf } from '../../config/common.ts';
 import { mqttConnectionSchema, type MqttConnectionConfig } from '../../config/schema.ts';
@@ -23,6 +21,7 @@ import type {
 } from '../../core/connector.ts';
 import { backoffDelay } from '../../core/backoff.ts';
 import { MwError } from '../../errors.ts';
+import { brokerTlsOptions } from '../shared/tls-files.ts';
 import type { TagValue } from '../../model/index.ts';
 
 export const MQTT_DEFAULTS = {
@@ -263,31 +262,7 @@ class MqttConnector implements ConnectorInstance {
 
   /** CA, client certificate and key files, read relative to the config file. */
   private tlsOptions(): Partial<mqtt.IClientOptions> {
-    const tls = this.ctx.config.tls;
-    if (tls === undefined) return {};
-    const read = (what: string, file: string | undefined): Buffer | undefined => {
-      if (file === undefined) return undefined;
-      const full = path.resolve(this.ctx.configDir, file);
-      try {
-        return readFileSync(full);
-      } catch (err) {
-        throw new MwError('MW_ERR_TLS_CONFIG', {
-          where: `connections.${this.id}.tls.${what}`,
-          what,
-          file: full,
-          reason: (err as Error).message,
-        });
-      }
-    };
-    const ca = read('ca', tls.ca);
-    const cert = read('cert', tls.cert);
-    const key = read('key', tls.key);
-    return {
-      ...(ca === undefined ? {} : { ca }),
-      ...(cert === undefined ? {} : { cert }),
-      ...(key === undefined ? {} : { key }),
-      rejectUnauthorized: tls.rejectUnauthorized,
-    };
+    return brokerTlsOptions(this.ctx.config.tls, this.ctx.configDir, this.id);
   }
 
   async stop(): Promise<void> {

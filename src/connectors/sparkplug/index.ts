@@ -15,8 +15,6 @@
  * Requirement ids (`tck-id-…` of the 3.0.0 spec) are cited where the code follows them; the
  * list with what is and is not implemented is in docs/connectors/sparkplug.md.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { SparkplugConnectionConfig } from '../../config/schema.ts';
 import { backoffOf } from '../../config/common.ts';
@@ -32,6 +30,7 @@ import type {
 } from '../../core/connector.ts';
 import type { SampleInput } from '../../core/pipeline.ts';
 import { MwError } from '../../errors.ts';
+import { brokerTlsOptions } from '../shared/tls-files.ts';
 import type { TagValue } from '../../model/index.ts';
 import { sparkplugConnectionSchema } from './config.ts';
 import { DataType, datatypeName, decodePayload, encodePayload, loadProto } from './payload.ts';
@@ -158,31 +157,7 @@ class SparkplugConnector implements ConnectorInstance {
 
   /** CA, client certificate and key files, read relative to the config file. */
   private tlsOptions(): Partial<IClientOptions> {
-    const tls = this.ctx.config.tls;
-    if (tls === undefined) return {};
-    const read = (what: string, file: string | undefined): Buffer | undefined => {
-      if (file === undefined) return undefined;
-      const full = path.resolve(this.ctx.configDir, file);
-      try {
-        return readFileSync(full);
-      } catch (err) {
-        throw new MwError('MW_ERR_TLS_CONFIG', {
-          where: `connections.${this.id}.tls.${what}`,
-          what,
-          file: full,
-          reason: (err as Error).message,
-        });
-      }
-    };
-    const ca = read('ca', tls.ca);
-    const cert = read('cert', tls.cert);
-    const key = read('key', tls.key);
-    return {
-      ...(ca === undefined ? {} : { ca }),
-      ...(cert === undefined ? {} : { cert }),
-      ...(key === undefined ? {} : { key }),
-      rejectUnauthorized: tls.rejectUnauthorized,
-    };
+    return brokerTlsOptions(this.ctx.config.tls, this.ctx.configDir, this.id);
   }
 
   /**
