@@ -102,6 +102,39 @@ bindings:
     meaning: counter.good
     payload: { valuePath: value, timestampPath: timestamp }
     rolloverAt: 65535
+  # The other binding forms (tags of a PLC connection named like plc/line1/filler/...):
+  # a state from two tags with an expression (docs/expressions.md) …
+  - connection: plant-mqtt
+    inputs: { fault: "plc/{line}/{unit}/fault", running: "plc/{line}/{unit}/run" }
+    equipment: "acme/plant1/packaging/{line}/{unit}"
+    meaning: state
+    expression: "fault ? 'down' : running ? 'running' : 'idle'"
+  # … a state from a code with ranges, …
+  - connection: plant-mqtt
+    topic: "plc/{line}/{unit}/code"
+    equipment: "acme/plant1/packaging/{line}/{unit}"
+    meaning: state
+    stateMap: { "0": idle, "1": running, "3..9": down }
+  # … scrap as a part-complete pulse (each 0 → 1 is one piece), …
+  - connection: plant-mqtt
+    topic: "plc/{line}/{unit}/reject"
+    equipment: "acme/plant1/packaging/{line}/{unit}"
+    meaning: counter.scrap
+    counterMode: pulse
+  # … total pieces reported as increments since the last report, …
+  - connection: plant-mqtt
+    topic: "plc/{line}/{unit}/made"
+    equipment: "acme/plant1/packaging/{line}/{unit}"
+    meaning: counter.total
+    counterMode: increment
+    payload: { valuePath: n, timestampPath: ts }
+  # … and a process value kept when it moves by 0.5 °C or more.
+  - connection: plant-mqtt
+    topic: "plc/{line}/{unit}/temperature"
+    equipment: "acme/plant1/packaging/{line}/{unit}"
+    meaning: process
+    deadband: 0.5
+    uom: CEL
 store:
   type: sqlite
 `;
