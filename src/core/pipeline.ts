@@ -338,11 +338,16 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         this.stats.lastCommitError = (err as Error).message;
         this.stats.lastCommitErrorTs = Date.now();
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay);
-          this.stopReplay.signal.addEventListener('abort', () => {
+          const signal = this.stopReplay.signal;
+          const onAbort = (): void => {
             clearTimeout(timer);
             resolve();
-          });
+          };
+          const timer = setTimeout(() => {
+            signal.removeEventListener('abort', onAbort);
+            resolve();
+          }, delay);
+          signal.addEventListener('abort', onAbort, { once: true });
         });
       }
     }
