@@ -35,13 +35,19 @@ export async function startTestHub(
   const tmp = options.dataDir === undefined ? tempDir() : null;
   const dataDir = options.dataDir ?? (tmp as { dir: string }).dir;
   const logger = pino({ level: process.env.MW_TEST_LOG ?? 'silent' });
-  const hub = await startHub({
-    config,
-    baseDir: dataDir,
-    dataDir,
-    logger,
-    http: options.http ?? true,
-  });
+  let hub: Hub;
+  try {
+    hub = await startHub({
+      config,
+      baseDir: dataDir,
+      dataDir,
+      logger,
+      http: options.http ?? true,
+    });
+  } catch (err) {
+    tmp?.remove(); // a hub that failed to start leaves no temp folder behind
+    throw err;
+  }
   return {
     ...hub,
     async dispose() {
