@@ -196,6 +196,8 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   private mode: 'direct' | 'spooling' = 'direct';
   /** The units as the store has them: what the runtime returns to after a failed commit. */
   private readonly committedUnits = new Map<string, UnitProjection>();
+  /** Whether processing counts its inputs in the connection figures (see SpoolItem.counted). */
+  private countInputs = true;
   /** The batch processing writes into: the open batch, or a replayed one. */
   private target: OpenBatch | null = null;
   private replaying: Promise<void> | null = null;
@@ -312,9 +314,13 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       const batch = new OpenBatch();
       this.target = batch;
       try {
-        for (const e of entries) this.processItem(e.item);
+        for (const e of entries) {
+          this.countInputs = e.item.counted !== true;
+          this.processItem(e.item);
+        }
       } finally {
         this.target = null;
+        this.countInputs = true;
       }
       try {
         const ingest = this.toIngest(batch);
@@ -651,7 +657,10 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     payload: () => Buffer,
     work: () => void,
   ): void {
-    const stats = this.connectionStats(connectionId);
+    // A replayed input that was counted before its batch failed is not counted again.
+    const stats = this.countInputs
+      ? this.connectionStats(connectionId)
+      : { ...this.connectionStats(connectionId), quarantinedByCode: {} };
     stats.received++;
     stats.lastMessageTs = receivedTs;
     try {
@@ -768,7 +777,8 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     this.runtime.reset([...this.committedUnits.values()]);
     if (this.spool !== null && storeIsAway(err)) {
       // Both batches, in arrival order, go to the spool, and so are acknowledged.
-      const items = [...batch.inputs, ...open.inputs];
+      // Counted once already: replay must not count them again.
+      const items = [...batch.inputs, ...open.inputs].map((i) => ({ ...i, counted: true }));
       const spooled = this.spool.append(items);
       this.logger.error(
         { err, spooled: spooled ? items.length : 0, spool: this.spool.stats().location },

@@ -9,9 +9,13 @@
  */
 import type { RawMessage, SampleInput } from './pipeline.ts';
 
-export type SpoolItem =
+export type SpoolItem = (
   | { readonly kind: 'message'; readonly message: RawMessage }
-  | { readonly kind: 'sample'; readonly sample: SampleInput };
+  | { readonly kind: 'sample'; readonly sample: SampleInput }
+) & {
+  /** Already counted in the connection's figures (it was processed once before its batch failed). */
+  readonly counted?: boolean;
+};
 
 export interface SpoolEntry {
   readonly id: number;
@@ -45,17 +49,20 @@ export function encodeSpoolItem(item: SpoolItem): string {
   return JSON.stringify({
     kind: 'message',
     message: { ...m, payload: m.payload.toString('base64') },
+    ...(item.counted === true ? { counted: true } : {}),
   });
 }
 
 export function decodeSpoolItem(text: string): SpoolItem {
-  const raw = JSON.parse(text) as
+  const raw = JSON.parse(text) as (
     | { kind: 'sample'; sample: SampleInput }
-    | { kind: 'message'; message: Omit<RawMessage, 'payload'> & { payload: string } };
+    | { kind: 'message'; message: Omit<RawMessage, 'payload'> & { payload: string } }
+  ) & { counted?: boolean };
   if (raw.kind === 'sample') return raw;
   return {
     kind: 'message',
     message: { ...raw.message, payload: Buffer.from(raw.message.payload, 'base64') },
+    ...(raw.counted === true ? { counted: true } : {}),
   };
 }
 

@@ -85,6 +85,12 @@ bindings:
       timeoutMs: 30_000,
     });
     assert.equal(hub.pipeline.snapshot().spool?.entries, 0);
+    const figures = hub.pipeline.snapshot().connections.line;
+    assert.deepEqual(
+      [figures?.received, figures?.accepted],
+      [100, 100],
+      'each message counted once, also those replayed after their batch failed',
+    );
     const samples = await hub.store.listSamples({ limit: 1000 });
     assert.deepEqual(
       samples.map((s) => s.value),
