@@ -266,6 +266,16 @@ export const errorDefinitions = {
     message: 'material {material}: conversion {conversion} is invalid: {reason}',
     fix: 'Fix the named entry: known units, two different dimensions, no temperatures, quantities > 0, no entry that disagrees with another.',
   },
+  MW_ERR_QUARANTINE_REPLAYED: {
+    status: 409,
+    message: 'quarantine entry {id} was replayed already at {at}',
+    fix: 'An entry is replayed once; a second replay would store its sample twice. GET /api/v1/quarantine shows replayedAt.',
+  },
+  MW_ERR_QUARANTINE_TRUNCATED: {
+    status: 400,
+    message: 'quarantine entry {id} kept only {kept} of its {size} bytes and cannot be replayed',
+    fix: 'Raise `quarantine.payloadBytes` so whole payloads are kept, or have the device send the value again.',
+  },
   MW_ERR_INTERNAL_ERROR: {
     status: 500,
     message: 'internal error: {reason}',

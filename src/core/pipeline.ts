@@ -112,6 +112,10 @@ export interface PipelineStats {
   readonly spool: SpoolStats | null;
 }
 
+export type IngestOutcome =
+  | { readonly quarantined: false }
+  | { readonly quarantined: true; readonly code: ErrorCode; readonly message: string };
+
 /** Retry pace of the replay while the store is away. */
 export const REPLAY_BACKOFF: BackoffPolicy = {
   initialMs: 250,
@@ -196,6 +200,8 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   private mode: 'direct' | 'spooling' = 'direct';
   /** The units as the store has them: what the runtime returns to after a failed commit. */
   private readonly committedUnits = new Map<string, UnitProjection>();
+  /** What the last processed input came to (read right after processing it). */
+  private lastOutcome: IngestOutcome = { quarantined: false };
   /** Whether processing counts its inputs in the connection figures (see SpoolItem.counted). */
   private countInputs = true;
   /** The batch processing writes into: the open batch, or a replayed one. */
@@ -253,7 +259,28 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     else this.processSample(item.sample);
   }
 
-  private async accept(item: SpoolItem, onAccepted?: () => void): Promise<void> {
+  /**
+   * Ingest an input again (a quarantined one, after its binding or mapping was fixed) and say
+   * whether it was accepted or quarantined again; resolves once committed. Refused while the
+   * store is away.
+   */
+  async reingest(item: SpoolItem): Promise<IngestOutcome> {
+    if (this.mode === 'spooling') {
+      throw new MwError('MW_ERR_STORE_UNAVAILABLE', {
+        store: this.store.kind,
+        reason: 'the store is away (input goes to the spool); replay when it is back',
+      });
+    }
+    let outcome: IngestOutcome = { quarantined: false };
+    await this.accept(item, undefined, (o) => (outcome = o));
+    return outcome;
+  }
+
+  private async accept(
+    item: SpoolItem,
+    onAccepted?: () => void,
+    onOutcome?: (outcome: IngestOutcome) => void,
+  ): Promise<void> {
     for (;;) {
       if (this.closed)
         throw new MwError('MW_ERR_STORE_UNAVAILABLE', {
@@ -279,6 +306,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       } finally {
         this.target = null;
       }
+      onOutcome?.(this.lastOutcome);
       this.open.inputs.push(item);
       this.open.waiters.push({ resolve, reject });
       this.schedule();
@@ -666,6 +694,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     try {
       work();
       stats.accepted++;
+      this.lastOutcome = { quarantined: false };
     } catch (err) {
       const e = isMwError(err)
         ? err
@@ -674,6 +703,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         this.logger.error({ err, source }, 'message processing failed');
       stats.quarantined++;
       stats.quarantinedByCode[e.code] = (stats.quarantinedByCode[e.code] ?? 0) + 1;
+      this.lastOutcome = { quarantined: true, code: e.code, message: e.message };
       const bytes = payload();
       this.into.quarantine.push({
         connectionId,

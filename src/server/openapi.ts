@@ -248,6 +248,14 @@ const connectionPaths: Json = {
       responses: ok('Written and confirmed by the device.'),
     },
   },
+  '/api/v1/quarantine/{id}/replay': {
+    post: {
+      summary:
+        'Replay a quarantined input once its binding or mapping is fixed (once per entry; audited)',
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }],
+      responses: ok('accepted, or quarantined again with the error.'),
+    },
+  },
   '/api/v1/bindings': {
     get: {
       summary:

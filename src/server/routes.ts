@@ -1,7 +1,8 @@
 /** The `/api/v1` routes. Each validates its input with the zod schemas in schemas.ts. */
 import type { FastifyInstance } from 'fastify';
 import { MwError } from '../errors.ts';
-import type { Equipment, JournalEvent } from '../model/index.ts';
+import type { SpoolItem } from '../core/spool.ts';
+import type { Equipment, JournalEvent, Quality, TagValue } from '../model/index.ts';
 import type { StoredQuarantineEntry } from '../store/types.ts';
 import type { StopView } from '../core/downtime-service.ts';
 import { VERSION } from '../version.ts';
@@ -110,6 +111,7 @@ function quarantineJson(q: StoredQuarantineEntry): z.infer<typeof quarantineView
     payloadBytes: q.payloadBytes,
     payload: printable ? text : q.payload.toString('base64'),
     payloadEncoding: printable ? 'utf8' : 'base64',
+    replayedAt: iso(q.replayedAt),
   };
 }
 
@@ -135,6 +137,40 @@ export function stopJson(s: StopView) {
     comment: s.comment,
     classifiedBy: s.classifiedBy,
     classifiedAt: iso(s.classifiedAt),
+  };
+}
+
+/** A quarantined input as it arrived: an MQTT message, or a decoded sample (JSON) of another connector. */
+function replayItem(entry: StoredQuarantineEntry, connectionType: string): SpoolItem {
+  if (connectionType !== 'mqtt') {
+    try {
+      const v = JSON.parse(entry.payload.toString('utf8')) as Record<string, unknown>;
+      if (v !== null && typeof v === 'object' && 'quality' in v && 'value' in v) {
+        return {
+          kind: 'sample',
+          sample: {
+            connectionId: entry.connectionId,
+            tag: entry.source,
+            value: v.value as TagValue,
+            quality: v.quality as Quality,
+            status: (v.status as string | null | undefined) ?? null,
+            sourceTs: null,
+            receivedTs: entry.receivedTs,
+          },
+        };
+      }
+    } catch {
+      // not a decoded sample: the raw message below
+    }
+  }
+  return {
+    kind: 'message',
+    message: {
+      connectionId: entry.connectionId,
+      topic: entry.source,
+      payload: entry.payload,
+      receivedTs: entry.receivedTs,
+    },
   };
 }
 
@@ -261,6 +297,55 @@ export function registerRoutes(app: FastifyInstance, hub: HubView): void {
         };
     return reply.status(200).send(body);
   });
+
+  // Replay a quarantined input once its binding or mapping is fixed (the hub restarted with
+  // the new configuration); the entry is marked replayed, with an audit row, so it cannot be
+  // replayed twice. An old reading replayed after newer ones changes no state or counter.
+  app.post(
+    '/api/v1/quarantine/:id/replay',
+    { config: { access: 'config.write' } },
+    async (request) => {
+      const id = Number((request.params as { id: string }).id);
+      const entry = Number.isSafeInteger(id) ? await hub.store.getQuarantine(id) : undefined;
+      if (entry === undefined)
+        throw new MwError('MW_ERR_RECORD_NOT_FOUND', {
+          entity: 'quarantine entry',
+          id: String(id),
+        });
+      if (entry.replayedAt !== null)
+        throw new MwError('MW_ERR_QUARANTINE_REPLAYED', { id, at: iso(entry.replayedAt) ?? '' });
+      if (entry.payload.length < entry.payloadBytes) {
+        throw new MwError('MW_ERR_QUARANTINE_TRUNCATED', {
+          id,
+          kept: entry.payload.length,
+          size: entry.payloadBytes,
+        });
+      }
+      const connection = hub.config.connections.find((c) => c.id === entry.connectionId);
+      if (connection === undefined)
+        throw new MwError('MW_ERR_CONNECTION_NOT_FOUND', { id: entry.connectionId });
+      const outcome = await hub.pipeline.reingest(replayItem(entry, connection.type));
+      const at = Date.now();
+      const result = outcome.quarantined ? `quarantined again: ${outcome.code}` : 'accepted';
+      const marked = await hub.store.markQuarantineReplayed(id, at, [
+        hub.identity.audit(
+          principalOf(request),
+          'replay',
+          'quarantine',
+          String(id),
+          { result: { old: null, new: result } },
+          null,
+        ),
+      ]);
+      if (!marked) throw new MwError('MW_ERR_QUARANTINE_REPLAYED', { id, at: iso(at) ?? '' });
+      return {
+        id,
+        replayedAt: iso(at),
+        accepted: !outcome.quarantined,
+        ...(outcome.quarantined ? { error: { code: outcome.code, message: outcome.message } } : {}),
+      };
+    },
+  );
 
   app.get('/api/v1/quarantine', { config: { access: 'samples.read' } }, async (request) => {
     const q = parseInput(quarantineQuery, request.query, 'query');

@@ -138,6 +138,10 @@ export const quarantineView = z
     payloadBytes: z.number().describe('Size of the whole payload as received.'),
     payload: z.string().describe('The kept part of the payload.'),
     payloadEncoding: z.enum(['utf8', 'base64']),
+    replayedAt: z
+      .string()
+      .nullable()
+      .describe('When it was replayed (POST /api/v1/quarantine/{id}/replay), or null.'),
   })
   .meta({ id: 'QuarantineEntry' });
 

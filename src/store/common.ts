@@ -63,6 +63,7 @@ export interface QuarantineRow {
   message: string;
   payload: Buffer | Uint8Array;
   payload_bytes: number;
+  replayed_at: number | null;
 }
 
 export interface AuditRow {
@@ -413,6 +414,7 @@ export function toStoredQuarantine(row: QuarantineRow): StoredQuarantineEntry {
     message: row.message,
     payload: Buffer.isBuffer(row.payload) ? row.payload : Buffer.from(row.payload),
     payloadBytes: row.payload_bytes,
+    replayedAt: row.replayed_at === null ? null : Number(row.replayed_at),
   };
 }
 

@@ -65,6 +65,8 @@ export interface QuarantineEntry {
 
 export interface StoredQuarantineEntry extends QuarantineEntry {
   readonly id: number;
+  /** When it was replayed into the pipeline (POST /api/v1/quarantine/{id}/replay), or null. */
+  readonly replayedAt: number | null;
 }
 
 export interface IngestBatch {
@@ -180,6 +182,12 @@ export interface Store {
   listEvents(query: EventQuery): Promise<JournalEvent[]>;
   listQuarantine(query: QuarantineQuery): Promise<StoredQuarantineEntry[]>;
   countQuarantine(): Promise<number>;
+  getQuarantine(id: number): Promise<StoredQuarantineEntry | undefined>;
+  /**
+   * Mark an entry replayed, with its audit rows, in one transaction. False when it does not
+   * exist or was replayed already (then nothing is written).
+   */
+  markQuarantineReplayed(id: number, at: number, audit: readonly AuditEntry[]): Promise<boolean>;
   listSamples(query: SampleQuery): Promise<StoredSample[]>;
   countSamples(): Promise<number>;
   /**

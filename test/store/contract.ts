@@ -147,8 +147,15 @@ export async function storeContract(t: TestContext, newTarget: NewStoreTarget): 
       assert.equal(await store.countQuarantine(), 2);
       assert.deepEqual(
         stq,
-        [...q].reverse().map((e, i) => ({ ...e, id: stq[i]!.id })),
+        [...q].reverse().map((e, i) => ({ ...e, id: stq[i]!.id, replayedAt: null })),
       );
+      // Replayed once: marked with its audit row; a second mark changes nothing.
+      const first = stq[0]!.id;
+      assert.equal(await store.markQuarantineReplayed(first, T0 + 5, [auditEntry(1)]), true);
+      assert.equal(await store.markQuarantineReplayed(first, T0 + 6, [auditEntry(2)]), false);
+      assert.equal((await store.getQuarantine(first))?.replayedAt, T0 + 5);
+      assert.equal(await store.countAudit(), 1, 'the refused second mark wrote no audit row');
+      assert.equal(await store.getQuarantine(999_999), undefined);
     },
   );
 

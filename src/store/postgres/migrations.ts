@@ -165,6 +165,11 @@ export const MIGRATIONS: readonly Migration[] = [
     // The protocol's own status behind a bad or uncertain sample (TagSample.status).
     sql: (s) => `ALTER TABLE ${s}.tag_samples ADD COLUMN status TEXT;`,
   },
+  {
+    name: '005_quarantine_replayed',
+    // When a quarantined input was replayed (it can be replayed once).
+    sql: (s) => `ALTER TABLE ${s}.quarantine ADD COLUMN replayed_at BIGINT;`,
+  },
 ];
 
 /**

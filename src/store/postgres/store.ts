@@ -122,6 +122,8 @@ function statements(schema: string) {
        WHERE id < $1 AND ($2::text IS NULL OR connection_id = $2)
        ORDER BY id DESC LIMIT $3`,
     countQuarantine: `SELECT count(*) AS n FROM ${s}.quarantine`,
+    getQuarantine: `SELECT * FROM ${s}.quarantine WHERE id = $1`,
+    markReplayed: `UPDATE ${s}.quarantine SET replayed_at = $1 WHERE id = $2 AND replayed_at IS NULL`,
     listSamples: `SELECT * FROM ${s}.tag_samples
        WHERE id > $1 AND ($2::text IS NULL OR connection_id = $2) AND ($3::text IS NULL OR tag = $3)
        ORDER BY id LIMIT $4`,
@@ -410,6 +412,49 @@ export class PostgresStore implements Store {
       query.limit,
     ]);
     return rows.map(toStoredQuarantine);
+  }
+
+  async getQuarantine(id: number): Promise<StoredQuarantineEntry | undefined> {
+    const rows = await this.read<QuarantineRow>(this.sql.getQuarantine, [id]);
+    return rows[0] === undefined ? undefined : toStoredQuarantine(rows[0]);
+  }
+
+  async markQuarantineReplayed(
+    id: number,
+    at: number,
+    audit: readonly AuditEntry[],
+  ): Promise<boolean> {
+    const client = await this.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query(audit.length > 0 ? this.sql.beginJournal : 'BEGIN');
+      const r = await client.query(this.sql.markReplayed, [ms(at), id]);
+      if ((r.rowCount ?? 0) === 0) {
+        await client.query('ROLLBACK');
+        return false;
+      }
+      if (audit.length > 0) {
+        const last = await client.query<{ seq: number; hash: string }>(this.sql.lastAudit);
+        const rows = auditRows(last.rows[0], audit);
+        await client.query({
+          ...this.sql.insertAudit,
+          values: AUDIT_COLUMNS.map((_c, i) => rows.map((row) => row[i])),
+        });
+      }
+      await client.query('COMMIT');
+      return true;
+    } catch (err) {
+      await client.query('ROLLBACK').catch((e: unknown) => {
+        broken = e instanceof Error ? e : new Error(String(e));
+      });
+      throw new MwError(
+        'MW_ERR_STORE_UNAVAILABLE',
+        { store: this.label, reason: reasonOf(err) },
+        { cause: err },
+      );
+    } finally {
+      client.release(broken);
+    }
   }
 
   async countQuarantine(): Promise<number> {

@@ -136,6 +136,11 @@ export const MIGRATIONS: readonly Migration[] = [
     // The protocol's own status behind a bad or uncertain sample (TagSample.status).
     sql: 'ALTER TABLE tag_samples ADD COLUMN status TEXT;',
   },
+  {
+    name: '005_quarantine_replayed',
+    // When a quarantined input was replayed (it can be replayed once).
+    sql: 'ALTER TABLE quarantine ADD COLUMN replayed_at INTEGER;',
+  },
 ];
 
 /**

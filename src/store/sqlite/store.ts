@@ -101,6 +101,10 @@ function prepareStatements(db: Database.Database) {
        ORDER BY id DESC LIMIT @limit`,
     ),
     countQuarantine: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM quarantine'),
+    getQuarantine: db.prepare<[number], QuarantineRow>('SELECT * FROM quarantine WHERE id = ?'),
+    markReplayed: db.prepare<[number, number]>(
+      'UPDATE quarantine SET replayed_at = ? WHERE id = ? AND replayed_at IS NULL',
+    ),
     listSamples: db.prepare<Row, SampleRow>(
       `SELECT * FROM tag_samples
        WHERE id > @afterId AND (@connectionId IS NULL OR connection_id = @connectionId)
@@ -311,6 +315,35 @@ export class SqliteStore implements Store {
 
   async countQuarantine(): Promise<number> {
     return this.read((s) => s.countQuarantine.get()?.n ?? 0);
+  }
+
+  async getQuarantine(id: number): Promise<StoredQuarantineEntry | undefined> {
+    return this.read((s) => {
+      const row = s.getQuarantine.get(id);
+      return row === undefined ? undefined : toStoredQuarantine(row);
+    });
+  }
+
+  async markQuarantineReplayed(
+    id: number,
+    at: number,
+    audit: readonly AuditEntry[],
+  ): Promise<boolean> {
+    const s = this.statements();
+    const mark = (): boolean => {
+      if (s.markReplayed.run(ms(at), id).changes === 0) return false;
+      for (const row of auditRows(s.lastAudit.get(), audit)) s.insertAudit.run(...row);
+      return true;
+    };
+    try {
+      return this.db.transaction(mark).immediate();
+    } catch (err) {
+      throw new MwError(
+        'MW_ERR_STORE_UNAVAILABLE',
+        { store: this.label, reason: reasonOf(err) },
+        { cause: err },
+      );
+    }
   }
 
   async listSamples(query: SampleQuery): Promise<StoredSample[]> {
