@@ -14,6 +14,7 @@ import {
   userUpdateBody,
 } from './identity-routes.ts';
 import { bindingsQuery } from './binding-routes.ts';
+import { summaryQuery } from './downtime-routes.ts';
 import { tagWriteBody } from './connection-routes.ts';
 import { mappingGetQuery, mappingLookupQuery, mappingPutQuery } from './mapping-routes.ts';
 import {
@@ -246,6 +247,14 @@ const connectionPaths: Json = {
       ],
       requestBody: body(tagWriteBody),
       responses: ok('Written and confirmed by the device.'),
+    },
+  },
+  '/api/v1/downtime/summary': {
+    get: {
+      summary:
+        'Stop time of every site side by side: by reason category, planned, unplanned, unclassified',
+      parameters: queryParameters(summaryQuery),
+      responses: ok('One entry per site.'),
     },
   },
   '/api/v1/quarantine/{id}/replay': {
