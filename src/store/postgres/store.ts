@@ -247,55 +247,8 @@ export class PostgresStore implements Store {
   }
 
   async commit(batch: IngestBatch): Promise<JournalEvent[]> {
-    let client: pg.PoolClient | undefined;
-    let broken: Error | undefined;
-    try {
-      const c = columns(batch, this.opts.quarantinePayloadBytes);
-      client = guarded(await this.pool.connect());
-      const hasEvents = batch.events.length > 0;
-      const audit = batch.audit ?? [];
-      await client.query(hasEvents || audit.length > 0 ? this.sql.beginJournal : 'BEGIN');
-      if (batch.samples.length > 0)
-        await client.query({ ...this.sql.insertSamples, values: c.samples });
-      let events: JournalEvent[] = [];
-      if (hasEvents) {
-        const recordedAt = Date.now();
-        const [type, eq, ts, data] = c.events;
-        const r = await client.query<{ seq: number }>({
-          ...this.sql.insertEvents,
-          values: [type, eq, ts, recordedAt, data],
-        });
-        const seqs = r.rows.map((row) => row.seq).sort((a, b) => a - b);
-        events = batch.events.map((e, i) => ({ ...e, seq: seqs[i]!, recordedAt }));
-      }
-      if (audit.length > 0) {
-        // Under the journal lock: no other hub appends between this read and the insert.
-        const last = await client.query<{ seq: number; hash: string }>(this.sql.lastAudit);
-        const rows = auditRows(last.rows[0], audit);
-        await client.query({
-          ...this.sql.insertAudit,
-          values: AUDIT_COLUMNS.map((_c, i) => rows.map((row) => row[i])),
-        });
-      }
-      if (batch.units.length > 0) {
-        await client.query({ ...this.sql.upsertUnits, values: c.units });
-      }
-      if (batch.quarantine.length > 0) {
-        await client.query({ ...this.sql.insertQuarantine, values: c.quarantine });
-        await client.query({
-          ...this.sql.trimQuarantine,
-          values: [this.opts.quarantineMaxEntries],
-        });
-      }
-      await client.query('COMMIT');
-      return events;
-    } catch (err) {
-      if (client !== undefined) {
-        await client.query('ROLLBACK').catch((e: unknown) => {
-          broken = e instanceof Error ? e : new Error(String(e));
-        });
-      }
-      throw new MwError(
+    const fail = (err: unknown): Error =>
+      new MwError(
         'MW_ERR_STORE_COMMIT',
         // The items the sources delivered: they are what gets re-delivered.
         {
@@ -305,71 +258,137 @@ export class PostgresStore implements Store {
         },
         { cause: err },
       );
+    // Built before the transaction opens, so it stays short.
+    let c: ReturnType<typeof columns>;
+    try {
+      c = columns(batch, this.opts.quarantinePayloadBytes);
+    } catch (err) {
+      throw fail(err);
+    }
+    const hasEvents = batch.events.length > 0;
+    const audit = batch.audit ?? [];
+    return this.transaction(
+      hasEvents || audit.length > 0,
+      async (client) => {
+        if (batch.samples.length > 0)
+          await client.query({ ...this.sql.insertSamples, values: c.samples });
+        let events: JournalEvent[] = [];
+        if (hasEvents) {
+          const recordedAt = Date.now();
+          const [type, eq, ts, data] = c.events;
+          const r = await client.query<{ seq: number }>({
+            ...this.sql.insertEvents,
+            values: [type, eq, ts, recordedAt, data],
+          });
+          const seqs = r.rows.map((row) => row.seq).sort((a, b) => a - b);
+          events = batch.events.map((e, i) => ({ ...e, seq: seqs[i]!, recordedAt }));
+        }
+        await this.appendAudit(client, audit);
+        if (batch.units.length > 0) {
+          await client.query({ ...this.sql.upsertUnits, values: c.units });
+        }
+        if (batch.quarantine.length > 0) {
+          await client.query({ ...this.sql.insertQuarantine, values: c.quarantine });
+          await client.query({
+            ...this.sql.trimQuarantine,
+            values: [this.opts.quarantineMaxEntries],
+          });
+        }
+        return events;
+      },
+      fail,
+    );
+  }
+
+  /**
+   * Run `work` in one transaction on a pooled connection: BEGIN (under the journal lock when
+   * `lockJournal`: commits that append events or audit rows, see beginJournal), COMMIT, or
+   * ROLLBACK on any error, which `fail` turns into the store's error. A connection that could
+   * not even roll back is destroyed, not returned to the pool.
+   */
+  private async transaction<T>(
+    lockJournal: boolean,
+    work: (client: pg.PoolClient) => Promise<T>,
+    fail: (err: unknown) => Error,
+  ): Promise<T> {
+    let client: pg.PoolClient | undefined;
+    let broken: Error | undefined;
+    try {
+      client = await this.connect();
+      await client.query(lockJournal ? this.sql.beginJournal : 'BEGIN');
+      const out = await work(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client?.query('ROLLBACK').catch((e: unknown) => {
+        broken = e instanceof Error ? e : new Error(String(e));
+      });
+      throw fail(err);
     } finally {
-      // A connection that could not even roll back is destroyed, not returned to the pool.
       client?.release(broken);
     }
+  }
+
+  /** Chain audit entries onto the trail; call under the journal lock (no other hub appends meanwhile). */
+  private async appendAudit(client: pg.PoolClient, audit: readonly AuditEntry[]): Promise<void> {
+    if (audit.length === 0) return;
+    const last = await client.query<{ seq: number; hash: string }>(this.sql.lastAudit);
+    const rows = auditRows(last.rows[0], audit);
+    await client.query({
+      ...this.sql.insertAudit,
+      values: AUDIT_COLUMNS.map((_c, i) => rows.map((row) => row[i])),
+    });
+  }
+
+  /** The error of a failed read or write other than a commit. */
+  private unavailable(err: unknown): Error {
+    if (err instanceof MwError) return err;
+    return new MwError(
+      'MW_ERR_STORE_UNAVAILABLE',
+      { store: this.label, reason: reasonOf(err) },
+      { cause: err },
+    );
   }
 
   async writeRecords(
     writes: readonly RecordWrite[],
     audit: readonly AuditEntry[],
   ): Promise<(StoredRecord | null)[]> {
-    const client = await this.connect();
-    let broken: Error | undefined;
-    try {
-      // The journal lock keeps the audit chain linear across hubs (see beginJournal).
-      await client.query(audit.length > 0 ? this.sql.beginJournal : 'BEGIN');
-      const now = Date.now();
-      const out: (StoredRecord | null)[] = [];
-      for (const w of writes) {
-        const key = [w.entityType, w.entityId];
-        // FOR UPDATE: a concurrent writer of the same record waits, then sees the new version.
-        const locked = await client.query<{ version: number }>(this.sql.lockRecord, key);
-        const plan = planRecordWrite(w, Number(locked.rows[0]?.version ?? 0));
-        if (plan === 'delete') {
-          await client.query(this.sql.deleteRecord, key);
-          out.push(null);
-          continue;
+    return this.transaction(
+      audit.length > 0,
+      async (client) => {
+        const now = Date.now();
+        const out: (StoredRecord | null)[] = [];
+        for (const w of writes) {
+          const key = [w.entityType, w.entityId];
+          // FOR UPDATE: a concurrent writer of the same record waits, then sees the new version.
+          const locked = await client.query<{ version: number }>(this.sql.lockRecord, key);
+          const plan = planRecordWrite(w, Number(locked.rows[0]?.version ?? 0));
+          if (plan === 'delete') {
+            await client.query(this.sql.deleteRecord, key);
+            out.push(null);
+            continue;
+          }
+          const values = [...key, JSON.stringify(w.data), w.ref ?? null, now];
+          const r = await client.query<RecordRow>(
+            plan === 'insert' ? this.sql.insertRecord : this.sql.updateRecord,
+            values,
+          );
+          out.push(toStoredRecord(r.rows[0]!));
         }
-        const values = [...key, JSON.stringify(w.data), w.ref ?? null, now];
-        const r = await client.query<RecordRow>(
-          plan === 'insert' ? this.sql.insertRecord : this.sql.updateRecord,
-          values,
-        );
-        out.push(toStoredRecord(r.rows[0]!));
-      }
-      if (audit.length > 0) {
-        const last = await client.query<{ seq: number; hash: string }>(this.sql.lastAudit);
-        const rows = auditRows(last.rows[0], audit);
-        await client.query({
-          ...this.sql.insertAudit,
-          values: AUDIT_COLUMNS.map((_c, i) => rows.map((row) => row[i])),
-        });
-      }
-      await client.query('COMMIT');
-      return out;
-    } catch (err) {
-      await client.query('ROLLBACK').catch((e: unknown) => {
-        broken = e instanceof Error ? e : new Error(String(e));
-      });
-      // Two creators of one record both read "absent"; the second insert meets the key.
-      if ((err as { code?: string }).code === '23505') {
-        throw new MwError('MW_ERR_STORE_CONFLICT', {
-          entity: writes.map((w) => `${w.entityType} ${w.entityId}`).join(', '),
-          expected: 0,
-          found: 1,
-        });
-      }
-      if (err instanceof MwError) throw err;
-      throw new MwError(
-        'MW_ERR_STORE_UNAVAILABLE',
-        { store: this.label, reason: reasonOf(err) },
-        { cause: err },
-      );
-    } finally {
-      client.release(broken);
-    }
+        await this.appendAudit(client, audit);
+        return out;
+      },
+      (err) =>
+        // Two creators of one record both read "absent"; the second insert meets the key.
+        (err as { code?: string }).code === '23505'
+          ? new MwError('MW_ERR_STORE_CONFLICT', {
+              entity: writes.map((w) => `${w.entityType} ${w.entityId}`).join(', '),
+              expected: 0,
+              found: 1,
+            })
+          : this.unavailable(err),
+    );
   }
 
   async getRecord(entityType: string, entityId: string): Promise<StoredRecord | undefined> {
@@ -424,37 +443,17 @@ export class PostgresStore implements Store {
     at: number,
     audit: readonly AuditEntry[],
   ): Promise<boolean> {
-    const client = await this.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query(audit.length > 0 ? this.sql.beginJournal : 'BEGIN');
-      const r = await client.query(this.sql.markReplayed, [ms(at), id]);
-      if ((r.rowCount ?? 0) === 0) {
-        await client.query('ROLLBACK');
-        return false;
-      }
-      if (audit.length > 0) {
-        const last = await client.query<{ seq: number; hash: string }>(this.sql.lastAudit);
-        const rows = auditRows(last.rows[0], audit);
-        await client.query({
-          ...this.sql.insertAudit,
-          values: AUDIT_COLUMNS.map((_c, i) => rows.map((row) => row[i])),
-        });
-      }
-      await client.query('COMMIT');
-      return true;
-    } catch (err) {
-      await client.query('ROLLBACK').catch((e: unknown) => {
-        broken = e instanceof Error ? e : new Error(String(e));
-      });
-      throw new MwError(
-        'MW_ERR_STORE_UNAVAILABLE',
-        { store: this.label, reason: reasonOf(err) },
-        { cause: err },
-      );
-    } finally {
-      client.release(broken);
-    }
+    return this.transaction(
+      audit.length > 0,
+      async (client) => {
+        const r = await client.query(this.sql.markReplayed, [ms(at), id]);
+        // Not there, or replayed already: nothing to audit (the empty transaction commits).
+        if ((r.rowCount ?? 0) === 0) return false;
+        await this.appendAudit(client, audit);
+        return true;
+      },
+      (err) => this.unavailable(err),
+    );
   }
 
   async countQuarantine(): Promise<number> {

@@ -145,6 +145,15 @@ function prepareStatements(db: Database.Database) {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
+/**
+ * Chain audit entries onto the trail. Call inside an IMMEDIATE transaction: no other writer
+ * can append between reading the last row and the inserts.
+ */
+function appendAudit(s: Statements, audit: readonly AuditEntry[]): void {
+  if (audit.length === 0) return;
+  for (const row of auditRows(s.lastAudit.get(), audit)) s.insertAudit.run(...row);
+}
+
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly location: string;
@@ -219,10 +228,7 @@ export class SqliteStore implements Store {
       );
       events.push({ ...e, seq: Number(r.lastInsertRowid), recordedAt });
     }
-    // The transaction is IMMEDIATE: no other writer can append between this read and the inserts.
-    if (batch.audit !== undefined && batch.audit.length > 0) {
-      for (const row of auditRows(s.lastAudit.get(), batch.audit)) s.insertAudit.run(...row);
-    }
+    appendAudit(s, batch.audit ?? []);
     for (const u of uniqueUnits(batch.units)) s.upsertUnit.run(...unitValues(u));
     if (batch.quarantine.length > 0) {
       for (const q of batch.quarantine) {
@@ -261,21 +267,10 @@ export class SqliteStore implements Store {
         const row = s.getRecord.get(w.entityType, w.entityId);
         return row === undefined ? null : toStoredRecord(row);
       });
-      if (audit.length > 0) {
-        for (const row of auditRows(s.lastAudit.get(), audit)) s.insertAudit.run(...row);
-      }
+      appendAudit(s, audit);
       return out;
     };
-    try {
-      return this.db.transaction(apply).immediate();
-    } catch (err) {
-      if (err instanceof MwError) throw err;
-      throw new MwError(
-        'MW_ERR_STORE_UNAVAILABLE',
-        { store: this.label, reason: reasonOf(err) },
-        { cause: err },
-      );
-    }
+    return this.writeTransaction(apply);
   }
 
   async getRecord(entityType: string, entityId: string): Promise<StoredRecord | undefined> {
@@ -330,14 +325,19 @@ export class SqliteStore implements Store {
     audit: readonly AuditEntry[],
   ): Promise<boolean> {
     const s = this.statements();
-    const mark = (): boolean => {
+    return this.writeTransaction(() => {
       if (s.markReplayed.run(ms(at), id).changes === 0) return false;
-      for (const row of auditRows(s.lastAudit.get(), audit)) s.insertAudit.run(...row);
+      appendAudit(s, audit);
       return true;
-    };
+    });
+  }
+
+  /** A write other than a commit, in one IMMEDIATE transaction; store failures say which store. */
+  private writeTransaction<T>(fn: () => T): T {
     try {
-      return this.db.transaction(mark).immediate();
+      return this.db.transaction(fn).immediate();
     } catch (err) {
+      if (err instanceof MwError) throw err;
       throw new MwError(
         'MW_ERR_STORE_UNAVAILABLE',
         { store: this.label, reason: reasonOf(err) },
