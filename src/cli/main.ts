@@ -28,6 +28,7 @@ import { createLogger, type LogFormat } from './logger.ts';
 import { readNewPassword, UsageError } from './prompt.ts';
 import { registerExplainCommand } from './explain.ts';
 import { registerTagsCommand } from './tags.ts';
+import { registerMappingCommands } from './mapping.ts';
 import { registerOpcuaCommands } from '../connectors/opcua/cli.ts';
 
 export const DEMO_CONFIG = fileURLToPath(new URL('../../examples/demo.yaml', import.meta.url));
@@ -415,6 +416,7 @@ export function buildProgram(): Command {
     });
 
   registerTagsCommand(program);
+  registerMappingCommands(program);
   registerExplainCommand(program);
 
   const users = program
