@@ -78,6 +78,18 @@ sites:
                 idealCycleTime: 0.5s
               - id: labeller
                 idealCycleTime: 0.6s
+            # Starved and blocked derived from the neighbours along the product flow.
+            flow: [filler, capper, labeller]
+materials:
+  # Consumption is booked in the material's unit; readings in another unit are converted
+  # exactly (pieces to kilograms through the material's conversion).
+  - id: PET-28G
+    name: PET preform 28 g
+    uom: KGM
+    conversions: ["1 H87 = 0.028 KGM"]
+  - id: GLUE
+    uom: KGM
+    conversions: ["1 LTR = 1.1 KGM"]
 connections:
   # No url: the hub starts its embedded MQTT broker (see \`broker\`) and ingests in-process.
   - id: plant-mqtt
@@ -128,6 +140,32 @@ bindings:
     meaning: counter.total
     counterMode: increment
     payload: { valuePath: n, timestampPath: ts }
+  # … preforms used, from a totaliser in pieces whose topic carries the PLC's material code,
+  # mapped to the hub's through the mapping table plc-line1/material (docs/mapping.md), …
+  - connection: plant-mqtt
+    topic: "plc/{line}/{unit}/used/{material}"
+    equipment: "acme/plant1/packaging/{line}/{unit}"
+    meaning: consumption
+    material: "{material}"
+    materialSystem: plc-line1
+    uom: H87
+    rolloverAt: 65535
+  # … glue used per cycle in litres, booked in kilograms, …
+  - connection: plant-mqtt
+    topic: "plc/{line}/{unit}/glue"
+    equipment: "acme/plant1/packaging/{line}/{unit}"
+    meaning: consumption
+    material: GLUE
+    uom: LTR
+    counterMode: increment
+  # … a scale that names the material in its payload {"material": "GLUE", "kg": "1.25"}, …
+  - connection: plant-mqtt
+    topic: "plc/{line}/{unit}/scale"
+    equipment: "acme/plant1/packaging/{line}/{unit}"
+    meaning: consumption
+    uom: KGM
+    counterMode: increment
+    payload: { valuePath: kg, materialPath: material }
   # … and a process value kept when it moves by 0.5 °C or more.
   - connection: plant-mqtt
     topic: "plc/{line}/{unit}/temperature"

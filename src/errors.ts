@@ -106,6 +106,11 @@ export const errorDefinitions = {
     message: 'state value {value} is not in the state map of the binding',
     fix: 'Add the value to the binding `stateMap`, or check the device.',
   },
+  MW_ERR_INGEST_UNKNOWN_MATERIAL: {
+    status: 400,
+    message: 'bindings[{index}]: material "{material}" is not in the configuration’s materials',
+    fix: 'Add the material (its id, uom and conversions) to `materials`, or map the device’s code to one through `materialSystem` (docs/mapping.md); then replay the quarantine entry.',
+  },
   MW_ERR_INGEST_EXPRESSION: {
     status: 400,
     message: 'bindings[{index}] expression: {reason}',

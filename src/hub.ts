@@ -16,6 +16,7 @@ import type { ConnectorInstance, ConnectorState } from './core/connector.ts';
 import { DowntimeService } from './core/downtime-service.ts';
 import { LiveValues } from './core/live-values.ts';
 import { MappingService } from './core/mapping-service.ts';
+import { MaterialCatalog } from './core/materials.ts';
 import { IngestPipeline } from './core/pipeline.ts';
 import { RateMeter } from './core/rates.ts';
 import { EquipmentRuntime, type UnitSettings } from './core/runtime.ts';
@@ -30,6 +31,19 @@ import type { MigrationStatus, Store } from './store/types.ts';
 const RUNTIME_TICK_MS = 250;
 
 /** Per unit: the `runtime` defaults with the unit's own overrides. */
+/** Each line's `flow` as work unit ids. */
+function lineFlows(config: Config): string[][] {
+  return config.sites.flatMap((site) =>
+    site.areas.flatMap((area) =>
+      area.lines.flatMap((line) =>
+        line.flow === undefined
+          ? []
+          : [line.flow.map((u) => [config.enterprise.id, site.id, area.id, line.id, u].join('/'))],
+      ),
+    ),
+  );
+}
+
 function unitSettings(config: Config): (equipmentId: string) => UnitSettings {
   const r = config.runtime;
   const byId = new Map<string, UnitSettings>();
@@ -83,6 +97,8 @@ export interface Hub {
   readonly signatures: SignatureService;
   /** Identity mapping tables (issue #5). */
   readonly mappings: MappingService;
+  /** The configured materials (config `materials`). */
+  readonly materials: MaterialCatalog;
   /** Stops and their reasons (issue #5). */
   readonly downtime: DowntimeService;
   readonly dataDir: string;
@@ -205,7 +221,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       );
     }, SESSION_PURGE_EVERY_MS).unref();
     cleanups.push(async () => clearInterval(purge));
-    const runtime = new EquipmentRuntime(hierarchy, unitSettings(config));
+    const runtime = new EquipmentRuntime(hierarchy, unitSettings(config), lineFlows(config));
+    const materials = new MaterialCatalog(config.materials);
     runtime.reset(await store.loadUnits());
     const bindings = new BindingTable(config.bindings, config.enterprise.id);
     const maxPayload = new Map(
@@ -231,6 +248,8 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         maxPayloadBytes: (id) => maxPayload.get(id) ?? 1_048_576,
         quarantinePayloadBytes: config.quarantine.payloadBytes,
         auditStateChanges: config.audit.stateChanges,
+        materials,
+        toOurs: (system, kind, theirs) => mappings.toOurs(system, kind, theirs),
       },
       logger.child({ component: 'pipeline' }),
       spool,
@@ -330,6 +349,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       identity,
       signatures,
       mappings,
+      materials,
       downtime,
       dataDir,
       startedAt,

@@ -6,7 +6,13 @@
  */
 import net from 'node:net';
 import { compileExpression, ExpressionError } from '../model/expression.ts';
-import { findUnit } from '../model/uom.ts';
+import {
+  findUnit,
+  materialConversionErrors,
+  parseQuantity,
+  UomError,
+  type MaterialConversion,
+} from '../model/uom.ts';
 
 /** A problem found by `crossReferenceIssues`: a path into the configuration and the rule broken. */
 export interface CrossReferenceIssue {
@@ -96,6 +102,16 @@ export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
             message: `no unit "${l.outputUnit}" on this line`,
           });
         }
+        const flow: unknown[] = Array.isArray(l.flow) ? l.flow : [];
+        const seen = new Set<unknown>();
+        flow.forEach((id, fi) => {
+          const path = ['sites', si, 'areas', ai, 'lines', li, 'flow', fi];
+          if (!list(l.units).some((u) => u.id === id))
+            issues.push({ path, message: `no unit "${String(id)}" on this line` });
+          else if (seen.has(id))
+            issues.push({ path, message: `unit "${String(id)}" is in the flow twice` });
+          seen.add(id);
+        });
       });
       lines.forEach((l, li) =>
         dup(
@@ -104,6 +120,29 @@ export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
           'unit',
         ),
       );
+    });
+  });
+  const materials = list(cfg.materials);
+  dup(materials, (i) => ['materials', i, 'id'], 'material');
+  const materialIds = new Set(materials.map((m) => m.id));
+  materials.forEach((m, mi) => {
+    if (typeof m.uom === 'string' && findUnit(m.uom) === undefined) {
+      issues.push({
+        path: ['materials', mi, 'uom'],
+        message: `unknown unit "${m.uom}" (a UN/CEFACT Rec 20 code such as KGM, LTR, H87: docs/units.md)`,
+      });
+    }
+    const conversions: unknown[] = Array.isArray(m.conversions) ? m.conversions : [];
+    conversions.forEach((text, ci) => {
+      if (typeof text !== 'string' || typeof m.id !== 'string') return;
+      try {
+        const conversion = parseConversion(text);
+        for (const e of materialConversionErrors({ [m.id]: [conversion] }))
+          issues.push({ path: ['materials', mi, 'conversions', ci], message: e.message });
+      } catch (err) {
+        if (!(err instanceof UomError)) throw err;
+        issues.push({ path: ['materials', mi, 'conversions', ci], message: err.message });
+      }
     });
   });
   const broker = (cfg.broker ?? {}) as Loose;
@@ -177,11 +216,56 @@ export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
         message: 'only state bindings take a stateMap',
       });
     }
-    if (b.counterMode !== undefined && !meaning.startsWith('counter.')) {
+    const counting = meaning.startsWith('counter.') || meaning === 'consumption';
+    if (b.counterMode !== undefined && !counting) {
       issues.push({
         path: ['bindings', i, 'counterMode'],
-        message: 'only counter bindings take counterMode',
+        message: 'only counter and consumption bindings take counterMode',
       });
+    }
+    if (meaning === 'consumption' && b.counterMode === 'pulse') {
+      issues.push({
+        path: ['bindings', i, 'counterMode'],
+        message: 'consumption is absolute or increment (a pulse carries no quantity)',
+      });
+    }
+    for (const field of ['material', 'materialSystem'] as const) {
+      if (b[field] !== undefined && meaning !== 'consumption') {
+        issues.push({
+          path: ['bindings', i, field],
+          message: `only consumption bindings take ${field}`,
+        });
+      }
+    }
+    const payload = (b.payload ?? {}) as Loose;
+    if (payload.materialPath !== undefined && meaning !== 'consumption') {
+      issues.push({
+        path: ['bindings', i, 'payload', 'materialPath'],
+        message: 'only consumption bindings take payload.materialPath',
+      });
+    }
+    if (meaning === 'consumption') {
+      const fromPayload = typeof payload.materialPath === 'string';
+      if ((typeof b.material === 'string') === fromPayload) {
+        issues.push({
+          path: ['bindings', i, 'material'],
+          message: fromPayload
+            ? 'give either material or payload.materialPath, not both'
+            : 'a consumption binding needs a material (or payload.materialPath)',
+        });
+      }
+      // A fixed code (no capture) without a mapping system must be a configured material.
+      if (
+        typeof b.material === 'string' &&
+        !b.material.includes('{') &&
+        b.materialSystem === undefined &&
+        !materialIds.has(b.material)
+      ) {
+        issues.push({
+          path: ['bindings', i, 'material'],
+          message: `no material "${b.material}" in materials`,
+        });
+      }
     }
     if (b.rolloverAt !== undefined && b.counterMode !== undefined && b.counterMode !== 'absolute') {
       issues.push({
@@ -200,13 +284,17 @@ export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
         }
       }
     }
-    for (const field of ['deadband', 'uom'] as const) {
-      if (b[field] !== undefined && meaning !== 'process') {
-        issues.push({
-          path: ['bindings', i, field],
-          message: `only process bindings take ${field}`,
-        });
-      }
+    if (b.deadband !== undefined && meaning !== 'process') {
+      issues.push({
+        path: ['bindings', i, 'deadband'],
+        message: 'only process bindings take deadband',
+      });
+    }
+    if (b.uom !== undefined && meaning !== 'process' && meaning !== 'consumption') {
+      issues.push({
+        path: ['bindings', i, 'uom'],
+        message: 'only process and consumption bindings take uom',
+      });
     }
     if (typeof b.uom === 'string' && findUnit(b.uom) === undefined) {
       issues.push({
@@ -214,12 +302,35 @@ export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
         message: `unknown unit "${b.uom}" (a UN/CEFACT Rec 20 code such as CEL, BAR, KGM: docs/units.md)`,
       });
     }
-    if (b.rolloverAt !== undefined && !meaning.startsWith('counter.')) {
+    if (b.rolloverAt !== undefined && !counting) {
       issues.push({
         path: ['bindings', i, 'rolloverAt'],
-        message: 'only counter bindings take rolloverAt',
+        message: 'only counter and consumption bindings take rolloverAt',
+      });
+    }
+    if (
+      typeof b.rolloverAt === 'number' &&
+      meaning.startsWith('counter.') &&
+      !Number.isInteger(b.rolloverAt)
+    ) {
+      issues.push({
+        path: ['bindings', i, 'rolloverAt'],
+        message: 'a PLC counter rolls over at a whole number',
       });
     }
   });
   return issues;
+}
+
+/** Reads `'1 H87 = 0.028 KGM'` (config `materials[].conversions`). Throws UomError. */
+export function parseConversion(text: string): MaterialConversion {
+  const [left = '', right = ''] = text.split('=');
+  const a = parseQuantity(left);
+  const b = parseQuantity(right);
+  return {
+    quantity: a.value.toFixed(),
+    unit: a.unit,
+    equalsQuantity: b.value.toFixed(),
+    equalsUnit: b.unit,
+  };
 }

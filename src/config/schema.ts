@@ -72,6 +72,14 @@ const lineSchema = z
         'The unit whose good count is the line’s output (for OEE and order progress); defaults to the last unit.',
       )
       .meta({ examples: ['casepacker'] }),
+    flow: z
+      .array(idSchema)
+      .min(2, { error: 'a flow needs at least two units' })
+      .optional()
+      .describe(
+        'Units in the order the product flows through them, to derive starved and blocked: a unit that reads `idle` while the unit before it is stopped is `starved` (reason `upstream-stopped`), while the unit after it is stopped `blocked` (reason `downstream-stopped`). Map those reasons in the site’s reason tree with `plcCodes`. Without it, starved and blocked come only from the devices.',
+      )
+      .meta({ examples: [['filler', 'capper', 'labeller', 'casepacker']] }),
   })
   .describe('A production line (ISA-95 work center).');
 
@@ -137,6 +145,36 @@ const siteSchema = z
   })
   .describe('An ISA-95 site (a plant).');
 
+const materialSchema = z
+  .strictObject({
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.\-/]*$/, {
+        error: 'expected a code of letters, digits, "_", ".", "-" or "/"',
+      })
+      .describe('The hub’s material code (devices’ and ERPs’ codes map to it, docs/mapping.md).')
+      .meta({ examples: ['PET-28G'] }),
+    name: z.string().optional().describe('Display name; defaults to the id.'),
+    uom: z
+      .string()
+      .describe(
+        'The unit consumption of this material is booked in: a UN/CEFACT Rec 20 code (docs/units.md). Readings in another unit are converted exactly.',
+      )
+      .meta({ examples: ['KGM'] }),
+    conversions: z
+      .array(
+        z.string().regex(/^\s*\S+\s+\S+\s*=\s*\S+\s+\S+\s*$/, {
+          error: "expected '<quantity> <unit> = <quantity> <unit>', e.g. '1 H87 = 0.028 KGM'",
+        }),
+      )
+      .default([])
+      .describe(
+        'Conversions between units of different dimensions for this material, used both ways: pieces to mass, volume to mass (density) …',
+      )
+      .meta({ examples: [['1 H87 = 0.028 KGM', '1 LTR = 1.032 KGM']] }),
+  })
+  .describe('A material the plant consumes or makes (ISA-95 material definition).');
+
 const enterpriseSchema = z
   .strictObject({
     id: idSchema
@@ -180,6 +218,11 @@ const payloadSchema = z
       .optional()
       .describe('State bindings: dot path of the reason code inside a JSON payload.')
       .meta({ examples: ['reason'] }),
+    materialPath: z
+      .string()
+      .optional()
+      .describe('Consumption bindings: dot path of the material code inside a JSON payload.')
+      .meta({ examples: ['material'] }),
   })
   .describe('How to read the payload.');
 
@@ -236,10 +279,27 @@ export const bindingSchema = z
       )
       .meta({ examples: ['acme/plant1/packaging/line1/{unit}'] }),
     meaning: z
-      .enum(['state', 'counter.good', 'counter.scrap', 'counter.total', 'process'])
+      .enum(['state', 'counter.good', 'counter.scrap', 'counter.total', 'consumption', 'process'])
       .describe(
-        'What the tag means for its unit: its state, a production counter, or a process value (temperature, pressure, fill level …) kept as samples for quality and batch records.',
+        'What the tag means for its unit: its state, a production counter, the consumption of a material, or a process value (temperature, pressure, fill level …) kept as samples for quality and batch records.',
       ),
+    material: z
+      .string()
+      .optional()
+      .describe(
+        'Consumption bindings: the material, a code with `{name}` filled from the topic captures (or give `payload.materialPath`). It must be one of `materials` — after mapping through `materialSystem` when that is set.',
+      )
+      .meta({ examples: ['{material}'] }),
+    materialSystem: z
+      .string()
+      .regex(/^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/, {
+        error: 'expected a system id: lower-case letters, digits, ".", "_" or "-"',
+      })
+      .optional()
+      .describe(
+        'Consumption bindings: the material code read is this system’s code, mapped to the hub’s through the mapping table `<system>/material` (docs/mapping.md). An unknown code is quarantined, never passed through.',
+      )
+      .meta({ examples: ['plc-line1'] }),
     deadband: z
       .number()
       .min(0)
@@ -252,7 +312,7 @@ export const bindingSchema = z
       .string()
       .optional()
       .describe(
-        'Process bindings: the value’s unit of measure, a UN/CEFACT Rec 20 code (docs/units.md).',
+        'Process and consumption bindings: the value’s unit of measure, a UN/CEFACT Rec 20 code (docs/units.md). Consumption defaults to the material’s unit and is converted to it exactly.',
       )
       .meta({ examples: ['CEL'] }),
     payload: payloadSchema.prefault({}),
@@ -265,16 +325,17 @@ export const bindingSchema = z
       .meta({ examples: [{ '1': 'running', '2': 'idle', '3..9': 'down' }] }),
     rolloverAt: z
       .number()
-      .int()
       .positive()
       .optional()
-      .describe('Counter bindings: largest value of the PLC counter before it wraps to 0.')
+      .describe(
+        'Counter and consumption bindings: largest value of the PLC counter (a whole number) or totaliser before it wraps to 0.',
+      )
       .meta({ examples: [65535] }),
     counterMode: z
       .enum(['absolute', 'increment', 'pulse'])
       .default('absolute')
       .describe(
-        'Counter bindings: `absolute`, a PLC counter that only grows (deltas computed, rollover and resets detected; re-delivery never counts twice); `increment`, pieces made since the last report (readings not newer than the last one are dropped as re-deliveries); `pulse`, a part-complete signal where each rising edge 0 → 1 is one piece.',
+        'Counter and consumption bindings: `absolute`, a PLC counter or totaliser that only grows (deltas computed, rollover and resets detected; re-delivery never counts twice); `increment`, pieces made or quantity used since the last report (readings not newer than the last one are dropped as re-deliveries); `pulse` (counters only), a part-complete signal where each rising edge 0 → 1 is one piece.',
       ),
   })
   .describe('Binds the tags of a connection to a work unit and a meaning.');
@@ -532,6 +593,10 @@ export const configSchema = z.strictObject({
     .array(siteSchema)
     .min(1, { error: 'at least one site is needed' })
     .describe('Sites of the enterprise.'),
+  materials: z
+    .array(materialSchema)
+    .default([])
+    .describe('Materials the plant consumes or makes, with their units and conversions.'),
   connections: z.array(connectionSchema).default([]).describe('Connections to the shop floor.'),
   bindings: z
     .array(bindingSchema)
@@ -567,6 +632,7 @@ export type OpcuaConnectionConfig = Extract<ConnectionConfig, { type: 'opcua' }>
 export type ModbusConnectionConfig = Extract<ConnectionConfig, { type: 'modbus' }>;
 export type SparkplugConnectionConfig = Extract<ConnectionConfig, { type: 'sparkplug' }>;
 export type BindingConfig = z.infer<typeof bindingSchema>;
+export type MaterialConfig = z.infer<typeof materialSchema>;
 export type StoreConfig = Config['store'];
 export type SecurityConfig = Config['security'];
 export type { TlsConfig } from './common.ts';

@@ -9,7 +9,10 @@ import type { CounterKind, CounterMode, EquipmentState } from '../model/index.ts
 import type { PayloadSpec } from './payload.ts';
 
 export type BindingMeaning =
-  { kind: 'state' } | { kind: 'counter'; counter: CounterKind } | { kind: 'process' };
+  | { kind: 'state' }
+  | { kind: 'counter'; counter: CounterKind }
+  | { kind: 'consumption' }
+  | { kind: 'process' };
 
 export interface CompiledBinding {
   /** Index in the configuration's `bindings` list, for messages (`bindings[3]`). */
@@ -33,6 +36,12 @@ export interface CompiledBinding {
   readonly counterMode: CounterMode;
   /** Process bindings: the smallest change kept (0: every reading). */
   readonly deadband: number;
+  /** The value's unit of measure (Rec 20), when the binding gives one. */
+  readonly uom: string | undefined;
+  /** Consumption bindings: the material code template (`{name}` from the captures). */
+  readonly material: string | undefined;
+  /** Consumption bindings: the system whose material codes the device speaks. */
+  readonly materialSystem: string | undefined;
 }
 
 export interface Resolution {
@@ -41,6 +50,8 @@ export interface Resolution {
   readonly input: string;
   /** The work unit the template resolved to; may not exist in the hierarchy (checked by the caller). */
   readonly equipmentId: string;
+  /** What the topic pattern captured by name. */
+  readonly captures: Readonly<Record<string, string>>;
 }
 
 /** Topics cached per connection at most; a flood of distinct topics clears the cache rather than growing it. */
@@ -60,11 +71,9 @@ export class BindingTable {
   constructor(bindings: readonly BindingConfig[], enterpriseId: string) {
     bindings.forEach((b, index) => {
       const meaning: BindingMeaning =
-        b.meaning === 'state'
-          ? { kind: 'state' }
-          : b.meaning === 'process'
-            ? { kind: 'process' }
-            : { kind: 'counter', counter: b.meaning.slice('counter.'.length) as CounterKind };
+        b.meaning === 'state' || b.meaning === 'process' || b.meaning === 'consumption'
+          ? { kind: b.meaning }
+          : { kind: 'counter', counter: b.meaning.slice('counter.'.length) as CounterKind };
       const inputs =
         b.inputs === undefined
           ? [{ name: 'value', pattern: compileTopicPattern(b.topic as string) }]
@@ -95,6 +104,9 @@ export class BindingTable {
         rolloverAt: b.rolloverAt,
         counterMode: b.counterMode,
         deadband: b.deadband ?? 0,
+        uom: b.uom,
+        material: b.material,
+        materialSystem: b.materialSystem,
       };
       const entries = this.byConnection.get(b.connection) ?? [];
       for (const x of inputs)
@@ -126,15 +138,21 @@ export class BindingTable {
     for (const entry of this.byConnection.get(connectionId) ?? []) {
       const captures = entry.pattern.match(topic);
       if (captures === null) continue;
-      const equipmentId = entry.binding.equipmentTemplate.replace(
-        /\{(\w+)\}/g,
-        (whole, name: string) => captures[name] ?? whole,
-      );
-      found = { binding: entry.binding, input: entry.input, equipmentId };
+      found = {
+        binding: entry.binding,
+        input: entry.input,
+        equipmentId: fillTemplate(entry.binding.equipmentTemplate, captures),
+        captures,
+      };
       break;
     }
     if (this.cache.size >= RESOLVE_CACHE_MAX) this.cache.clear();
     this.cache.set(key, found);
     return found;
   }
+}
+
+/** A template with `{name}` filled from the captures (an unknown name stays as it is). */
+export function fillTemplate(template: string, captures: Readonly<Record<string, string>>): string {
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) => captures[name] ?? whole);
 }

@@ -10,12 +10,15 @@ export interface PayloadSpec {
   readonly valuePath?: string | undefined;
   readonly timestampPath?: string | undefined;
   readonly reasonPath?: string | undefined;
+  readonly materialPath?: string | undefined;
 }
 
 export interface DecodedPayload {
   readonly value: TagValue;
   readonly sourceTs: number | undefined;
   readonly reason: string | undefined;
+  /** The material code at `materialPath`, when the spec has one. */
+  readonly material?: string | undefined;
 }
 
 function at(obj: unknown, dotPath: string): unknown {
@@ -113,8 +116,21 @@ export function decodePayload(payload: Buffer, spec: PayloadSpec): DecodedPayloa
       actual: describe(reasonRaw),
     });
   }
+  const materialRaw = spec.materialPath === undefined ? undefined : at(parsed, spec.materialPath);
+  if (
+    spec.materialPath !== undefined &&
+    !(typeof materialRaw === 'string' && materialRaw !== '') &&
+    typeof materialRaw !== 'number'
+  ) {
+    throw new MwError('MW_ERR_INGEST_VALUE_TYPE', {
+      field: spec.materialPath,
+      expected: 'a material code (string or number)',
+      actual: materialRaw === undefined ? 'nothing at that path' : describe(materialRaw),
+    });
+  }
   return {
     value: toTagValue(value, spec.valuePath ?? '<payload>'),
+    material: materialRaw === undefined ? undefined : String(materialRaw),
     sourceTs:
       tsRaw === undefined || tsRaw === null
         ? undefined

@@ -29,9 +29,18 @@ import type {
   UnitProjection,
 } from '../store/types.ts';
 import { backoffDelay, type BackoffPolicy } from './backoff.ts';
-import type { BindingTable, CompiledBinding, Resolution } from './bindings.ts';
+import {
+  fillTemplate,
+  type BindingTable,
+  type CompiledBinding,
+  type Resolution,
+} from './bindings.ts';
+import { noTable } from './mapping.ts';
+import type { MaterialCatalog } from './materials.ts';
+import { readDecimal } from '../model/index.ts';
+import { Decimal } from 'decimal.js';
 import { decodePayload } from './payload.ts';
-import { BAD_QUALITY_REASON, type EquipmentRuntime } from './runtime.ts';
+import { BAD_QUALITY_REASON, type ConsumptionReading, type EquipmentRuntime } from './runtime.ts';
 import { storeIsAway, type Spool, type SpoolItem, type SpoolStats } from './spool.ts';
 
 export interface RawMessage {
@@ -83,7 +92,19 @@ export interface PipelineOptions {
   readonly quarantinePayloadBytes: number;
   /** Audit every state change a device reports (config `audit.stateChanges`). */
   readonly auditStateChanges: boolean;
+  /** The configured materials (consumption bindings); none when absent. */
+  readonly materials?: MaterialCatalog;
+  /** Our code for a system's code (identity mapping); throws MW_ERR_MAPPING_* when unknown. */
+  readonly toOurs?: (system: string, kind: 'material', theirs: string) => string;
 }
+
+/** What a payload carried besides the value. */
+interface Extras {
+  readonly reason: string | null;
+  readonly material: string | null;
+}
+
+const NO_EXTRAS: Extras = { reason: null, material: null };
 
 export interface ConnectionIngestStats {
   received: number;
@@ -482,7 +503,8 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         }
         const resolution = this.resolve(msg.connectionId, msg.topic);
         const decoded = decodePayload(msg.payload, resolution.binding.payload);
-        this.addSample(resolution, decoded.reason ?? null, {
+        const extras = { reason: decoded.reason ?? null, material: decoded.material ?? null };
+        this.addSample(resolution, extras, {
           connectionId: msg.connectionId,
           tag: msg.topic,
           value: decoded.value,
@@ -505,7 +527,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         }),
       );
     this.guarded(sample.connectionId, sample.tag, sample.receivedTs, payload, () => {
-      this.addSample(this.resolve(sample.connectionId, sample.tag), null, sample);
+      this.addSample(this.resolve(sample.connectionId, sample.tag), NO_EXTRAS, sample);
     });
   }
 
@@ -524,7 +546,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
    * `unknown` (reason `bad-quality`): a state that cannot be read is not the last one read. A bad
    * counter sample and any uncertain sample change nothing.
    */
-  private addSample(resolution: Resolution, reason: string | null, sample: SampleInput): void {
+  private addSample(resolution: Resolution, extras: Extras, sample: SampleInput): void {
     const trace = this.traceOf(resolution);
     trace.inputs[resolution.input] = {
       tag: sample.tag,
@@ -534,7 +556,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       at: sample.sourceTs ?? sample.receivedTs,
     };
     try {
-      this.derived(resolution, reason, sample, trace);
+      this.derived(resolution, extras, sample, trace);
       trace.error = null;
     } catch (err) {
       trace.error = (err as Error).message;
@@ -568,7 +590,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
 
   private derived(
     resolution: Resolution,
-    reason: string | null,
+    extras: Extras,
     sample: SampleInput,
     trace: BindingTrace,
   ): void {
@@ -583,7 +605,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     if (sample.quality === 'good') {
       const value = this.bindingValue(resolution, sample);
       if (value !== undefined) {
-        events = this.derive(binding, equipmentId, value, reason, ts);
+        events = this.derive(resolution, value, extras, ts);
         trace.output = value;
         trace.outputAt = ts;
       }
@@ -718,17 +740,25 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   }
 
   private derive(
-    binding: CompiledBinding,
-    equipmentId: string,
+    resolution: Resolution,
     value: TagValue,
-    reason: string | null,
+    extras: Extras,
     ts: number,
   ): DomainEvent[] {
+    const { binding, equipmentId } = resolution;
     if (binding.meaning.kind === 'state') {
       const state = toState(binding, value);
-      return this.runtime.applyState(equipmentId, state, reason, ts);
+      return this.runtime.applyState(equipmentId, state, extras.reason, ts);
     }
     if (binding.meaning.kind === 'process') return [];
+    if (binding.meaning.kind === 'consumption') {
+      const consumed = this.runtime.applyConsumption(
+        equipmentId,
+        this.consumptionReading(resolution, value, extras),
+        ts,
+      );
+      return consumed === null ? [] : [consumed];
+    }
     const text = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
     // A pulse is a level: booleans are 1 and 0.
     const raw = binding.counterMode === 'pulse' && typeof text === 'boolean' ? Number(text) : text;
@@ -748,6 +778,47 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       binding.counterMode,
     );
     return counted === null ? [] : [counted];
+  }
+
+  /**
+   * A consumption reading resolved: the device's material code (payload or topic) mapped to the
+   * hub's through the binding's system, the material looked up, the quantity read as an exact
+   * decimal and its conversion to the material's unit found. Each step that fails throws the
+   * error that quarantines the input: unknown code, unknown material, impossible conversion.
+   */
+  private consumptionReading(
+    resolution: Resolution,
+    value: TagValue,
+    extras: Extras,
+  ): ConsumptionReading {
+    const { binding } = resolution;
+    const code = extras.material ?? fillTemplate(binding.material ?? '', resolution.captures);
+    const id =
+      binding.materialSystem === undefined
+        ? code
+        : (this.options.toOurs ?? noMapping)(binding.materialSystem, 'material', code);
+    const material = this.options.materials?.get(id);
+    if (material === undefined)
+      throw new MwError('MW_ERR_INGEST_UNKNOWN_MATERIAL', { index: binding.index, material: id });
+    const raw = readDecimal(value);
+    if (raw === null) {
+      throw new MwError('MW_ERR_INGEST_VALUE_TYPE', {
+        field: `bindings[${binding.index}] (consumption of ${id}) value`,
+        expected: 'a non-negative decimal number',
+        actual: JSON.stringify(value),
+      });
+    }
+    const rawUom = binding.uom ?? material.uom;
+    return {
+      material: id,
+      raw,
+      rawUom,
+      uom: material.uom,
+      toUom: (this.options.materials as MaterialCatalog).converter(material, rawUom),
+      mode: binding.counterMode === 'increment' ? 'increment' : 'absolute',
+      rolloverAt:
+        binding.rolloverAt === undefined ? undefined : new Decimal(String(binding.rolloverAt)),
+    };
   }
 
   private schedule(): void {
@@ -851,6 +922,10 @@ function stateChangeAudit(actor: string, event: StateChangedEvent): AuditEntry {
     },
     reason: null,
   };
+}
+
+function noMapping(system: string, kind: 'material', theirs: string): never {
+  throw noTable(system, kind, 'theirs', theirs);
 }
 
 function toState(binding: CompiledBinding, value: TagValue): EquipmentState {

@@ -3,10 +3,13 @@
  * into domain events. It mirrors the store's projections: loaded from them at start, and every
  * change it makes is written back (as `UnitProjection`s) in the batch that carries its events.
  */
+import { Decimal } from 'decimal.js';
 import {
+  applyConsumption,
   applyCounter,
   applyIncrement,
   applyPulse,
+  INITIAL_POSITION,
   INITIAL_STATUS,
   readState,
   tickState,
@@ -18,6 +21,9 @@ import {
   type CounterMode,
   type EquipmentState,
   type Hierarchy,
+  type ConsumedEvent,
+  type ConsumptionMode,
+  type ConsumptionPosition,
   type StateChangedEvent,
 } from '../model/index.ts';
 import type { CounterProjection, UnitProjection } from '../store/types.ts';
@@ -27,7 +33,10 @@ interface MutableUnit {
   status: UnitProjection['status'];
   lastStateTs: number;
   counters: Record<CounterKind, CounterProjection>;
+  materials: Record<string, ConsumptionPosition>;
   updatedAt: number;
+  /** The last state the unit's devices reported, before starved/blocked were derived. */
+  reading: { state: EquipmentState; reasonCode: string | null } | null;
   /** A new state waiting out the debounce (in memory only: see DESIGN notes in state-machine.ts). */
   pending: PendingState | null;
   /** When the hub last received a good reading for the unit (hub clock), for the no-data timeout. */
@@ -49,6 +58,26 @@ export const DEFAULT_UNIT_SETTINGS: UnitSettings = {
 /** Reason codes the hub itself gives to `unknown`. */
 export const NO_DATA_REASON = 'no-data';
 export const BAD_QUALITY_REASON = 'bad-quality';
+/** Reason codes of the starved and blocked states the hub derives from a line's flow. */
+export const UPSTREAM_REASON = 'upstream-stopped';
+export const DOWNSTREAM_REASON = 'downstream-stopped';
+
+/** States of a neighbour that starve (upstream) or block (downstream) an idle unit. */
+const STOPPED: ReadonlySet<EquipmentState> = new Set(['down', 'planned-stop', 'changeover']);
+
+/** A consumption reading, as the pipeline resolved it. */
+export interface ConsumptionReading {
+  /** The hub's material id. */
+  readonly material: string;
+  /** The reading in the tag's unit. */
+  readonly raw: Decimal;
+  readonly rawUom: string;
+  /** The material's unit, and how a quantity in the tag's unit converts to it (exactly). */
+  readonly uom: string;
+  readonly toUom: (quantity: Decimal) => Decimal;
+  readonly mode: ConsumptionMode;
+  readonly rolloverAt: Decimal | undefined;
+}
 
 function emptyUnit(equipmentId: string): MutableUnit {
   const counter: CounterProjection = { total: 0, lastRaw: null, lastTs: 0 };
@@ -57,21 +86,37 @@ function emptyUnit(equipmentId: string): MutableUnit {
     status: INITIAL_STATUS,
     lastStateTs: 0,
     counters: { good: counter, scrap: counter, total: counter },
+    materials: {},
     updatedAt: 0,
     pending: null,
     lastDataAt: 0,
+    reading: null,
   };
+}
+
+/** Neighbours of each unit along its line's flow. */
+interface Neighbours {
+  readonly upstream: string | null;
+  readonly downstream: string | null;
 }
 
 export class EquipmentRuntime {
   private readonly units = new Map<string, MutableUnit>();
   private readonly dirty = new Set<string>();
+  private readonly neighbours = new Map<string, Neighbours>();
 
   constructor(
     private readonly hierarchy: Hierarchy,
     private readonly settingsOf: (equipmentId: string) => UnitSettings = () =>
       DEFAULT_UNIT_SETTINGS,
+    /** Lines' flows (config `flow`): unit ids in the order the product passes them. */
+    flows: readonly (readonly string[])[] = [],
   ) {
+    for (const flow of flows) {
+      flow.forEach((id, i) =>
+        this.neighbours.set(id, { upstream: flow[i - 1] ?? null, downstream: flow[i + 1] ?? null }),
+      );
+    }
     this.reset([]);
   }
 
@@ -87,9 +132,15 @@ export class EquipmentRuntime {
         status: p.status,
         lastStateTs: p.lastStateTs,
         counters: { ...p.counters },
+        materials: { ...p.materials },
         updatedAt: p.updatedAt,
         pending: null,
         lastDataAt: 0,
+        // A derived state stands for an idle reading (what the devices said before the restart).
+        reading:
+          p.status.reasonCode === UPSTREAM_REASON || p.status.reasonCode === DOWNSTREAM_REASON
+            ? { state: 'idle', reasonCode: null }
+            : { state: p.status.state, reasonCode: p.status.reasonCode },
       });
     }
   }
@@ -115,10 +166,12 @@ export class EquipmentRuntime {
   ): StateChangedEvent[] {
     const unit = this.mustGet(equipmentId);
     if (ts < unit.lastStateTs) return [];
+    unit.reading = { state, reasonCode };
+    const derived = this.derive(unit);
     const step = readState(
       { status: unit.status, pending: unit.pending },
-      state,
-      reasonCode,
+      derived.state,
+      derived.reasonCode,
       ts,
       this.settingsOf(equipmentId),
     );
@@ -126,7 +179,74 @@ export class EquipmentRuntime {
     unit.status = step.machine.status;
     unit.pending = step.machine.pending;
     this.touch(unit);
-    return step.transitions.map((t) => stateChanged(equipmentId, t));
+    return this.withNeighbours(unit, step.transitions);
+  }
+
+  /**
+   * The state a unit's reading stands for on its line: an idle unit whose upstream neighbour is
+   * stopped is starved, whose downstream neighbour is stopped is blocked. Starvation passes
+   * downstream and blockage upstream (a starved unit starves the next one), never back, so
+   * two neighbours cannot hold each other in a derived state.
+   */
+  private derive(unit: MutableUnit): { state: EquipmentState; reasonCode: string | null } {
+    const reading = unit.reading ?? {
+      state: unit.status.state,
+      reasonCode: unit.status.reasonCode,
+    };
+    const around = this.neighbours.get(unit.equipmentId);
+    if (reading.state !== 'idle' || around === undefined) return reading;
+    const state = (id: string | null): EquipmentState | undefined =>
+      id === null ? undefined : this.units.get(id)?.status.state;
+    const up = state(around.upstream);
+    if (up !== undefined && (STOPPED.has(up) || up === 'starved'))
+      return { state: 'starved', reasonCode: UPSTREAM_REASON };
+    const down = state(around.downstream);
+    if (down !== undefined && (STOPPED.has(down) || down === 'blocked'))
+      return { state: 'blocked', reasonCode: DOWNSTREAM_REASON };
+    return reading;
+  }
+
+  /**
+   * The events of a unit's transitions, then those of its neighbours re-derived from the new
+   * state (and theirs, along the line). A neighbour waiting out a debounce is left alone: its
+   * own confirmation derives it.
+   */
+  private withNeighbours(
+    unit: MutableUnit,
+    transitions: readonly Transition[],
+  ): StateChangedEvent[] {
+    const out = transitions.map((t) => stateChanged(unit.equipmentId, t));
+    if (transitions.length === 0 || this.neighbours.size === 0) return out;
+    const work = [unit.equipmentId];
+    // Each unit settles at most a few times: a line is a chain, derivation only flows one way.
+    for (let guard = 0; work.length > 0 && guard < 4 * this.neighbours.size + 4; guard++) {
+      const around = this.neighbours.get(work.shift() as string);
+      if (around === undefined) continue;
+      for (const id of [around.downstream, around.upstream]) {
+        const n = id === null ? undefined : this.units.get(id);
+        if (n === undefined || n.pending !== null || n.reading === null) continue;
+        const derived = this.derive(n);
+        if (derived.state === n.status.state && derived.reasonCode === n.status.reasonCode)
+          continue;
+        const at = Math.max(transitions.at(-1)!.at, n.lastStateTs);
+        const step = readState(
+          { status: n.status, pending: null },
+          derived.state,
+          derived.reasonCode,
+          at,
+          {
+            ...this.settingsOf(n.equipmentId),
+            debounceMs: 0,
+          },
+        );
+        n.status = step.machine.status;
+        n.lastStateTs = at;
+        this.touch(n);
+        out.push(...step.transitions.map((t) => stateChanged(n.equipmentId, t)));
+        work.push(n.equipmentId);
+      }
+    }
+    return out;
   }
 
   /** A good reading of any of the unit's tags arrived (hub clock): it is not silent. */
@@ -150,7 +270,7 @@ export class EquipmentRuntime {
           unit.status = step.machine.status;
           unit.pending = null;
           this.touch(unit);
-          out.push(...step.transitions.map((t) => stateChanged(unit.equipmentId, t)));
+          out.push(...this.withNeighbours(unit, step.transitions));
         }
       }
       const timeout = settings.noDataTimeoutMs;
@@ -172,8 +292,9 @@ export class EquipmentRuntime {
         unit.status = step.machine.status;
         unit.pending = null;
         unit.lastStateTs = at;
+        unit.reading = { state: 'unknown', reasonCode: NO_DATA_REASON };
         this.touch(unit);
-        out.push(...step.transitions.map((t) => stateChanged(unit.equipmentId, t)));
+        out.push(...this.withNeighbours(unit, step.transitions));
       }
     }
     return out;
@@ -213,18 +334,45 @@ export class EquipmentRuntime {
     };
   }
 
+  /**
+   * A consumption reading of one material. Older than the last applied one: ignored (an
+   * `increment` also when not newer), so a re-delivery never books twice. Nothing used: no event.
+   */
+  applyConsumption(equipmentId: string, r: ConsumptionReading, ts: number): ConsumedEvent | null {
+    const unit = this.mustGet(equipmentId);
+    const current = unit.materials[r.material] ?? INITIAL_POSITION;
+    if (ts < current.lastTs || (r.mode === 'increment' && ts <= current.lastTs)) return null;
+    const step = applyConsumption(current.lastRaw, r.raw, r.mode, r.rolloverAt);
+    const quantity = r.toUom(step.delta);
+    const total = new Decimal(current.total).plus(quantity);
+    unit.materials[r.material] = { total: total.toFixed(), lastRaw: step.lastRaw, lastTs: ts };
+    this.touch(unit);
+    if (step.delta.isZero() && step.anomaly === null) return null;
+    return {
+      type: 'consumed',
+      equipmentId,
+      ts,
+      data: {
+        material: r.material,
+        quantity: quantity.toFixed(),
+        uom: r.uom,
+        raw: r.raw.toFixed(),
+        rawUom: r.rawUom,
+        total: total.toFixed(),
+        anomaly: step.anomaly,
+      },
+    };
+  }
+
   /** Projections of every unit. */
   all(): UnitProjection[] {
-    return [...this.units.values()].map((u) => ({ ...u, counters: { ...u.counters } }));
+    return [...this.units.values()].map(projection);
   }
 
   /** Projections of the units changed since the last call. */
   takeDirty(): UnitProjection[] {
     const out: UnitProjection[] = [];
-    for (const id of this.dirty) {
-      const u = this.units.get(id) as MutableUnit;
-      out.push({ ...u, counters: { ...u.counters } });
-    }
+    for (const id of this.dirty) out.push(projection(this.units.get(id) as MutableUnit));
     this.dirty.clear();
     return out;
   }
@@ -239,6 +387,17 @@ export class EquipmentRuntime {
     if (unit === undefined) throw new Error(`unknown work unit ${equipmentId}`);
     return unit;
   }
+}
+
+function projection(u: MutableUnit): UnitProjection {
+  return {
+    equipmentId: u.equipmentId,
+    status: u.status,
+    lastStateTs: u.lastStateTs,
+    counters: { ...u.counters },
+    materials: { ...u.materials },
+    updatedAt: u.updatedAt,
+  };
 }
 
 function stateChanged(equipmentId: string, t: Transition): StateChangedEvent {

@@ -32,7 +32,27 @@ export interface CountedEvent {
   };
 }
 
-export type DomainEvent = StateChangedEvent | CountedEvent;
+/** A unit used some of a material: exact decimal quantities as text, converted to the material's unit. */
+export interface ConsumedEvent {
+  readonly type: 'consumed';
+  readonly equipmentId: string;
+  readonly ts: number;
+  readonly data: {
+    /** The hub's material id (after mapping the device's code, when the binding names a system). */
+    readonly material: string;
+    /** Used by this reading, in `uom` (the material's unit), decimal text. */
+    readonly quantity: string;
+    readonly uom: string;
+    /** The reading as the device gave it, in `rawUom`. */
+    readonly raw: string;
+    readonly rawUom: string;
+    /** Used since the hub first saw the source, in `uom`. */
+    readonly total: string;
+    readonly anomaly: CounterAnomaly;
+  };
+}
+
+export type DomainEvent = StateChangedEvent | CountedEvent | ConsumedEvent;
 export type DomainEventType = DomainEvent['type'];
 
 /** A domain event as the journal holds it. */

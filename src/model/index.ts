@@ -6,3 +6,4 @@ export * from './events.ts';
 export * from './state-machine.ts';
 export * from './uom.ts';
 export * from './downtime.ts';
+export * from './consumption.ts';

@@ -65,6 +65,18 @@ function equipmentJson(hub: HubView, e: Equipment): z.infer<typeof equipmentView
             scrap: { total: unit.counters.scrap.total, lastRaw: unit.counters.scrap.lastRaw },
             total: { total: unit.counters.total.total, lastRaw: unit.counters.total.lastRaw },
           },
+    materials:
+      unit === undefined
+        ? null
+        : Object.entries(unit.materials)
+            .sort(([a], [b]) => (a < b ? -1 : 1))
+            .map(([material, p]) => ({
+              material,
+              total: p.total,
+              uom: hub.materials.get(material)?.uom ?? null,
+              lastRaw: p.lastRaw,
+              lastTs: iso(p.lastTs),
+            })),
     updatedAt: unit === undefined ? null : iso(unit.updatedAt),
   };
 }

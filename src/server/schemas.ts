@@ -102,6 +102,21 @@ export const equipmentView = z
       .record(z.enum(COUNTER_KINDS), counterView)
       .nullable()
       .describe('Work units only: production counters.'),
+    materials: z
+      .array(
+        z.object({
+          material: z.string().describe('The hub’s material id.'),
+          total: z.string().describe('Used since the hub first saw it: exact decimal text.'),
+          uom: z.string().nullable().describe('The material’s unit (Rec 20 code).'),
+          lastRaw: z
+            .string()
+            .nullable()
+            .describe('Last totaliser reading, in the tag’s unit (null for increments).'),
+          lastTs: z.string().nullable().describe('Source time of the last reading applied.'),
+        }),
+      )
+      .nullable()
+      .describe('Work units only: material consumption, per material.'),
     updatedAt: z.string().nullable(),
   })
   .meta({ id: 'Equipment' });
@@ -111,7 +126,7 @@ export const equipmentList = z.object({ items: z.array(equipmentView) });
 export const eventView = z
   .object({
     seq: z.number().describe('Position in the journal; strictly increasing.'),
-    type: z.enum(['state.changed', 'counted']),
+    type: z.enum(['state.changed', 'counted', 'consumed']),
     equipmentId: z.string(),
     ts: z.string().describe('Source time (ISO 8601 UTC).'),
     recordedAt: z.string().describe('When the hub committed it (ISO 8601 UTC).'),

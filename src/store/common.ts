@@ -14,7 +14,7 @@ import {
 } from '../compliance/audit.ts';
 import { MwError } from '../errors.ts';
 import { isEquipmentState } from '../model/index.ts';
-import type { JournalEvent, Quality, TagValue } from '../model/index.ts';
+import type { ConsumptionPosition, JournalEvent, Quality, TagValue } from '../model/index.ts';
 import type {
   AuditQuery,
   CounterProjection,
@@ -259,6 +259,8 @@ export interface UnitRow {
   total_total: number;
   total_last_raw: number | null;
   total_last_ts: number;
+  /** JSON: material → ConsumptionPosition. */
+  materials: string;
 }
 
 /** Column order of the unit row, shared by both stores' upserts. */
@@ -278,7 +280,16 @@ export const UNIT_COLUMNS = [
   'total_total',
   'total_last_raw',
   'total_last_ts',
+  'materials',
 ] as const;
+
+/** Unit columns that are text (the rest are numbers), for PostgreSQL's typed unnest. */
+export const UNIT_TEXT_COLUMNS: ReadonlySet<string> = new Set([
+  'equipment_id',
+  'state',
+  'reason_code',
+  'materials',
+]);
 
 /** The values of a unit row, in UNIT_COLUMNS order. */
 export function unitValues(u: UnitProjection): (string | number | null)[] {
@@ -299,6 +310,7 @@ export function unitValues(u: UnitProjection): (string | number | null)[] {
     c.total.total,
     c.total.lastRaw,
     ms(c.total.lastTs),
+    JSON.stringify(u.materials),
   ];
 }
 
@@ -442,6 +454,7 @@ export function toUnitProjections(rows: UnitRow[]): UnitProjection[] {
         scrap: counter(r.scrap_total, r.scrap_last_raw, r.scrap_last_ts),
         total: counter(r.total_total, r.total_last_raw, r.total_last_ts),
       },
+      materials: JSON.parse(r.materials ?? '{}') as Record<string, ConsumptionPosition>,
       updatedAt: Number(r.updated_at),
     }));
 }

@@ -14,6 +14,7 @@
 import type { AuditEntry, AuditRecord, AuditVerification } from '../compliance/audit.ts';
 import type { ErrorCode } from '../errors.ts';
 import type {
+  ConsumptionPosition,
   CounterKind,
   CounterReading,
   DomainEvent,
@@ -31,6 +32,8 @@ export interface UnitProjection {
   /** Source time of the last state reading applied (older readings are ignored as stale). */
   readonly lastStateTs: number;
   readonly counters: Readonly<Record<CounterKind, CounterProjection>>;
+  /** Consumption positions by the hub's material id. */
+  readonly materials: Readonly<Record<string, ConsumptionPosition>>;
   /** When the hub last changed this row (UTC epoch ms). */
   readonly updatedAt: number;
 }

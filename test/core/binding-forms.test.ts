@@ -102,7 +102,10 @@ bindings:
     }
     const text = details.join('\n');
     assert.match(text, /bindings\[0\]\.stateMap\.9\.\.3.*expected a range of whole numbers/);
-    assert.match(text, /bindings\[0\]\.counterMode.*only counter bindings take counterMode/);
+    assert.match(
+      text,
+      /bindings\[0\]\.counterMode.*only counter and consumption bindings take counterMode/,
+    );
     assert.match(text, /bindings\[1\]\.rolloverAt.*absolute counters only/);
     assert.match(text, /bindings\[2\]\.uom.*unknown unit "DEGC"/);
     assert.match(text, /bindings\[3\]\.deadband.*only process bindings take deadband/);

@@ -88,6 +88,7 @@ export function unit(
       scrap: { total: 1, lastRaw: null, lastTs: T0 + 21 },
       total: { total: good + 1, lastRaw: 65_530, lastTs: T0 + 22 },
     },
+    materials: { 'PET-28G': { total: '12.345', lastRaw: '1000.5', lastTs: T0 + 23 } },
     updatedAt: T0 + 30,
     ...over,
   };

@@ -25,6 +25,7 @@ import {
   toStoredSample,
   toUnitProjections,
   UNIT_COLUMNS,
+  UNIT_TEXT_COLUMNS,
   unitValues,
   uniqueUnits,
   verifyAuditTrail,
@@ -96,9 +97,9 @@ function statements(schema: string) {
     upsertUnits: named(
       'upsert_units',
       `INSERT INTO ${s}.unit_state (${UNIT_COLUMNS.join(', ')})
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], ${UNIT_COLUMNS.slice(3)
-         .map((_c, i) => `$${i + 4}::bigint[]`)
-         .join(', ')})
+       SELECT * FROM unnest(${UNIT_COLUMNS.map(
+         (c, i) => `$${i + 1}::${UNIT_TEXT_COLUMNS.has(c) ? 'text' : 'bigint'}[]`,
+       ).join(', ')})
        ON CONFLICT (equipment_id) DO UPDATE SET ${UNIT_COLUMNS.slice(1)
          .map((c) => `${c} = EXCLUDED.${c}`)
          .join(', ')}`,

@@ -141,6 +141,12 @@ export const MIGRATIONS: readonly Migration[] = [
     // When a quarantined input was replayed (it can be replayed once).
     sql: 'ALTER TABLE quarantine ADD COLUMN replayed_at INTEGER;',
   },
+  {
+    name: '006_unit_consumption',
+    // Consumption positions per material of a unit (JSON: material → total, last raw, last ts),
+    // so a re-delivered totaliser reading after a restart books nothing twice.
+    sql: "ALTER TABLE unit_state ADD COLUMN materials TEXT NOT NULL DEFAULT '{}';",
+  },
 ];
 
 /**
