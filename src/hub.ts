@@ -250,6 +250,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         auditStateChanges: config.audit.stateChanges,
         materials,
         toOurs: (system, kind, theirs) => mappings.toOurs(system, kind, theirs),
+        reasonKnown: (equipmentId, code) => {
+          const tree = downtime.treeOf(equipmentId);
+          return tree.all().length === 0 || tree.ofPlcCode(code) !== undefined;
+        },
       },
       logger.child({ component: 'pipeline' }),
       spool,

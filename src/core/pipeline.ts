@@ -37,7 +37,7 @@ import {
 } from './bindings.ts';
 import { noTable } from './mapping.ts';
 import type { MaterialCatalog } from './materials.ts';
-import { readDecimal } from '../model/index.ts';
+import { readDecimal, STOP_STATES } from '../model/index.ts';
 import { Decimal } from 'decimal.js';
 import { decodePayload } from './payload.ts';
 import { BAD_QUALITY_REASON, type ConsumptionReading, type EquipmentRuntime } from './runtime.ts';
@@ -96,6 +96,11 @@ export interface PipelineOptions {
   readonly materials?: MaterialCatalog;
   /** Our code for a system's code (identity mapping); throws MW_ERR_MAPPING_* when unknown. */
   readonly toOurs?: (system: string, kind: 'material', theirs: string) => string;
+  /**
+   * Whether a PLC stop code means a reason of the unit's site (its reason tree); true when the
+   * site has no tree. Unknown codes are counted, not quarantined: see `unmappedReasons`.
+   */
+  readonly reasonKnown?: (equipmentId: string, plcCode: string) => boolean;
 }
 
 /** What a payload carried besides the value. */
@@ -112,6 +117,14 @@ export interface ConnectionIngestStats {
   quarantined: number;
   /** Process readings within their binding's deadband, not stored. */
   filtered: number;
+  /**
+   * Stops whose PLC reason code the site's reason tree does not know. The stop is kept (a stop
+   * held back would leave the unit in its last state, hiding downtime) and listed unclassified
+   * with its code until the tree maps it or someone gives it a reason.
+   */
+  unmappedReasons: number;
+  /** The last few such codes, newest last. */
+  unmappedReasonCodes: string[];
   quarantinedByCode: Partial<Record<ErrorCode, number>>;
   lastMessageTs: number | null;
 }
@@ -481,6 +494,8 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         accepted: 0,
         quarantined: 0,
         filtered: 0,
+        unmappedReasons: 0,
+        unmappedReasonCodes: [],
         quarantinedByCode: {},
         lastMessageTs: null,
       };
@@ -748,7 +763,10 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     const { binding, equipmentId } = resolution;
     if (binding.meaning.kind === 'state') {
       const state = toState(binding, value);
-      return this.runtime.applyState(equipmentId, state, extras.reason, ts);
+      const events = this.runtime.applyState(equipmentId, state, extras.reason, ts);
+      if (extras.reason !== null && STOP_STATES.includes(state))
+        this.checkReason(resolution, extras.reason);
+      return events;
     }
     if (binding.meaning.kind === 'process') return [];
     if (binding.meaning.kind === 'consumption') {
@@ -778,6 +796,22 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       binding.counterMode,
     );
     return counted === null ? [] : [counted];
+  }
+
+  /** Count (and log, once per code and connection) a stop code the site's tree does not know. */
+  private checkReason(resolution: Resolution, code: string): void {
+    if (this.options.reasonKnown?.(resolution.equipmentId, code) !== false) return;
+    const stats = this.connectionStats(resolution.binding.connectionId);
+    stats.unmappedReasons++;
+    const known = stats.unmappedReasonCodes.indexOf(code);
+    if (known >= 0) stats.unmappedReasonCodes.splice(known, 1);
+    else
+      this.logger.warn(
+        { equipment: resolution.equipmentId, code, binding: resolution.binding.index },
+        `PLC reason code "${code}" is not in the site's reason tree: the stop is kept, unclassified (map it with plcCodes in sites[].reasons)`,
+      );
+    stats.unmappedReasonCodes.push(code);
+    if (stats.unmappedReasonCodes.length > 20) stats.unmappedReasonCodes.shift();
   }
 
   /**

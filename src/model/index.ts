@@ -7,3 +7,4 @@ export * from './state-machine.ts';
 export * from './uom.ts';
 export * from './downtime.ts';
 export * from './consumption.ts';
+export * from './time.ts';

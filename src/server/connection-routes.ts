@@ -35,6 +35,9 @@ export function connectionJson(hub: HubView, c: ConnectorInstance) {
     received: s?.received ?? 0,
     accepted: s?.accepted ?? 0,
     quarantined: s?.quarantined ?? 0,
+    filtered: s?.filtered ?? 0,
+    unmappedReasons: s?.unmappedReasons ?? 0,
+    unmappedReasonCodes: s?.unmappedReasonCodes ?? [],
     tags: hub.live.count(c.id),
     writable: c.write !== undefined,
   };

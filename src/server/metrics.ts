@@ -54,6 +54,20 @@ export function buildMetrics(hub: HubView): { contentType: string; scrape(): Pro
   );
   mirroredCounter(
     registry,
+    'millwright_samples_filtered_total',
+    'Process readings within their binding’s deadband, not stored, per connection.',
+    ['connection'],
+    () => connections().map(([id, c]) => [{ connection: id }, c.filtered]),
+  );
+  mirroredCounter(
+    registry,
+    'millwright_unmapped_reason_codes_total',
+    'Stops whose PLC reason code is not in the site’s reason tree (kept, unclassified), per connection.',
+    ['connection'],
+    () => connections().map(([id, c]) => [{ connection: id }, c.unmappedReasons]),
+  );
+  mirroredCounter(
+    registry,
     'millwright_committed_samples_total',
     'Samples committed to the store.',
     [],

@@ -14,7 +14,7 @@ import {
   userUpdateBody,
 } from './identity-routes.ts';
 import { bindingsQuery } from './binding-routes.ts';
-import { summaryQuery } from './downtime-routes.ts';
+import { productionQuery, summaryQuery } from './downtime-routes.ts';
 import { tagWriteBody } from './connection-routes.ts';
 import { mappingGetQuery, mappingLookupQuery, mappingPutQuery } from './mapping-routes.ts';
 import {
@@ -254,6 +254,14 @@ const connectionPaths: Json = {
       summary:
         'Stop time of every site side by side: by reason category, planned, unplanned, unclassified',
       parameters: queryParameters(summaryQuery),
+      responses: ok('One entry per site.'),
+    },
+  },
+  '/api/v1/production/summary': {
+    get: {
+      summary:
+        'What every site made (per line, its output unit’s counts) and used (per material, exact decimals), each over its own local day',
+      parameters: queryParameters(productionQuery),
       responses: ok('One entry per site.'),
     },
   },

@@ -82,7 +82,7 @@ function equipmentJson(hub: HubView, e: Equipment): z.infer<typeof equipmentView
 }
 
 /** The unit whose good count is a line's output: configured, else the line's last unit. */
-function outputUnitOf(hub: HubView, line: Equipment): string | null {
+export function outputUnitOf(hub: HubView, line: Equipment): string | null {
   const configured = hub.config.sites
     .flatMap((site) => site.areas.flatMap((area) => area.lines.map((l) => ({ site, area, l }))))
     .find(

@@ -84,6 +84,15 @@ describe('stops and their reasons', () => {
     );
   });
 
+  it('keeps a stop whose PLC code the tree does not know, and counts the code', async () => {
+    const res = await call(hub, 'GET', '/api/v1/connections/plc', { headers: admin });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual([res.body.unmappedReasons, res.body.unmappedReasonCodes], [1, ['99']]);
+    const metrics = await (await fetch(`${hub.url}/metrics`, { headers: admin })).text();
+    assert.match(metrics, /^millwright_unmapped_reason_codes_total\{connection="plc"\} 1$/m);
+    assert.equal(hub.runtime.get(FILLER)?.status.state, 'running');
+  });
+
   it('lets an operator classify a stop afterwards, audited with the comment', async () => {
     const stops = (await call(hub, 'GET', url, { headers: admin })).body.items as { seq: number }[];
     const seq = stops[1]!.seq;
