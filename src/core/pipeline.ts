@@ -178,21 +178,36 @@ class OpenBatch {
    * Add an event. Plain counts of the same unit and counter within one batch (a few
    * milliseconds) merge into one `counted` event over that interval: the journal keeps every
    * piece, the raw samples keep every reading, and a fast counter does not cost a journal row per
-   * reading. Rollovers and resets stay events of their own.
+   * reading. Consumption of one material merges the same way (exact decimal sum). Rollovers and
+   * resets stay events of their own.
    */
   addEvent(event: DomainEvent): void {
-    if (event.type !== 'counted' || event.data.anomaly !== null) {
+    if ((event.type !== 'counted' && event.type !== 'consumed') || event.data.anomaly !== null) {
       this.events.push(event);
       return;
     }
-    const key = `${event.equipmentId}\u0000${event.data.counter}`;
+    const key =
+      event.type === 'counted'
+        ? `${event.equipmentId}\u0000${event.data.counter}`
+        : `${event.equipmentId}\u0000consumed\u0000${event.data.material}`;
     const at = this.countedAt.get(key);
     const previous = at === undefined ? undefined : this.events[at];
-    if (previous?.type === 'counted') {
+    if (previous?.type === 'counted' && event.type === 'counted') {
       this.events[at as number] = {
         ...previous,
         ts: event.ts,
         data: { ...event.data, delta: previous.data.delta + event.data.delta },
+      };
+      return;
+    }
+    if (previous?.type === 'consumed' && event.type === 'consumed') {
+      this.events[at as number] = {
+        ...previous,
+        ts: event.ts,
+        data: {
+          ...event.data,
+          quantity: new Decimal(previous.data.quantity).plus(event.data.quantity).toFixed(),
+        },
       };
       return;
     }

@@ -141,6 +141,28 @@ describe('material consumption', () => {
     );
   });
 
+  it('merges the readings of one batch into one event, exactly', async () => {
+    const before = await consumed(LABELLER);
+    // Ten readings accepted in one turn share a batch (group commit).
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        hub.pipeline.ingestSample({
+          connectionId: 'plc',
+          tag: 'plc/line1/labeller/glue',
+          value: 0.1,
+          quality: 'good',
+          sourceTs: T0 + 100 + i,
+          receivedTs: Date.now(),
+        }),
+      ),
+    );
+    const added = (await consumed(LABELLER)).slice(before.length);
+    assert.ok(added.length < 10, `${added.length} events for 10 readings`);
+    const sum = added.reduce((a, e) => a + Math.round(Number(e.data.quantity) * 1000), 0);
+    assert.equal(sum, 1100); // 10 × 0.1 LTR × 1.1 KGM/LTR = 1.1 KGM, in grams
+    assert.equal(added.at(-1)!.data.total, '1.43');
+  });
+
   it('quarantines an unknown code, an unknown material and an impossible conversion', async () => {
     await send('plc/line1/capper/used/P99', { v: 5, ts: T0 });
     await send('plc/line1/capper/scale', { kg: 2, material: 'SUGAR', ts: T0 });
