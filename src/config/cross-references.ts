@@ -133,17 +133,29 @@ export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
       });
     }
     const conversions: unknown[] = Array.isArray(m.conversions) ? m.conversions : [];
+    if (typeof m.id !== 'string') return;
+    const id = m.id;
+    // Each entry alone, then (when each is fine) the list together: entries that disagree.
+    const parsed: MaterialConversion[] = [];
+    const reasonOf = (e: UomError): string =>
+      e.code === 'MW_ERR_UOM_MATERIAL_CONVERSION' ? String(e.params.reason) : e.message;
     conversions.forEach((text, ci) => {
-      if (typeof text !== 'string' || typeof m.id !== 'string') return;
+      if (typeof text !== 'string') return;
+      const path = ['materials', mi, 'conversions', ci];
       try {
         const conversion = parseConversion(text);
-        for (const e of materialConversionErrors({ [m.id]: [conversion] }))
-          issues.push({ path: ['materials', mi, 'conversions', ci], message: e.message });
+        const errors = materialConversionErrors({ [id]: [conversion] });
+        for (const e of errors) issues.push({ path, message: reasonOf(e) });
+        if (errors.length === 0) parsed.push(conversion);
       } catch (err) {
         if (!(err instanceof UomError)) throw err;
-        issues.push({ path: ['materials', mi, 'conversions', ci], message: err.message });
+        issues.push({ path, message: err.message });
       }
     });
+    if (parsed.length === conversions.length) {
+      for (const e of materialConversionErrors({ [id]: parsed }))
+        issues.push({ path: ['materials', mi, 'conversions'], message: e.message });
+    }
   });
   const broker = (cfg.broker ?? {}) as Loose;
   if (typeof broker.host === 'string') {

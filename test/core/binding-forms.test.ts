@@ -110,4 +110,41 @@ bindings:
     assert.match(text, /bindings\[2\]\.uom.*unknown unit "DEGC"/);
     assert.match(text, /bindings\[3\]\.deadband.*only process bindings take deadband/);
   });
+
+  it('rejects bad materials, flows and consumption bindings, naming the path', () => {
+    let details: string[] = [];
+    try {
+      parseConfig(`${PLANT_YAML.replace(
+        '{ id: labeller }]',
+        '{ id: labeller }]\n            flow: [filler, capper, mixer, capper]',
+      )}
+materials:
+  - { id: PET, uom: KGM, conversions: ['1 H87 = 0.028 KGX', '2 KGM = 3 GRM'] }
+  - { id: PET, uom: KILO }
+  - { id: CAP, uom: H87, conversions: ['1 H87 = 0.002 KGM', '1 H87 = 0.003 KGM'] }
+connections: [{ id: plc, type: mqtt }]
+bindings:
+  - { connection: plc, topic: 'a/{unit}/m', meaning: consumption, counterMode: pulse }
+  - { connection: plc, topic: 'a/{unit}/n', meaning: consumption, material: SUGAR }
+  - { connection: plc, topic: 'a/{unit}/o', meaning: counter.good, material: PET, rolloverAt: 99.5 }
+`);
+    } catch (err) {
+      assert.ok(isMwError(err));
+      details = [...err.details];
+    }
+    const text = details.join('\n');
+    const flow = 'sites\\[0\\]\\.areas\\[0\\]\\.lines\\[0\\]\\.flow';
+    assert.match(text, new RegExp(`${flow}\\[2\\].*no unit "mixer" on this line`));
+    assert.match(text, new RegExp(`${flow}\\[3\\].*unit "capper" is in the flow twice`));
+    assert.match(text, /materials\[0\]\.conversions\[0\].*unit "KGX" is not in the unit catalog/);
+    assert.match(text, /materials\[0\]\.conversions\[1\][^\n]*: KGM and GRM are both mass/);
+    assert.match(text, /materials\[1\]\.id.*duplicate material id "PET"/);
+    assert.match(text, /materials\[1\]\.uom.*unknown unit "KILO"/);
+    assert.match(text, /materials\[2\]\.conversions \(line.*material CAP/);
+    assert.match(text, /bindings\[0\]\.counterMode.*consumption is absolute or increment/);
+    assert.match(text, /bindings\[0\]\.material.*needs a material/);
+    assert.match(text, /bindings\[1\]\.material.*no material "SUGAR" in materials/);
+    assert.match(text, /bindings\[2\]\.material.*only consumption bindings take material/);
+    assert.match(text, /bindings\[2\]\.rolloverAt.*a PLC counter rolls over at a whole number/);
+  });
 });
