@@ -14,7 +14,7 @@ import {
   userUpdateBody,
 } from './identity-routes.ts';
 import { bindingsQuery } from './binding-routes.ts';
-import { productionQuery, summaryQuery } from './downtime-routes.ts';
+import { productionQuery, reasonBody as stopReasonBody, summaryQuery } from './downtime-routes.ts';
 import { tagWriteBody } from './connection-routes.ts';
 import { mappingGetQuery, mappingLookupQuery, mappingPutQuery } from './mapping-routes.ts';
 import {
@@ -27,6 +27,7 @@ import {
   equipmentView,
   errorResponse,
   eventPage,
+  downtimesQuery,
   eventsQuery,
   healthView,
   quarantinePage,
@@ -373,6 +374,32 @@ export function buildOpenApi(routes: ReadonlyMap<string, RouteAccess>): Json {
             summary: 'Events of the equipment and everything below it, oldest first, paged',
             parameters: [idParam, ...queryParameters(eventsQuery)],
             responses: { '200': json(eventPage, 'One page of events.'), ...errors },
+          },
+        },
+        '/api/v1/equipment/{id}/downtimes': {
+          get: {
+            summary:
+              'Stops of a work unit with their reasons (mapped from the PLC code or given afterwards), oldest first',
+            parameters: [idParam, ...queryParameters(downtimesQuery)],
+            responses: { '200': { description: 'The stops.' }, ...errors },
+          },
+        },
+        '/api/v1/equipment/{id}/downtimes/{seq}/reason': {
+          post: {
+            summary: 'Give a stop its reason afterwards, with a comment (audited)',
+            parameters: [
+              idParam,
+              { name: 'seq', in: 'path', required: true, schema: { type: 'integer' } },
+            ],
+            requestBody: body(stopReasonBody),
+            responses: { '200': { description: 'The stop with its reason.' }, ...errors },
+          },
+        },
+        '/api/v1/equipment/{id}/reasons': {
+          get: {
+            summary: 'The reason tree of the site the equipment belongs to',
+            parameters: [idParam],
+            responses: { '200': { description: 'The reasons.' }, ...errors },
           },
         },
         '/api/v1/audit': {

@@ -273,6 +273,23 @@ export function registerRoutes(app: FastifyInstance, hub: HubView): void {
       const stops = await hub.downtime.list(principalOf(request), id, { from: q.from, to: q.to });
       return { items: stops.map(stopJson) };
     }
+    if (rest.endsWith('/reasons')) {
+      // The reason tree of the site the equipment belongs to (what a stop can be given).
+      const id = rest.slice(0, -'/reasons'.length);
+      findEquipment(hub, id);
+      return {
+        items: hub.downtime
+          .treeOf(id)
+          .all()
+          .map((r) => ({
+            code: r.code,
+            name: r.name,
+            category: r.category,
+            planned: r.planned,
+            plcCodes: [...r.plcCodes],
+          })),
+      };
+    }
     if (rest.endsWith('/events')) {
       const id = rest.slice(0, -'/events'.length);
       findEquipment(hub, id);
