@@ -40,7 +40,10 @@ export class DowntimeService {
     return this.trees.get(equipmentId.split('/')[1] ?? '') ?? new ReasonTree([]);
   }
 
-  /** Stops that began in [from, to), oldest first, with their reasons. */
+  /**
+   * Stops in [from, to), oldest first, with their reasons: those that began in it, and the one
+   * that began before `from` and was still going on at `from`.
+   */
   async list(
     by: Principal,
     equipmentId: string,
@@ -61,6 +64,13 @@ export class DowntimeService {
       if (page.length < PAGE) break;
       afterSeq = page.at(-1)!.seq;
     }
+    // A stop that began before the window and ran into it is listed too (it is still going on,
+    // or ended inside the window): its start is the unit's last state change before `from`.
+    const openedBefore =
+      range.from === undefined
+        ? undefined
+        : await this.store.lastStateChangeBefore(equipmentId, range.from);
+    if (openedBefore !== undefined) events.unshift(openedBefore);
     const assigned = new Map<string, { data: Assignment; updatedAt: number }>();
     let afterId: string | undefined;
     for (;;) {
@@ -78,6 +88,10 @@ export class DowntimeService {
     const tree = this.treeOf(equipmentId);
     return stopsOf(events, Date.now())
       .filter((s) => range.to === undefined || s.start < range.to)
+      .filter(
+        (s) =>
+          range.from === undefined || s.start >= range.from || (s.end ?? Infinity) > range.from,
+      )
       .map((s) => {
         const a = assigned.get(stopId(equipmentId, s.seq));
         const fromPlc = tree.ofPlcCode(s.plcReasonCode);
@@ -177,8 +191,9 @@ export interface SiteDowntimeSummary {
 
 /**
  * Stop time of every site side by side, in one vocabulary: the categories of the reason trees
- * (give the same category names on every site) and planned / unplanned. Stops that began in
- * [from, to); a stop still running counts up to `to` (or now).
+ * (give the same category names on every site) and planned / unplanned. Stop time within
+ * [from, to): a stop that began before `from` counts from `from`, one still running up to `to`
+ * (or now).
  */
 export async function downtimeSummary(
   service: DowntimeService,
@@ -197,7 +212,7 @@ export async function downtimeSummary(
     for (const unit of site.unitIds) {
       for (const s of await service.list(by, unit, range)) {
         const end = Math.min(s.end ?? Date.now(), range.to ?? Number.MAX_SAFE_INTEGER);
-        const ms = Math.max(0, end - s.start);
+        const ms = Math.max(0, end - Math.max(s.start, range.from ?? s.start));
         stops++;
         if (s.microStop) microStops++;
         const category = s.reason?.category ?? 'unclassified';

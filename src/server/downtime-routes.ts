@@ -21,10 +21,10 @@ export const reasonBody = z.strictObject({
 });
 
 export const summaryQuery = z.strictObject({
-  from: timeParam.optional().describe('Stops that began at or after this time.'),
-  to: timeParam
+  from: timeParam
     .optional()
-    .describe('Stops that began before this time; running stops count up to it.'),
+    .describe('Stop time from this time on (a stop that began earlier counts from here).'),
+  to: timeParam.optional().describe('Stop time before this time; running stops count up to it.'),
 });
 
 export const productionQuery = z

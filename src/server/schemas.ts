@@ -52,7 +52,11 @@ const limitParam = (max: number, fallback: number) =>
     .describe(`Items per page (1–${max}).`);
 
 export const downtimesQuery = z.strictObject({
-  from: timeParam.optional().describe('Only stops that began at or after this time.'),
+  from: timeParam
+    .optional()
+    .describe(
+      'Stops going on at or after this time: those that began since, and the one that began earlier and was still going on.',
+    ),
   to: timeParam.optional().describe('Only stops that began before this time.'),
 });
 

@@ -183,6 +183,11 @@ export interface Store {
   commit(batch: IngestBatch): Promise<JournalEvent[]>;
   loadUnits(): Promise<UnitProjection[]>;
   listEvents(query: EventQuery): Promise<JournalEvent[]>;
+  /**
+   * The last `state.changed` event of exactly this equipment with a source time before `ts`:
+   * the state it was in at `ts` (a stop that began before a time window and ran into it).
+   */
+  lastStateChangeBefore(equipmentId: string, ts: number): Promise<JournalEvent | undefined>;
   listQuarantine(query: QuarantineQuery): Promise<StoredQuarantineEntry[]>;
   countQuarantine(): Promise<number>;
   getQuarantine(id: number): Promise<StoredQuarantineEntry | undefined>;

@@ -84,6 +84,25 @@ describe('stops and their reasons', () => {
     );
   });
 
+  it('lists a stop that began before the window and ran into it, and counts only its part', async () => {
+    const from = new Date(T0 + 35 * 60_000).toISOString();
+    const res = await call(hub, 'GET', `${url}?from=${from}`, { headers: admin });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(
+      res.body.items.map((s: { plcReasonCode: string; durationMs: number }) => [
+        s.plcReasonCode,
+        s.durationMs,
+      ]),
+      [['99', 15 * 60_000]],
+    );
+    const to = new Date(T0 + 60 * 60_000).toISOString();
+    const summary = await call(hub, 'GET', `/api/v1/downtime/summary?from=${from}&to=${to}`, {
+      headers: admin,
+    });
+    assert.equal(summary.status, 200, summary.text);
+    assert.equal(summary.body.sites[0].unclassifiedMs, 10 * 60_000);
+  });
+
   it('keeps a stop whose PLC code the tree does not know, and counts the code', async () => {
     const res = await call(hub, 'GET', '/api/v1/connections/plc', { headers: admin });
     assert.equal(res.status, 200, res.text);

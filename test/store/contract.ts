@@ -226,6 +226,32 @@ export async function storeContract(t: TestContext, newTarget: NewStoreTarget): 
     },
   );
 
+  await t.test(
+    'lastStateChangeBefore: the unit’s own last state change before a time',
+    async (t) => {
+      const { store } = await fresh(t);
+      const unit = 'acme/plant1/line1/filler';
+      const committed = await store.commit(
+        batch({
+          events: [
+            stateChanged(unit, T0 + 10, 'A'),
+            stateChanged(`${unit}/head`, T0 + 15, 'below'),
+            counted(unit, T0 + 18, 1),
+            stateChanged(unit, T0 + 20, 'B'),
+            stateChanged('acme/plant1/line1/filler2', T0 + 25, 'beside'),
+          ],
+        }),
+      );
+      const before = async (ts: number) =>
+        (await store.lastStateChangeBefore(unit, ts))?.data as { reasonCode: string } | undefined;
+      assert.equal(await before(T0 + 10), undefined, 'strictly before');
+      assert.equal((await before(T0 + 11))?.reasonCode, 'A');
+      assert.equal((await before(T0 + 20))?.reasonCode, 'A');
+      assert.equal((await before(T0 + 100))?.reasonCode, 'B');
+      assert.deepEqual(await store.lastStateChangeBefore(unit, T0 + 100), committed[3]);
+    },
+  );
+
   await t.test('listEvents: LIKE metacharacters in ids are literal', async (t) => {
     const { store } = await fresh(t);
     const ids = [

@@ -115,6 +115,9 @@ function statements(schema: string) {
       `DELETE FROM ${s}.quarantine WHERE id <= (SELECT max(id) FROM ${s}.quarantine) - $1`,
     ),
     // One index range [id, id0) on (equipment_id, seq); see eventBounds in ../common.ts.
+    lastStateChangeBefore: `SELECT seq, type, equipment_id, ts, recorded_at, data FROM ${s}.events
+       WHERE equipment_id = $1 AND type = 'state.changed' AND ts < $2
+       ORDER BY seq DESC LIMIT 1`,
     listEvents: `SELECT seq, type, equipment_id, ts, recorded_at, data FROM ${s}.events
        WHERE equipment_id >= $1 AND equipment_id < $2 AND (equipment_id = $1 OR equipment_id >= $3)
          AND ts >= $4 AND ts < $5 AND seq > $6
@@ -409,6 +412,11 @@ export class PostgresStore implements Store {
 
   async loadUnits(): Promise<UnitProjection[]> {
     return toUnitProjections(await this.read<UnitRow>(this.sql.units));
+  }
+
+  async lastStateChangeBefore(equipmentId: string, ts: number): Promise<JournalEvent | undefined> {
+    const [row] = await this.read<EventRow>(this.sql.lastStateChangeBefore, [equipmentId, ts]);
+    return row === undefined ? undefined : toJournalEvent(row);
   }
 
   async listEvents(query: EventQuery): Promise<JournalEvent[]> {

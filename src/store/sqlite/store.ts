@@ -95,6 +95,11 @@ function prepareStatements(db: Database.Database) {
          AND ts >= @fromTs AND ts < @toTs AND seq > @afterSeq
        ORDER BY seq LIMIT @limit`,
     ),
+    lastStateChangeBefore: db.prepare<[string, number], EventRow>(
+      `SELECT seq, type, equipment_id, ts, recorded_at, data FROM events
+       WHERE equipment_id = ? AND type = 'state.changed' AND ts < ?
+       ORDER BY seq DESC LIMIT 1`,
+    ),
     listQuarantine: db.prepare<Row, QuarantineRow>(
       `SELECT * FROM quarantine
        WHERE id < @beforeId AND (@connectionId IS NULL OR connection_id = @connectionId)
@@ -297,6 +302,13 @@ export class SqliteStore implements Store {
   async listEvents(query: EventQuery): Promise<JournalEvent[]> {
     const b = eventBounds(query);
     return this.read((s) => s.listEvents.all({ ...b }).map(toJournalEvent));
+  }
+
+  async lastStateChangeBefore(equipmentId: string, ts: number): Promise<JournalEvent | undefined> {
+    return this.read((s) => {
+      const row = s.lastStateChangeBefore.get(equipmentId, ts);
+      return row === undefined ? undefined : toJournalEvent(row);
+    });
   }
 
   async listQuarantine(query: QuarantineQuery): Promise<StoredQuarantineEntry[]> {
