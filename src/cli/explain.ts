@@ -70,7 +70,7 @@ export function registerExplainCommand(program: Command): void {
     )
     .option('--url <url>', 'base URL of the hub instead of -c')
     .action(async (unit: string, opts: HubAddress) => {
-      const token = hubToken('config.read');
+      const token = hubToken('equipment.read');
       const base = baseUrl(opts);
       const e = await getJson<Explained>(
         `${base}/api/v1/bindings?equipment=${encodeURIComponent(unit)}`,

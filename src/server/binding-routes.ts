@@ -4,8 +4,10 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { authorize } from '../compliance/roles.ts';
 import type { HubView } from './app.ts';
 import { parseInput } from './app.ts';
+import { principalOf } from './auth.ts';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -14,13 +16,14 @@ export const bindingsQuery = z.strictObject({
     .string()
     .optional()
     .describe(
-      'Only what bindings did for this work unit (its id, e.g. acme/plant1/packaging/line1/filler).',
+      'Only what bindings did for this work unit (its id, e.g. acme/plant1/packaging/line1/filler). With it, `equipment.read` is enough (operators see why their unit is in its state); without it, every binding needs `config.read`.',
     ),
 });
 
 export function registerBindingRoutes(app: FastifyInstance, hub: HubView): void {
-  app.get('/api/v1/bindings', { config: { access: 'config.read' } }, async (request) => {
+  app.get('/api/v1/bindings', { config: { access: 'equipment.read' } }, async (request) => {
     const q = parseInput(bindingsQuery, request.query, 'query');
+    if (q.equipment === undefined) authorize(principalOf(request), 'config.read');
     const traces = hub.pipeline.bindingTraces(q.equipment);
     const items = hub.config.bindings.map((b, index) => ({
       index,

@@ -368,7 +368,7 @@ async function renderPanel(unitId, items, bindingsRes, stopsRes) {
   renderHeader(unit);
   const errors = [];
   if (bindingsRes === null) {
-    setText($('bindings-note'), 'Reading the bindings needs the permission config.read.');
+    setText($('bindings-note'), 'Reading the bindings needs the permission equipment.read.');
     $('bindings').hidden = true;
   } else if (!bindingsRes.ok) {
     setText($('bindings-note'), await problem(bindingsRes)); $('bindings').hidden = true;
@@ -407,7 +407,7 @@ async function refresh() {
     const [eqRes, health, bindingsRes, stopsRes] = await Promise.all([
       fetch('/api/v1/equipment'),
       fetch('/api/v1/health').then((r) => r.json()),
-      unitId === null || !permissions.has('config.read') ? null : fetch('/api/v1/bindings?equipment=' + encodeURIComponent(unitId)),
+      unitId === null || !permissions.has('equipment.read') ? null : fetch('/api/v1/bindings?equipment=' + encodeURIComponent(unitId)),
       unitId === null ? null : fetch(unitPath(unitId) + '/downtimes?from=' + encodeURIComponent(from)),
     ]);
     $('meta').textContent = 'store ' + health.store.kind + ' · ' + health.status + ' · ' +

@@ -81,7 +81,7 @@ describe('explaining a unit', () => {
     const token = (
       await call(hub, 'POST', '/api/v1/tokens', {
         headers: admin,
-        body: { name: 'explain', permissions: ['config.read'] },
+        body: { name: 'explain', permissions: ['equipment.read'] },
       })
     ).body.token as string;
     const r = await run(['explain', FILLER, '--url', hub.url!], token);
