@@ -7,6 +7,7 @@ import net from 'node:net';
 import { after, describe, test } from 'node:test';
 import { Writable } from 'node:stream';
 import { Aedes } from 'aedes';
+import { Decimal } from 'decimal.js';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import {
@@ -16,6 +17,7 @@ import {
 } from '../../src/config/schema.ts';
 import { compileTopicPattern } from '../../src/connectors/mqtt/topic-pattern.ts';
 import {
+  consumptionOf,
   createSimulator,
   simulatorBindings,
   simulatorTopic,
@@ -31,6 +33,7 @@ import {
   type SimTag,
   type SimulatedUnitInput,
 } from '../../src/connectors/simulator/plant.ts';
+import { applyConsumption } from '../../src/model/consumption.ts';
 import { applyCounter, INITIAL_COUNTER, type CounterReading } from '../../src/model/counter.ts';
 import { waitFor } from '../helpers/services.ts';
 
@@ -55,6 +58,41 @@ function config(overrides: Partial<SimulatorConnectionConfig> = {}): SimulatorCo
     ...simulatorConnectionSchema.parse({ id: 'sim', type: 'simulator', publishTo: 'plant-mqtt' }),
     ...overrides,
   };
+}
+
+/** Production of a unit's counter as the hub counts it (deltas across rollovers), from `tags`. */
+function produced(tags: readonly SimTag[], unitId: string, tag: SimTag['tag']): number {
+  let reading: CounterReading = INITIAL_COUNTER;
+  for (const t of tags.filter((x) => x.unitId === unitId && x.tag === tag)) {
+    const step = applyCounter(reading, t.value, COUNTER_MAX);
+    assert.notEqual(step.anomaly, 'reset', `${unitId} ${tag} reset`);
+    reading = step.next;
+  }
+  return reading.total;
+}
+
+/** Material used as the hub books a totaliser (rollover at COUNTER_MAX), and its rollovers. */
+function used(
+  tags: readonly SimTag[],
+  unitId: string,
+  material: string,
+): { quantity: number; rollovers: number } {
+  let lastRaw: string | null = null;
+  let quantity = new Decimal(0);
+  let rollovers = 0;
+  for (const t of tags.filter((x) => x.unitId === unitId && x.tag === `consumed/${material}`)) {
+    const step = applyConsumption(
+      lastRaw,
+      new Decimal(t.value),
+      'absolute',
+      new Decimal(COUNTER_MAX),
+    );
+    assert.notEqual(step.anomaly, 'reset', `${unitId} ${material} reset`);
+    if (step.anomaly === 'rollover') rollovers++;
+    quantity = quantity.plus(step.delta);
+    lastRaw = step.lastRaw;
+  }
+  return { quantity: quantity.toNumber(), rollovers };
 }
 
 describe('simulated plant', () => {
@@ -228,6 +266,189 @@ describe('simulated plant', () => {
   });
 });
 
+describe('simulated material consumption', () => {
+  const FILLER = UNITS[0]!.id;
+  const CAPPER = UNITS[1]!.id;
+  const USING: SimulatedUnitInput[] = UNITS.map((u) =>
+    u.id === FILLER
+      ? { ...u, consumption: [{ material: 'PET-28G', perPiece: 1 }] }
+      : u.id === CAPPER
+        ? {
+            ...u,
+            consumption: [
+              { material: 'CAP-38', perPiece: 1 },
+              { material: 'GLUE-H', perPiece: 7 },
+            ],
+          }
+        : u,
+  );
+  const plant = plantOf(42, USING);
+  const baseline = plant.snapshot();
+  const tags = plant.advance(START_MS + 8 * HOUR_MS);
+  const all = [...baseline, ...tags];
+
+  test('a totaliser tag per material of a unit, in the snapshot and after every piece', () => {
+    const consumed = (unitId: string) =>
+      baseline
+        .filter((t) => t.unitId === unitId && t.tag.startsWith('consumed/'))
+        .map((t) => t.tag);
+    assert.deepEqual(consumed(FILLER), ['consumed/PET-28G']);
+    assert.deepEqual(consumed(CAPPER), ['consumed/CAP-38', 'consumed/GLUE-H']);
+    assert.deepEqual(consumed(UNITS[2]!.id), []);
+    for (const unit of USING) {
+      const materials = (unit.consumption ?? []).map((c) => `consumed/${c.material}`);
+      // Each piece (a total count) is followed by one reading of every material, at its time.
+      tags.forEach((t, i) => {
+        if (t.unitId !== unit.id || t.tag !== 'count/total') return;
+        const next = tags.slice(i + 1, i + 1 + materials.length);
+        assert.deepEqual(
+          next.map((x) => [x.unitId, x.tag, x.ts]),
+          materials.map((m) => [unit.id, m, t.ts]),
+          `${unit.id} piece at ${t.ts}`,
+        );
+      });
+    }
+  });
+
+  test('grows by perPiece with every piece, good or scrap, rolling over after counterMax', () => {
+    for (const unit of USING) {
+      const pieces = produced(all, unit.id, 'count/total');
+      assert.equal(
+        pieces,
+        produced(all, unit.id, 'count/good') + produced(all, unit.id, 'count/scrap'),
+      );
+      assert.ok(pieces > COUNTER_MAX, `${unit.id}: ${pieces} pieces, enough to roll over`);
+      for (const { material, perPiece } of unit.consumption ?? []) {
+        const { quantity, rollovers } = used(all, unit.id, material);
+        assert.equal(quantity, pieces * perPiece, `${unit.id} ${material}`);
+        assert.ok(rollovers >= 1, `${unit.id} ${material} rolled over`);
+        for (const t of all.filter((x) => x.tag === `consumed/${material}`))
+          assert.ok(Number.isSafeInteger(t.value) && t.value >= 0 && t.value <= COUNTER_MAX);
+      }
+    }
+  });
+
+  test('repeats with the seed, and a material changes nothing else of the run', () => {
+    const again = plantOf(42, USING);
+    assert.deepEqual([...again.snapshot(), ...again.advance(START_MS + 8 * HOUR_MS)], all);
+    const without = plantOf(42);
+    assert.deepEqual(
+      [...without.snapshot(), ...without.advance(START_MS + 8 * HOUR_MS)],
+      all.filter((t) => !t.tag.startsWith('consumed/')),
+    );
+    const other = plantOf(43, USING).snapshot();
+    assert.notDeepEqual(
+      other.filter((t) => t.tag.startsWith('consumed/')).map((t) => t.value),
+      baseline.filter((t) => t.tag.startsWith('consumed/')).map((t) => t.value),
+    );
+  });
+
+  test('resumes a totaliser from the value the hub last read', () => {
+    const resumed = plantOf(42, [
+      { ...USING[0]!, resume: { total: 10, materials: { 'PET-28G': 4711 } } },
+    ]);
+    const start = resumed.snapshot();
+    assert.equal(start.find((t) => t.tag === 'consumed/PET-28G')?.value, 4711);
+    const first = resumed.advance(START_MS + HOUR_MS).find((t) => t.tag === 'consumed/PET-28G');
+    assert.equal(first?.value, 4712);
+    // A value the totaliser cannot hold (out of range, not whole) starts it anew.
+    for (const bad of [COUNTER_MAX + 1, 12.5, -1]) {
+      const p = plantOf(42, [{ ...USING[0]!, resume: { materials: { 'PET-28G': bad } } }]);
+      const v = p.snapshot().find((t) => t.tag === 'consumed/PET-28G')!.value;
+      assert.ok(Number.isSafeInteger(v) && v >= 0 && v <= COUNTER_MAX && v !== bad, String(bad));
+    }
+  });
+});
+
+describe('simulator consumption config', () => {
+  const parse = (consumption: unknown, extra: Record<string, unknown> = {}) =>
+    simulatorConnectionSchema.safeParse({
+      id: 'sim',
+      type: 'simulator',
+      publishTo: 'plant-mqtt',
+      consumption,
+      ...extra,
+    });
+  const problems = (consumption: unknown, extra: Record<string, unknown> = {}): string[] => {
+    const r = parse(consumption, extra);
+    assert.equal(r.success, false, JSON.stringify(consumption));
+    return (r.error?.issues ?? []).map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+
+  test('defaults to one piece of material per piece, counted in H87', () => {
+    const r = parse([{ unit: 'filler', material: 'PET-28G' }]);
+    assert.ok(r.success, JSON.stringify(r.error?.issues));
+    assert.deepEqual(r.data.consumption, [
+      { unit: 'filler', material: 'PET-28G', perPiece: 1, uom: 'H87' },
+    ]);
+    assert.deepEqual(parse(undefined).data?.consumption, []);
+  });
+
+  test('refuses what could not be published or read back, naming the field', () => {
+    assert.deepEqual(problems([{ unit: 'filler', material: 'PET/28G' }]), [
+      'consumption.0.material: expected a material code of letters, digits, "_", "." or "-" (one topic level)',
+    ]);
+    assert.deepEqual(problems([{ unit: 'line1//filler', material: 'PET' }]), [
+      'consumption.0.unit: expected a unit id, or the end of its path like "line1/filler"',
+    ]);
+    assert.match(
+      problems([{ unit: 'filler', material: 'GLUE', perPiece: 0.5 }])[0]!,
+      /^consumption\.0\.perPiece: expected a whole number/,
+    );
+    assert.match(
+      problems([{ unit: 'filler', material: 'GLUE', uom: 'KILO' }])[0]!,
+      /^consumption\.0\.uom: expected a UN\/CEFACT Rec 20 unit code/,
+    );
+    assert.deepEqual(
+      problems([
+        { unit: 'filler', material: 'PET' },
+        { unit: 'filler', material: 'PET', perPiece: 2 },
+      ]),
+      ['consumption.1.material: unit "filler" already has a totaliser of material "PET"'],
+    );
+    assert.deepEqual(
+      problems([
+        { unit: 'filler', material: 'GLUE', uom: 'GRM' },
+        { unit: 'labeller', material: 'GLUE', uom: 'MLT' },
+      ]),
+      [
+        'consumption.1.uom: material "GLUE" is counted in GRM by an entry before; one unit of measure per material',
+      ],
+    );
+    assert.deepEqual(
+      problems([{ unit: 'filler', material: 'GLUE', perPiece: 600 }], { counterMax: 999 }),
+      [
+        'consumption.0.perPiece: expected at most half of counterMax + 1 (500), so each wrap reads as a rollover',
+      ],
+    );
+  });
+
+  test('a unit id names that unit on every line; the longest path wins', () => {
+    const entries = config({
+      consumption: [
+        { unit: 'filler', material: 'PET-28G', perPiece: 1, uom: 'H87' },
+        { unit: 'line2/filler', material: 'PET-28G', perPiece: 2, uom: 'H87' },
+        { unit: 'filler', material: 'CAP-38', perPiece: 1, uom: 'H87' },
+        { unit: 'plant1/packaging/line1/capper', material: 'CAP-38', perPiece: 1, uom: 'H87' },
+      ],
+    }).consumption;
+    assert.deepEqual(consumptionOf(entries, 'acme/plant1/packaging/line1/filler'), [
+      { material: 'PET-28G', perPiece: 1 },
+      { material: 'CAP-38', perPiece: 1 },
+    ]);
+    assert.deepEqual(consumptionOf(entries, 'acme/plant1/packaging/line2/filler'), [
+      { material: 'PET-28G', perPiece: 2 },
+      { material: 'CAP-38', perPiece: 1 },
+    ]);
+    assert.deepEqual(consumptionOf(entries, 'acme/plant1/packaging/line1/capper'), [
+      { material: 'CAP-38', perPiece: 1 },
+    ]);
+    // A path matches whole levels only.
+    assert.deepEqual(consumptionOf(entries, 'acme/plant1/packaging/line1/prefiller'), []);
+    assert.deepEqual(consumptionOf(entries, 'acme/plant1/packaging/line2/capper'), []);
+  });
+});
+
 describe('simulator bindings', () => {
   test('are valid bindings that map every simulator topic to its unit and meaning', () => {
     const cfg = config({ topicPrefix: 'sim', counterMax: 999 });
@@ -272,6 +493,45 @@ describe('simulator bindings', () => {
         bindings.filter((b) => compileTopicPattern(b.topic ?? '').match(topic) !== null).length,
         1,
         topic,
+      );
+    }
+  });
+
+  test('add a consumption binding per material, in its unit of measure', () => {
+    const cfg = config({
+      counterMax: 999,
+      consumption: [
+        { unit: 'filler', material: 'PET-28G', perPiece: 1, uom: 'H87' },
+        { unit: 'line2/filler', material: 'PET-28G', perPiece: 2, uom: 'H87' },
+        { unit: 'labeller', material: 'GLUE-H', perPiece: 3, uom: 'GRM' },
+      ],
+    });
+    const bindings = simulatorBindings(cfg, 'plant-mqtt', 'acme').map((b) =>
+      bindingSchema.parse(b),
+    );
+    const consumption = bindings.filter((b) => b.meaning === 'consumption');
+    assert.deepEqual(
+      consumption.map((b) => [b.material, b.uom, b.rolloverAt, b.counterMode, b.payload.format]),
+      [
+        ['PET-28G', 'H87', 999, 'absolute', 'json'],
+        ['GLUE-H', 'GRM', 999, 'absolute', 'json'],
+      ],
+    );
+    const unitId = 'acme/plant1/packaging/line2/labeller';
+    for (const tag of ['consumed/PET-28G', 'consumed/GLUE-H'] as const) {
+      const topic = simulatorTopic(cfg.topicPrefix, unitId, tag);
+      const matching = bindings.filter(
+        (b) => compileTopicPattern(b.topic ?? '').match(topic) !== null,
+      );
+      assert.deepEqual(
+        matching.map((b) => `consumed/${b.material}`),
+        [tag],
+        topic,
+      );
+      const captures = compileTopicPattern(matching[0]!.topic ?? '').match(topic)!;
+      assert.equal(
+        (matching[0]!.equipment ?? '').replace(/\{(\w+)\}/g, (_, n: string) => captures[n] ?? ''),
+        unitId,
       );
     }
   });
@@ -417,6 +677,89 @@ describe('simulator connector', () => {
     // The timer and the client end with stop(): the test process exits (no leaked handles).
     await sim.stop();
     assert.equal(sim.health().status, 'stopped');
+  });
+
+  test('publishes each totaliser on <prefix>/…/<unit>/consumed/<material>, in step with production', async () => {
+    const broker = await startBroker();
+    cleanups.push(() => broker.close());
+    const sub = await subscribe(broker.url, 'sim/#');
+    cleanups.push(() => sub.client.endAsync());
+    const { logger, lines } = memoryLogger();
+    const sim = createSimulator({
+      config: config({
+        speed: 50,
+        seed: 11,
+        counterMax: 500,
+        consumption: [
+          { unit: 'filler', material: 'PET-28G', perPiece: 1, uom: 'H87' },
+          { unit: 'capper', material: 'GLUE-H', perPiece: 3, uom: 'GRM' },
+          { unit: 'palletizer', material: 'FILM', perPiece: 1, uom: 'H87' },
+        ],
+      }),
+      units: UNITS,
+      mqttUrl: broker.url,
+      logger,
+    });
+    cleanups.push(() => sim.stop());
+    await sim.start();
+
+    const cases = [
+      { unitId: UNITS[0]!.id, material: 'PET-28G', perPiece: 1 },
+      { unitId: UNITS[1]!.id, material: 'GLUE-H', perPiece: 3 },
+    ];
+    const of = (topic: string) => sub.received.filter((m) => m.topic === topic);
+    await waitFor(
+      () =>
+        cases.every(
+          (c) => of(simulatorTopic('sim', c.unitId, `consumed/${c.material}`)).length > 5,
+        ),
+      { what: 'totaliser readings of the filler and the capper' },
+    );
+    await sim.stop();
+    assert.equal(
+      sub.received.filter(
+        (m) =>
+          m.topic.includes('/consumed/') &&
+          !cases.some((c) => m.topic === simulatorTopic('sim', c.unitId, `consumed/${c.material}`)),
+      ).length,
+      0,
+      'only the units named have totalisers',
+    );
+    for (const c of cases) {
+      const readings = of(simulatorTopic('sim', c.unitId, `consumed/${c.material}`));
+      const totals = new Map(
+        of(simulatorTopic('sim', c.unitId, 'count/total')).map((m) => [
+          m.payload.timestamp,
+          m.payload.value as number,
+        ]),
+      );
+      for (const m of readings)
+        assert.deepEqual(Object.keys(m.payload).sort(), ['timestamp', 'value'], m.topic);
+      // Each reading carries the time of the piece that used the material, and the totaliser
+      // moved perPiece for every piece since the first (modulo the wrap after counterMax).
+      const first = readings[0]!;
+      const total0 = totals.get(first.payload.timestamp);
+      assert.ok(total0 !== undefined, 'the first reading has the time of a total count');
+      for (const m of readings) {
+        const total = totals.get(m.payload.timestamp);
+        assert.ok(total !== undefined, `${m.topic} at ${String(m.payload.timestamp)}`);
+        assert.equal(
+          ((m.payload.value as number) - (first.payload.value as number) + 501) % 501,
+          (((total - total0 + 501) % 501) * c.perPiece) % 501,
+          `${m.topic} at ${String(m.payload.timestamp)}`,
+        );
+      }
+    }
+    assert.deepEqual(
+      lines.map((l) => [l.msg, l.path]),
+      [
+        [
+          'simulator consumption[2].unit "palletizer" names no work unit; material FILM is not simulated',
+          'consumption[2].unit',
+        ],
+        ['simulator publishing', undefined],
+      ],
+    );
   });
 
   test('started before its broker, it queues and delivers once the broker is up, logging the outage once', async () => {

@@ -5,9 +5,10 @@
  * exercises the same code as a plant.
  *
  * Topic: `<topicPrefix>/<site>/<area>/<line>/<unit>/<tag>`, tag one of `state`, `count/good`,
- * `count/total`, `count/scrap`. Payload: `{"value": 3, "timestamp": "<ISO 8601 UTC>",
- * "reason": "JAM"}` (reason on state tags only, when the state has one). Timestamps are simulated
- * time, which runs `speed` times faster than the wall clock from the moment the connector starts.
+ * `count/total`, `count/scrap`, and `consumed/<material>` for each material the unit uses
+ * (config `consumption`). Payload: `{"value": 3, "timestamp": "<ISO 8601 UTC>", "reason": "JAM"}`
+ * (reason on state tags only, when the state has one). Timestamps are simulated time, which runs
+ * `speed` times faster than the wall clock from the moment the connector starts.
  */
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -32,16 +33,20 @@ import {
   type PlantOptions,
   type SimTag,
   type SimTagName,
+  type SimulatedConsumption,
   type SimulatedUnitInput,
 } from './plant.ts';
 
 export { SIMULATOR_STATE_CODES, SIMULATOR_STATE_MAP, SimulatedPlant } from './plant.ts';
-export type { SimTag, SimulatedUnitInput } from './plant.ts';
+export type { SimTag, SimulatedConsumption, SimulatedUnitInput } from './plant.ts';
 
 /** What the simulator needs to run, whoever starts it (the hub, a test, a benchmark). */
 export interface SimulatorContext {
   readonly config: SimulatorConnectionConfig;
-  /** The work units to simulate; ids are equipment paths such as acme/plant1/packaging/line1/filler. */
+  /**
+   * The work units to simulate; ids are equipment paths such as acme/plant1/packaging/line1/filler.
+   * The materials they use come from `config.consumption`.
+   */
   readonly units: readonly SimulatedUnitInput[];
   /** URL of the broker of the `publishTo` connection (the embedded broker or an external one). */
   readonly mqttUrl: string;
@@ -106,12 +111,38 @@ export function simulatorPayload(tag: SimTag): string {
   });
 }
 
+/** Whether a `consumption[].unit` (a unit id, or the end of a unit's path) names this unit. */
+function namesUnit(unit: string, unitId: string): boolean {
+  return unitId === unit || unitId.endsWith(`/${unit}`);
+}
+
+/**
+ * The materials a unit uses: the `consumption` entries that name it, the longest path winning
+ * where several name it for the same material (`filler` for every filler, `line2/filler` for
+ * that one). In the order of the entries.
+ */
+export function consumptionOf(
+  entries: SimulatorConnectionConfig['consumption'],
+  unitId: string,
+): SimulatedConsumption[] {
+  const chosen = new Map<string, { material: string; perPiece: number; depth: number }>();
+  for (const e of entries) {
+    if (!namesUnit(e.unit, unitId)) continue;
+    const depth = e.unit.split('/').length;
+    const before = chosen.get(e.material);
+    if (before === undefined || depth > before.depth)
+      chosen.set(e.material, { material: e.material, perPiece: e.perPiece, depth });
+  }
+  return [...chosen.values()].map(({ material, perPiece }) => ({ material, perPiece }));
+}
+
 export type BindingInput = z.input<typeof bindingSchema>;
 
 /**
  * The bindings that make the hub read the simulator's topics from the broker it publishes to:
- * one state binding (PLC codes mapped through SIMULATOR_STATE_MAP) and one binding per counter,
- * rolling over at `counterMax`.
+ * one state binding (PLC codes mapped through SIMULATOR_STATE_MAP), one binding per counter and
+ * one consumption binding per material of `consumption` (in its `uom`), rolling over at
+ * `counterMax`. The materials must be in the configuration's `materials`.
  */
 export function simulatorBindings(
   config: SimulatorConnectionConfig,
@@ -142,6 +173,14 @@ export function simulatorBindings(
     counter('counter.good', 'count/good'),
     counter('counter.total', 'count/total'),
     counter('counter.scrap', 'count/scrap'),
+    // One unit of measure per material (the schema checks it): one binding per material.
+    ...[...new Map(config.consumption.map((c) => [c.material, c.uom]))].map(
+      ([material, uom]): BindingInput => ({
+        ...counter('consumption', `consumed/${material}`),
+        material,
+        uom,
+      }),
+    ),
   ];
 }
 
@@ -156,8 +195,20 @@ function redactUrl(url: string): string {
 
 /** Run a simulated plant and publish its tags; see the top of this file. */
 export function createSimulator(ctx: SimulatorContext): SimulatorInstance {
-  const { config, units, mqttUrl } = ctx;
+  const { config, mqttUrl } = ctx;
   const log = ctx.logger.child({ connection: config.id });
+  const units = ctx.units.map((u) => ({
+    ...u,
+    consumption: consumptionOf(config.consumption, u.id),
+  }));
+  config.consumption.forEach((entry, i) => {
+    // Probably a typo: say so once at start rather than publish nothing without a word.
+    if (!units.some((u) => namesUnit(entry.unit, u.id)))
+      log.warn(
+        { path: `consumption[${i}].unit`, unit: entry.unit },
+        `simulator consumption[${i}].unit "${entry.unit}" names no work unit; material ${entry.material} is not simulated`,
+      );
+  });
   const brokerUrl = redactUrl(mqttUrl);
   // Without a configured seed each run differs; the seed is logged and in health to repeat one.
   const seed = config.seed ?? randomInt(2 ** 31);
@@ -341,6 +392,14 @@ export const simulatorConnector: ConnectorDefinition<SimulatorConnectionConfig> 
                   good: last.counters.good.lastRaw,
                   total: last.counters.total.lastRaw,
                   scrap: last.counters.scrap.lastRaw,
+                  // Kept by the hub's material id: the simulator's code when no materialSystem
+                  // maps it (else the totaliser starts anew, which the hub reads as a reset).
+                  materials: Object.fromEntries(
+                    Object.entries(last.materials).map(([material, p]) => [
+                      material,
+                      p.lastRaw === null ? null : Number(p.lastRaw),
+                    ]),
+                  ),
                 },
         };
       }),
@@ -357,6 +416,7 @@ export const simulatorConnector: ConnectorDefinition<SimulatorConnectionConfig> 
                 last.counters.good.lastTs,
                 last.counters.total.lastTs,
                 last.counters.scrap.lastTs,
+                ...Object.values(last.materials).map((p) => p.lastTs),
               );
         }),
       ),

@@ -7,7 +7,8 @@
  * Each work unit cycles pieces a little slower than its ideal cycle time (performance < 100 %),
  * stops at random (micro-stops of a few seconds and longer stops with reason codes), changes over
  * every so often, makes some scrap, and counts every piece in PLC-style absolute counters that
- * roll over to 0 after `counterMax`.
+ * roll over to 0 after `counterMax`. A unit may also use materials: each has a totaliser that
+ * grows by its quantity per piece with every piece made (good or scrap) and rolls over the same way.
  */
 import type { EquipmentState } from '../../model/state.ts';
 
@@ -30,14 +31,15 @@ export const SIMULATOR_STATE_MAP: Readonly<Record<string, SimState>> = Object.fr
   Object.entries(SIMULATOR_STATE_CODES).map(([state, code]) => [String(code), state as SimState]),
 );
 
-export type SimTagName = 'state' | 'count/good' | 'count/total' | 'count/scrap';
+export type SimTagName =
+  'state' | 'count/good' | 'count/total' | 'count/scrap' | `consumed/${string}`;
 
 /** One tag change of one work unit. */
 export interface SimTag {
   /** The work unit's id, as given to the plant (an equipment path). */
   readonly unitId: string;
   readonly tag: SimTagName;
-  /** A state code (SIMULATOR_STATE_CODES) or an absolute counter value. */
+  /** A state code (SIMULATOR_STATE_CODES), an absolute counter value or a totaliser value. */
   readonly value: number;
   /** State tags only: the reason code of the state, when it has one. */
   readonly reason?: string;
@@ -45,18 +47,29 @@ export interface SimTag {
   readonly ts: number;
 }
 
+/** A material a unit uses: its totaliser grows by `perPiece` (a whole number) per piece made. */
+export interface SimulatedConsumption {
+  /** The material code, published as the last topic level (`consumed/<material>`). */
+  readonly material: string;
+  readonly perPiece: number;
+}
+
 export interface SimulatedUnitInput {
   readonly id: string;
   readonly idealCycleTimeMs?: number | undefined;
+  /** The materials the unit uses, in the order their tags are published. */
+  readonly consumption?: readonly SimulatedConsumption[] | undefined;
   /**
-   * Counter values to resume from, like a PLC's retentive memory across a restart of the hub
-   * that simulates it; a missing value starts anywhere in the counter's range.
+   * Counter and totaliser values to resume from, like a PLC's retentive memory across a restart
+   * of the hub that simulates it; a missing value starts anywhere in the counter's range.
    */
   readonly resume?:
     | {
         readonly good?: number | null;
         readonly total?: number | null;
         readonly scrap?: number | null;
+        /** Totalisers by material code. */
+        readonly materials?: Readonly<Record<string, number | null | undefined>>;
       }
     | undefined;
 }
@@ -198,6 +211,13 @@ interface UnitSim {
   good: number;
   total: number;
   scrap: number;
+  readonly materials: Totaliser[];
+}
+
+interface Totaliser {
+  readonly tag: `consumed/${string}`;
+  readonly perPiece: number;
+  value: number;
 }
 
 export class SimulatedPlant {
@@ -224,6 +244,7 @@ export class SimulatedPlant {
       { unitId: u.id, tag: 'count/good' as const, value: u.good, ts },
       { unitId: u.id, tag: 'count/scrap' as const, value: u.scrap, ts },
       { unitId: u.id, tag: 'count/total' as const, value: u.total, ts },
+      ...u.materials.map((m) => ({ unitId: u.id, tag: m.tag, value: m.value, ts })),
     ]);
   }
 
@@ -269,6 +290,18 @@ export class SimulatedPlant {
       good: resumeValue(input.resume?.good, counterMax) ?? random.integer(0, counterMax),
       total: resumeValue(input.resume?.total, counterMax) ?? random.integer(0, counterMax),
       scrap: resumeValue(input.resume?.scrap, counterMax) ?? random.integer(0, counterMax),
+      materials: (input.consumption ?? []).map((c) => ({
+        tag: `consumed/${c.material}` as const,
+        perPiece: c.perPiece,
+        // Its own random stream for the start, so a material added to a unit changes nothing
+        // else of the run.
+        value:
+          resumeValue(input.resume?.materials?.[c.material], counterMax) ??
+          new Random((seed ^ hash32(`${input.id}/consumed/${c.material}`)) >>> 0).integer(
+            0,
+            counterMax,
+          ),
+      })),
     };
     this.startRunning(unit);
     return unit;
@@ -302,7 +335,7 @@ export class SimulatedPlant {
 
   private completePiece(u: UnitSim, ts: number, out: SimTag[]): void {
     const { counterMax, scrapRate } = this.options;
-    const wrap = (value: number): number => (value >= counterMax ? 0 : value + 1);
+    const wrap = (value: number, by = 1): number => (value + by) % (counterMax + 1);
     if (u.random.unit() < scrapRate) {
       u.scrap = wrap(u.scrap);
       out.push({ unitId: u.id, tag: 'count/scrap', value: u.scrap, ts });
@@ -312,6 +345,11 @@ export class SimulatedPlant {
     }
     u.total = wrap(u.total);
     out.push({ unitId: u.id, tag: 'count/total', value: u.total, ts });
+    // Material is used by every piece, good or scrap.
+    for (const m of u.materials) {
+      m.value = wrap(m.value, m.perPiece);
+      out.push({ unitId: u.id, tag: m.tag, value: m.value, ts });
+    }
   }
 
   private stopAtRandom(u: UnitSim): void {
@@ -362,7 +400,6 @@ function clamp(value: number, min: number, max: number): number {
 }
 
 function resumeValue(value: number | null | undefined, counterMax: number): number | undefined {
-  return value === null || value === undefined || value < 0 || value > counterMax
-    ? undefined
-    : value;
+  if (value === null || value === undefined || !Number.isSafeInteger(value)) return undefined;
+  return value < 0 || value > counterMax ? undefined : value;
 }
