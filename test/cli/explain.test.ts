@@ -1,9 +1,8 @@
 /** GET /api/v1/bindings and `millwright explain UNIT`: the readings behind a unit's state. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
+import { runCli } from '../helpers/cli.ts';
 import {
   adminHeaders,
   call,
@@ -23,23 +22,6 @@ bindings:
     meaning: state
     expression: "fault ? 'down' : running ? 'running' : 'idle'"
 `;
-
-async function run(args: string[], token: string) {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.resolve('src/cli/bin.ts'), ...args],
-    {
-      env: { ...process.env, MILLWRIGHT_TOKEN: token },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  return { status, stdout, stderr };
-}
 
 describe('explaining a unit', () => {
   let hub: TestHub;
@@ -84,13 +66,15 @@ describe('explaining a unit', () => {
         body: { name: 'explain', permissions: ['equipment.read'] },
       })
     ).body.token as string;
-    const r = await run(['explain', FILLER, '--url', hub.url!], token);
+    const r = await runCli(['explain', FILLER, '--url', hub.url!], { MILLWRIGHT_TOKEN: token });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^acme\/plant1\/packaging\/line1\/filler: down since /);
     assert.match(r.stdout, /bindings\[0\] state from plc: fault=plc\/\{line\}\/\{unit\}\/fault/);
     assert.match(r.stdout, /fault +1 good at .*\[plc\/line1\/filler\/fault\]/);
     assert.match(r.stdout, /→ "down"/);
-    const unknown = await run(['explain', 'acme/nowhere', '--url', hub.url!], token);
+    const unknown = await runCli(['explain', 'acme/nowhere', '--url', hub.url!], {
+      MILLWRIGHT_TOKEN: token,
+    });
     assert.equal(unknown.status, 1);
     assert.match(unknown.stderr, /acme\/nowhere is not a work unit of this hub/);
   });

@@ -5,11 +5,11 @@
  * token.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseCsv, parseYaml } from '../../src/core/mapping.ts';
+import { runCli as run } from '../helpers/cli.ts';
 import {
   adminHeaders,
   call,
@@ -19,29 +19,6 @@ import {
   testConfig,
   type TestHub,
 } from '../helpers/hub.ts';
-
-const BIN = path.resolve('src/cli/bin.ts');
-
-interface Ran {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run the CLI without blocking this process, which serves the hub it talks to. */
-async function run(args: string[], env: Record<string, string>): Promise<Ran> {
-  const child = spawn(process.execPath, ['--import', 'tsx', BIN, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  // 'close', not 'exit': the output is complete only once the pipes are closed.
-  const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  return { status, stdout, stderr };
-}
 
 /** Entries as a CSV or YAML file reads them, an empty note as none (as the hub stores them). */
 const entriesOf = (rows: readonly { ours: unknown; theirs: unknown; note?: unknown }[]) =>

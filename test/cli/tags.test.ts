@@ -14,26 +14,10 @@ import {
 } from '../helpers/hub.ts';
 import { exited } from '../helpers/processes.ts';
 import { waitFor } from '../helpers/services.ts';
+import { runCli as run } from '../helpers/cli.ts';
 
 const BIN = path.resolve('src/cli/bin.ts');
 
-/** Run the CLI without blocking this process, which serves the hub it talks to. */
-async function run(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', BIN, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  // 'close', not 'exit': the output is complete only once the pipes are closed.
-  const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  return { status, stdout, stderr };
-}
 const YAML = `${PLANT_YAML}
 connections: [{ id: line-mqtt, type: mqtt }]
 bindings:
