@@ -181,6 +181,36 @@ export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
       });
     }
   });
+  // The simulator's totalisers: each names a material the hub knows and units that exist.
+  const unitPaths = sites.flatMap((s) =>
+    list(s.areas).flatMap((a) =>
+      list(a.lines).flatMap((l) => list(l.units).map((u) => [s.id, a.id, l.id, u.id].join('/'))),
+    ),
+  );
+  connections.forEach((c, i) => {
+    if (c.type !== 'simulator') return;
+    const mapped = list(cfg.bindings).some(
+      (b) => b.connection === c.publishTo && b.materialSystem !== undefined,
+    );
+    list(c.consumption).forEach((entry, ci) => {
+      const path = ['connections', i, 'consumption', ci];
+      if (typeof entry.material === 'string' && !mapped && !materialIds.has(entry.material)) {
+        issues.push({
+          path: [...path, 'material'],
+          message: `no material "${entry.material}" in materials (every reading would be quarantined)`,
+        });
+      }
+      if (
+        typeof entry.unit === 'string' &&
+        !unitPaths.some((p) => p === entry.unit || p.endsWith(`/${String(entry.unit)}`))
+      ) {
+        issues.push({
+          path: [...path, 'unit'],
+          message: `no work unit "${entry.unit}" (a unit id, or the end of its path like "line1/filler")`,
+        });
+      }
+    });
+  });
   list(cfg.bindings).forEach((b, i) => {
     if (typeof b.connection !== 'string') return;
     const c = byId.get(b.connection);

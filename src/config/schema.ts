@@ -198,7 +198,9 @@ const payloadSchema = z
     format: z
       .enum(['auto', 'json', 'number', 'string'])
       .default('auto')
-      .describe('auto: JSON when it parses, else a number, else the text.'),
+      .describe(
+        'auto: JSON when it parses, else a number, else the text — but a binding that reads fields (valuePath, timestampPath, reasonPath, materialPath) needs JSON, and anything else is quarantined.',
+      ),
     valuePath: z
       .string()
       .optional()

@@ -6,7 +6,14 @@
 import { authorize, type Principal } from '../compliance/roles.ts';
 import type { IdentityService } from '../compliance/identity.ts';
 import { MwError } from '../errors.ts';
-import { ReasonTree, STOP_STATES, stopsOf, type Reason, type Stop } from '../model/index.ts';
+import {
+  isPlannedStop,
+  ReasonTree,
+  STOP_STATES,
+  stopsOf,
+  type Reason,
+  type Stop,
+} from '../model/index.ts';
 import type { JournalEvent } from '../model/index.ts';
 import type { Store } from '../store/types.ts';
 
@@ -218,8 +225,9 @@ export async function downtimeSummary(
         const category = s.reason?.category ?? 'unclassified';
         byCategory[category] = (byCategory[category] ?? 0) + ms;
         if (s.reason === null) unclassifiedMs += ms;
-        // Unclassified downtime counts as unplanned until someone classifies it.
-        if (s.reason?.planned === true) plannedMs += ms;
+        // Unclassified downtime counts as unplanned until someone classifies it, unless its
+        // state is planned by itself (a changeover).
+        if (isPlannedStop(s.state, s.reason)) plannedMs += ms;
         else unplannedMs += ms;
       }
     }

@@ -80,6 +80,14 @@ export function decodePayload(payload: Buffer, spec: PayloadSpec): DecodedPayloa
     }
   }
   if (!isJson) {
+    // A binding that reads fields of the payload expects JSON: plain text is not that value.
+    const path = spec.valuePath ?? spec.timestampPath ?? spec.reasonPath ?? spec.materialPath;
+    if (spec.format === 'auto' && path !== undefined) {
+      throw new MwError('MW_ERR_INGEST_PAYLOAD_INVALID', {
+        format: 'JSON',
+        reason: `the binding reads "${path}" from a JSON payload, got ${describe(text)}`,
+      });
+    }
     if (spec.format === 'string') return { value: text, sourceTs: undefined, reason: undefined };
     const trimmed = text.trim();
     const n = Number(trimmed);

@@ -1,9 +1,10 @@
 /**
  * Downtime and its reasons (issue #5). A site has a reason tree — planned or unplanned →
  * category → reason — into which PLC stop codes map. A stop is a period of a unit in `down`,
- * `unknown`, `starved` or `blocked`, from the state change that began it to the next one; its
- * reason is the one a person assigned, else the one its PLC code maps to, else none
- * (unclassified, which counts as unplanned downtime until someone classifies it). Pure.
+ * `unknown`, `starved`, `blocked`, `planned-stop` or `changeover`, from the state change that
+ * began it to the next one; its reason is the one a person assigned, else the one its PLC code
+ * maps to, else none (unclassified). An unclassified stop counts as planned when its state says
+ * so (`planned-stop`, `changeover`), else as unplanned downtime until someone classifies it. Pure.
  */
 import type { JournalEvent } from './events.ts';
 import type { EquipmentState } from './state.ts';
@@ -41,7 +42,22 @@ export class ReasonTree {
   }
 }
 
-export const STOP_STATES: readonly EquipmentState[] = ['down', 'unknown', 'starved', 'blocked'];
+export const STOP_STATES: readonly EquipmentState[] = [
+  'down',
+  'unknown',
+  'starved',
+  'blocked',
+  'planned-stop',
+  'changeover',
+];
+
+/** Stop states that are planned by themselves, whatever their reason code. */
+export const PLANNED_STATES: readonly EquipmentState[] = ['planned-stop', 'changeover'];
+
+/** Whether a stop is planned: its reason says so, or (without a reason) its state. */
+export function isPlannedStop(state: EquipmentState, reason: Reason | null): boolean {
+  return reason === null ? PLANNED_STATES.includes(state) : reason.planned;
+}
 
 export interface Stop {
   /** Journal seq of the state change that began the stop: the stop's id. */

@@ -122,7 +122,9 @@ materials:
   - { id: PET, uom: KGM, conversions: ['1 H87 = 0.028 KGX', '2 KGM = 3 GRM'] }
   - { id: PET, uom: KILO }
   - { id: CAP, uom: H87, conversions: ['1 H87 = 0.002 KGM', '1 H87 = 0.003 KGM'] }
-connections: [{ id: plc, type: mqtt }]
+connections:
+  - { id: plc, type: mqtt }
+  - { id: sim, type: simulator, publishTo: plc, consumption: [{ unit: line1/mixer, material: SUGAR }, { unit: filler, material: CAP }] }
 bindings:
   - { connection: plc, topic: 'a/{unit}/m', meaning: consumption, counterMode: pulse }
   - { connection: plc, topic: 'a/{unit}/n', meaning: consumption, material: SUGAR }
@@ -141,6 +143,9 @@ bindings:
     assert.match(text, /materials\[1\]\.id.*duplicate material id "PET"/);
     assert.match(text, /materials\[1\]\.uom.*unknown unit "KILO"/);
     assert.match(text, /materials\[2\]\.conversions \(line.*material CAP/);
+    assert.match(text, /connections\[1\]\.consumption\[0\]\.material.*no material "SUGAR"/);
+    assert.match(text, /connections\[1\]\.consumption\[0\]\.unit.*no work unit "line1\/mixer"/);
+    assert.doesNotMatch(text, /consumption\[1\]/);
     assert.match(text, /bindings\[0\]\.counterMode.*consumption is absolute or increment/);
     assert.match(text, /bindings\[0\]\.material.*needs a material/);
     assert.match(text, /bindings\[1\]\.material.*no material "SUGAR" in materials/);

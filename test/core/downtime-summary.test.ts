@@ -51,6 +51,8 @@ describe('downtime side by side', () => {
     await state('lyon', 'running', null, 8);
     await state('lyon', 'down', 'X', 20); // unclassified, 2 min
     await state('lyon', 'running', null, 22);
+    await state('lyon', 'changeover', null, 30); // planned by its state, 6 min
+    await state('lyon', 'running', null, 36);
   });
   after(async () => {
     await device?.endAsync();
@@ -82,10 +84,11 @@ describe('downtime side by side', () => {
     const min = 60_000;
     assert.deepEqual(bySite.hamburg?.byCategory, { mechanical: 5 * min, people: 10 * min });
     assert.deepEqual([bySite.hamburg?.plannedMs, bySite.hamburg?.unplannedMs], [10 * min, 5 * min]);
-    assert.deepEqual(bySite.lyon?.byCategory, { mechanical: 3 * min, unclassified: 2 * min });
+    assert.deepEqual(bySite.lyon?.byCategory, { mechanical: 3 * min, unclassified: 8 * min });
+    // A changeover without a reason is planned by its state; an unclassified down is unplanned.
     assert.deepEqual(
       [bySite.lyon?.plannedMs, bySite.lyon?.unplannedMs, bySite.lyon?.unclassifiedMs],
-      [0, 5 * min, 2 * min],
+      [6 * min, 5 * min, 8 * min],
     );
     assert.equal(bySite.lyon?.timeZone, 'Europe/Paris');
   });

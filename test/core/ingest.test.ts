@@ -156,7 +156,7 @@ for (const { name, store, skip } of stores)
     it('quarantines bad input with its reason and keeps ingesting', async () => {
       const before = await hub.store.countQuarantine();
       await pub('t/plant1/packaging/line1/filler/state', JSON.stringify({ v: 9 })); // not in the state map
-      await pub('t/plant1/packaging/line1/filler/good', '{"v": "many"'); // not JSON: auto reads it as text
+      await pub('t/plant1/packaging/line1/filler/good', '{"v": "many"'); // not JSON, yet the binding reads "v"
       await pub('t/plant1/packaging/line1/filler/good', JSON.stringify({ v: -4 })); // negative counter
       await pub('t/plant1/packaging/line1/filler/state', Buffer.alloc(500, 0x41)); // above maxPayloadBytes
       await pub('t/plant1/packaging/line1/nosuchunit/state', JSON.stringify({ v: 1 })); // unknown unit
@@ -178,7 +178,7 @@ for (const { name, store, skip } of stores)
       const codes = body.items.map((i) => i.code).reverse();
       assert.deepEqual(codes, [
         'MW_ERR_INGEST_UNMAPPED_STATE',
-        'MW_ERR_INGEST_VALUE_TYPE',
+        'MW_ERR_INGEST_PAYLOAD_INVALID',
         'MW_ERR_INGEST_VALUE_TYPE',
         'MW_ERR_INGEST_PAYLOAD_TOO_LARGE',
         'MW_ERR_INGEST_UNKNOWN_EQUIPMENT',
@@ -192,7 +192,9 @@ for (const { name, store, skip } of stores)
         negative?.message ?? '',
         /bindings\[1\] \(good counter\) value: expected a non-negative integer/,
       );
-      assert.equal(body.countsByConnection['line-mqtt']?.byCode.MW_ERR_INGEST_VALUE_TYPE, 2);
+      const notJson = body.items.find((i) => i.code === 'MW_ERR_INGEST_PAYLOAD_INVALID');
+      assert.match(notJson?.message ?? '', /the binding reads "v" from a JSON payload/);
+      assert.equal(body.countsByConnection['line-mqtt']?.byCode.MW_ERR_INGEST_VALUE_TYPE, 1);
       assert.ok((body.countsByConnection['line-mqtt']?.quarantined ?? 0) >= 6);
 
       // Bad input changed no record: no audit row for it.
