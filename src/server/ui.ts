@@ -194,9 +194,10 @@ function duration(ms) {
 /** A tag value as \`millwright explain\` prints it: strings quoted. */
 const value = (v) => (typeof v === 'string' ? JSON.stringify(v) : String(v));
 
+/** The login form; the refresh stops until a login. A message replaces the one shown, if given. */
 function showLogin(message) {
   $('login').hidden = false; $('view').hidden = true; $('who').hidden = true; $('panel').hidden = true;
-  $('error').textContent = message ?? '';
+  if (message !== undefined) $('error').textContent = message;
   if (timer !== null) { clearInterval(timer); timer = null; }
 }
 async function problem(res) {
@@ -412,7 +413,8 @@ async function refresh() {
     ]);
     $('meta').textContent = 'store ' + health.store.kind + ' · ' + health.status + ' · ' +
       health.ingest.committedSamples + ' samples committed · updated ' + new Date().toLocaleTimeString();
-    if (eqRes.status === 401 || eqRes.status === 503 || eqRes.status === 403) return showLogin(eqRes.status === 401 ? '' : await problem(eqRes));
+    // Not logged in: the form, keeping what it says (a refused login's reason stays readable).
+    if (eqRes.status === 401 || eqRes.status === 503 || eqRes.status === 403) return showLogin(eqRes.status === 401 ? undefined : await problem(eqRes));
     const eq = await eqRes.json();
     renderUnits(eq.items);
     $('view').hidden = false; $('login').hidden = true;
@@ -434,7 +436,8 @@ async function start() {
   selected = unitFromHash();
   $('binding-rows').replaceChildren(); $('stop-rows').replaceChildren(); classifiedHere.clear();
   await refresh();
-  if (timer === null) timer = setInterval(refresh, 1000);
+  // Refresh every second while the view shows (not behind the login form).
+  if (timer === null && !$('view').hidden) timer = setInterval(refresh, 1000);
 }
 const post = (url, body) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 $('login').addEventListener('submit', async (ev) => {
