@@ -86,6 +86,7 @@ export const UI_HTML = `<!doctype html>
     <button id="panel-close" type="button">Close</button>
   </header>
   <p id="panel-tz" class="note"></p>
+  <p id="panel-materials"></p>
   <p id="panel-error" class="err" role="alert"></p>
   <div id="panel-body">
     <h3>Bindings <small>why the unit is in its state (as <code>millwright explain</code> prints it)</small></h3>
@@ -247,6 +248,9 @@ function renderHeader(unit) {
   setText($('panel-tz'), zone.site
     ? 'Times in ' + zone.id + ', the site’s time zone.'
     : 'Times in ' + zone.id + ', this browser’s time zone (the site has none).');
+  // Material used since the hub first saw each source, in the material's unit (exact decimals).
+  const used = (unit.materials ?? []).map((m) => m.material + ' ' + m.total + (m.uom === null ? '' : ' ' + m.uom));
+  setText($('panel-materials'), used.length === 0 ? '' : 'Material used: ' + used.join(' · '));
 }
 function renderBindings(body) {
   const rows = body.items.flatMap((b) => b.units.map((u) => ({ b, u })));

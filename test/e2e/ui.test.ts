@@ -99,6 +99,7 @@ describe('a unit’s panel in Chromium: its bindings and its stops', { skip }, (
       - { code: ELEC, name: Electrical fault, category: electrical }`,
     ) +
     `
+materials: [{ id: RESIN, uom: KGM, conversions: ['1 H87 = 0.5 KGM'] }]
 connections: [{ id: plc, type: mqtt }]
 bindings:
   - connection: plc
@@ -106,6 +107,12 @@ bindings:
     equipment: acme/plant1/packaging/{line}/{unit}
     meaning: state
     payload: { valuePath: s, reasonPath: r, timestampPath: ts }
+  - connection: plc
+    topic: 'plc/{line}/{unit}/resin'
+    equipment: acme/plant1/packaging/{line}/{unit}
+    meaning: consumption
+    material: RESIN
+    uom: H87
 `;
   // Whole minutes an hour ago, so the times shown are known to the second.
   const T0 = Math.floor(Date.now() / 60_000) * 60_000 - 60 * 60_000;
@@ -144,6 +151,9 @@ bindings:
     await state('down', '17', 10); // JAM through the reason tree
     await state('running', null, 14);
     await state('down', '99', 30); // a code the tree does not know: unclassified, still down
+    // A totaliser in pieces: 150 − 100 = 50 pieces of resin, booked as 25 KGM.
+    for (const n of [100, 150])
+      await device.publishAsync('plc/line1/filler/resin', String(n), { qos: 1 });
     browser = await launch();
   });
   after(async () => {
@@ -180,6 +190,10 @@ bindings:
       await panel.locator('#panel-state', { hasText: 'down' }).waitFor();
       assert.equal(await panel.locator('#panel-reason').innerText(), '(99)');
       assert.match(await panel.locator('#panel-tz').innerText(), /Europe\/Berlin, the site’s/);
+      assert.equal(
+        await panel.locator('#panel-materials').innerText(),
+        'Material used: RESIN 25 KGM',
+      );
 
       // Bindings: the reading and the state it derived, in explain's words.
       const binding = page.locator('#binding-rows tr[data-key="0"]');
