@@ -66,6 +66,11 @@ export const errorDefinitions = {
     message: 'store {store}: commit of a batch of {count} item(s) failed: {reason}',
     fix: 'The batch was not acknowledged to its sources, which will deliver it again. Check the store health.',
   },
+  MW_ERR_STORE_REJECTED: {
+    status: 500,
+    message: 'store {store} refused this input (alone, {attempts} times): {reason}',
+    fix: 'The rest of its batch was stored; this one input was set aside so it cannot hold up the others. Read the reason and the payload, fix the cause (often a value the database cannot hold), then replay it: POST /api/v1/quarantine/{id}/replay.',
+  },
   MW_ERR_STORE_CONFLICT: {
     status: 409,
     message: '{entity} was changed meanwhile (read version {expected}, now {found})',

@@ -21,6 +21,9 @@ export interface DecodedPayload {
   readonly material?: string | undefined;
 }
 
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
 function at(obj: unknown, dotPath: string): unknown {
   let cur: unknown = obj;
   for (const key of dotPath.split('.')) {
@@ -123,6 +126,22 @@ export function decodePayload(payload: Buffer, spec: PayloadSpec): DecodedPayloa
       expected: 'a reason code (string or number)',
       actual: describe(reasonRaw),
     });
+  }
+  // Codes become keys and database text: no control characters (PostgreSQL cannot hold U+0000).
+  for (const [raw, field] of [
+    [reasonRaw, spec.reasonPath],
+    [
+      spec.materialPath === undefined ? undefined : at(parsed, spec.materialPath),
+      spec.materialPath,
+    ],
+  ] as const) {
+    if (typeof raw === 'string' && CONTROL.test(raw)) {
+      throw new MwError('MW_ERR_INGEST_VALUE_TYPE', {
+        field: field ?? 'code',
+        expected: 'a code without control characters',
+        actual: describe(raw),
+      });
+    }
   }
   const materialRaw = spec.materialPath === undefined ? undefined : at(parsed, spec.materialPath);
   if (

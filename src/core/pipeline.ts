@@ -41,7 +41,14 @@ import { readDecimal, STOP_STATES } from '../model/index.ts';
 import { Decimal } from 'decimal.js';
 import { decodePayload } from './payload.ts';
 import { BAD_QUALITY_REASON, type ConsumptionReading, type EquipmentRuntime } from './runtime.ts';
-import { storeIsAway, type Spool, type SpoolItem, type SpoolStats } from './spool.ts';
+import {
+  encodeSpoolItem,
+  storeIsAway,
+  type Spool,
+  type SpoolEntry,
+  type SpoolItem,
+  type SpoolStats,
+} from './spool.ts';
 
 export interface RawMessage {
   readonly connectionId: string;
@@ -139,6 +146,8 @@ export interface PipelineStats {
   readonly lastCommitError: string | null;
   /** When the last failed commit happened (UTC epoch ms), or null. */
   readonly lastCommitErrorTs: number | null;
+  /** Inputs the store refused even as a quarantine entry (logged whole, then removed). */
+  readonly dropped: number;
   readonly connections: Readonly<Record<string, ConnectionIngestStats>>;
   /** `spooling` while the store is away and input goes to the local spool. */
   readonly mode: 'direct' | 'spooling';
@@ -244,6 +253,8 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     lastCommitTs: null as number | null,
     lastCommitError: null as string | null,
     lastCommitErrorTs: null as number | null,
+    /** Inputs the store refused even as a quarantine entry: logged whole, then removed. */
+    dropped: 0,
   };
   private readonly perConnection = new Map<string, ConnectionIngestStats>();
   private mode: 'direct' | 'spooling' = 'direct';
@@ -256,6 +267,14 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
   /** The batch processing writes into: the open batch, or a replayed one. */
   private target: OpenBatch | null = null;
   private replaying: Promise<void> | null = null;
+  /**
+   * Spool entries to replay one at a time: after the store refused a batch for a reason other
+   * than being away, to find the input it refuses and set that one aside (quarantine) so it
+   * cannot hold up the rest.
+   */
+  private isolate = 0;
+  /** Spool entries already counted in the connection figures by an earlier replay attempt. */
+  private readonly countedEntries = new Set<number>();
   private readonly spaceWaiters: (() => void)[] = [];
   private readonly stopReplay = new AbortController();
   /** What each binding last read and derived, per unit: the engineer's view (GET /api/v1/bindings). */
@@ -380,10 +399,12 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     let failures = 0;
     // Let the failed commit's bookkeeping (and any commit in flight) finish first.
     if (this.committing !== null) await this.committing.catch(() => undefined);
+    let refusals = 0;
     while (!this.stopReplay.signal.aborted) {
-      const entries = spool.peek(this.options.batchMaxSize);
+      const entries = spool.peek(this.isolate > 0 ? 1 : this.options.batchMaxSize);
       if (entries.length === 0) {
         this.mode = 'direct';
+        this.isolate = 0;
         this.logger.info('spool replayed; committing directly again');
         this.wakeSpaceWaiters();
         return;
@@ -392,7 +413,9 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       this.target = batch;
       try {
         for (const e of entries) {
-          this.countInputs = e.item.counted !== true;
+          // Counted once in the connection figures, however often a replay is tried.
+          this.countInputs = e.item.counted !== true && !this.countedEntries.has(e.id);
+          this.countedEntries.add(e.id);
           this.processItem(e.item);
         }
       } finally {
@@ -404,10 +427,33 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
         const journal = await this.store.commit(ingest);
         this.committedOk(ingest, journal);
         spool.removeThrough(entries.at(-1)!.id);
+        for (const e of entries) this.countedEntries.delete(e.id);
         failures = 0;
+        refusals = 0;
+        this.isolate = Math.max(0, this.isolate - entries.length);
         this.wakeSpaceWaiters();
       } catch (err) {
         this.runtime.reset([...this.committedUnits.values()]);
+        this.stats.commitErrors++;
+        this.stats.lastCommitError = (err as Error).message;
+        this.stats.lastCommitErrorTs = Date.now();
+        if (!storeIsAway(err)) {
+          // The store refuses the batch itself: replay its entries one at a time, and set aside
+          // an entry it refuses on its own (after a few tries: the cause may pass).
+          if (entries.length > 1) {
+            this.isolate = Math.max(this.isolate, entries.length);
+            this.logger.warn(
+              { err, entries: entries.length },
+              'the store refused a batch; replaying its inputs one at a time to find the one it refuses',
+            );
+            continue;
+          }
+          if (++refusals >= POISON_ATTEMPTS) {
+            await this.setAside(entries[0]!, err, refusals);
+            refusals = 0;
+            continue;
+          }
+        }
         const delay = backoffDelay(REPLAY_BACKOFF, failures++);
         if (failures === 1 || failures % 20 === 0) {
           this.logger.warn(
@@ -417,9 +463,6 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
               : 'replaying the spool failed; retrying',
           );
         }
-        this.stats.commitErrors++;
-        this.stats.lastCommitError = (err as Error).message;
-        this.stats.lastCommitErrorTs = Date.now();
         await new Promise<void>((resolve) => {
           const signal = this.stopReplay.signal;
           const onAbort = (): void => {
@@ -438,6 +481,63 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
 
   private wakeSpaceWaiters(): void {
     for (const w of this.spaceWaiters.splice(0)) w();
+  }
+
+  /**
+   * An input the store refuses on its own goes to the quarantine (MW_ERR_STORE_REJECTED, with
+   * the store's reason), so it cannot hold up the input after it; it can be replayed once the
+   * cause is fixed. Should even that row be refused, the input is logged whole and counted
+   * (`dropped`), never left to stall the spool.
+   */
+  private async setAside(entry: SpoolEntry, err: unknown, attempts: number): Promise<void> {
+    const item = entry.item;
+    const e = new MwError('MW_ERR_STORE_REJECTED', {
+      store: this.store.kind,
+      attempts,
+      reason: (err as Error).message,
+    });
+    const source = item.kind === 'message' ? item.message.topic : item.sample.tag;
+    const connectionId =
+      item.kind === 'message' ? item.message.connectionId : item.sample.connectionId;
+    const bytes = inputPayload(item);
+    const quarantine: QuarantineEntry = {
+      connectionId,
+      // Text the store could not hold (PostgreSQL refuses U+0000) must not refuse this row too.
+      source: source.replaceAll('\u0000', '\ufffd'),
+      receivedTs: item.kind === 'message' ? item.message.receivedTs : item.sample.receivedTs,
+      code: e.code,
+      message: e.message.replaceAll('\u0000', '\ufffd'),
+      payload: bytes.subarray(0, this.options.quarantinePayloadBytes),
+      payloadBytes: bytes.length,
+    };
+    const stats = this.connectionStats(connectionId);
+    try {
+      await this.store.commit({
+        samples: [],
+        events: [],
+        units: [],
+        quarantine: [quarantine],
+        audit: [],
+      });
+      stats.accepted--;
+      stats.quarantined++;
+      stats.quarantinedByCode[e.code] = (stats.quarantinedByCode[e.code] ?? 0) + 1;
+      this.logger.error(
+        { err, source, connection: connectionId },
+        'the store refused an input; it is in the quarantine',
+      );
+    } catch (again) {
+      if (storeIsAway(again)) return; // the replay loop waits for the store and tries again
+      this.stats.dropped++;
+      this.logger.error(
+        { err, again, connection: connectionId, source, input: encodeSpoolItem(item) },
+        'the store refused an input and its quarantine entry; the input is logged here whole and removed from the spool',
+      );
+    }
+    (this.spool as Spool).removeThrough(entry.id);
+    this.countedEntries.delete(entry.id);
+    this.isolate = Math.max(0, this.isolate - 1);
+    this.wakeSpaceWaiters();
   }
 
   private toIngest(batch: OpenBatch): IngestBatch {
@@ -548,14 +648,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
 
   /** The same for a sample a connector decoded itself. */
   private processSample(sample: SampleInput): void {
-    const payload = (): Buffer =>
-      Buffer.from(
-        JSON.stringify({
-          value: sample.value,
-          quality: sample.quality,
-          status: sample.status ?? null,
-        }),
-      );
+    const payload = (): Buffer => inputPayload({ kind: 'sample', sample });
     this.guarded(sample.connectionId, sample.tag, sample.receivedTs, payload, () => {
       this.addSample(this.resolve(sample.connectionId, sample.tag), NO_EXTRAS, sample);
     });
@@ -925,16 +1018,21 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     this.open = new OpenBatch();
     // Back to the units as stored: the open batch was derived from the failed one too.
     this.runtime.reset([...this.committedUnits.values()]);
-    if (this.spool !== null && storeIsAway(err)) {
+    const away = storeIsAway(err);
+    if (this.spool !== null) {
       // Both batches, in arrival order, go to the spool, and so are acknowledged.
-      // Counted once already: replay must not count them again.
+      // Counted once already: replay must not count them again. When the store is there but
+      // refused the batch itself, replay takes the inputs one at a time (see `isolate`).
       const items = [...batch.inputs, ...open.inputs].map((i) => ({ ...i, counted: true }));
       const spooled = this.spool.append(items);
+      if (spooled && !away) this.isolate += items.length;
       this.logger.error(
         { err, spooled: spooled ? items.length : 0, spool: this.spool.stats().location },
-        spooled
-          ? 'the store is away; input goes to the local spool until it returns'
-          : 'the store is away and the spool is full; the sources will deliver again',
+        !away
+          ? 'the store refused a batch; its inputs are replayed one at a time to set aside the one it refuses'
+          : spooled
+            ? 'the store is away; input goes to the local spool until it returns'
+            : 'the store is away and the spool is full; the sources will deliver again',
       );
       for (const w of [...batch.waiters, ...open.waiters]) {
         if (spooled) w.resolve();
@@ -952,6 +1050,18 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     let room = this.options.queueMax - this.queued;
     while (room-- > 0 && this.drainWaiters.length > 0) this.drainWaiters.shift()?.();
   }
+}
+
+/** Tries of one input alone before the store's refusal is taken as final. */
+const POISON_ATTEMPTS = 3;
+
+/** The bytes of an input as the quarantine keeps them (a decoded sample as JSON). */
+function inputPayload(item: SpoolItem): Buffer {
+  if (item.kind === 'message') return item.message.payload;
+  const s = item.sample;
+  return Buffer.from(
+    JSON.stringify({ value: s.value, quality: s.quality, status: s.status ?? null }),
+  );
 }
 
 /** 21 CFR 11.10(e): who (the connection the device spoke through), when, what, old → new. */

@@ -80,6 +80,13 @@ export function buildMetrics(hub: HubView): { contentType: string; scrape(): Pro
     [],
     () => [[{}, hub.pipeline.snapshot().committedEvents]],
   );
+  mirroredCounter(
+    registry,
+    'millwright_inputs_dropped_total',
+    'Inputs the store refused even as a quarantine entry (each logged whole at error level).',
+    [],
+    () => [[{}, hub.pipeline.snapshot().dropped]],
+  );
   mirroredCounter(registry, 'millwright_commit_errors_total', 'Failed store commits.', [], () => [
     [{}, hub.pipeline.snapshot().commitErrors],
   ]);

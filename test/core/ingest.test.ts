@@ -215,6 +215,25 @@ for (const { name, store, skip } of stores)
       assert.deepEqual([verify.ok, verify.count], [true, 2 + adminRows]);
     });
 
+    it('quarantines a reason code with a control character, which PostgreSQL cannot hold', async () => {
+      const stateBefore = hub.runtime.get(FILLER)?.status;
+      await pub(
+        't/plant1/packaging/line1/filler/state',
+        JSON.stringify({ v: 3, reason: 'JA\u0000M', ts: T0 + 20_000 }),
+      );
+      const res = await fetch(`${hub.url}/api/v1/quarantine?limit=1`, auth);
+      const [q] = ((await res.json()) as { items: { code: string; message: string }[] }).items;
+      assert.equal(q?.code, 'MW_ERR_INGEST_VALUE_TYPE');
+      assert.match(q?.message ?? '', /reason: expected a code without control characters/);
+      assert.deepEqual(hub.runtime.get(FILLER)?.status, stateBefore);
+      // The store took it, and the next reading: nothing is held up.
+      await pub(
+        't/plant1/packaging/line1/filler/state',
+        JSON.stringify({ v: 3, reason: 'JAM', ts: T0 + 21_000 }),
+      );
+      assert.equal(hub.runtime.get(FILLER)?.status.reasonCode, 'JAM');
+    });
+
     it('pages the quarantine newest first with a cursor', async () => {
       const first = (await (await fetch(`${hub.url}/api/v1/quarantine?limit=2`, auth)).json()) as {
         items: { id: number }[];
