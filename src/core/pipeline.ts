@@ -9,38 +9,23 @@
  * `batchLingerMs`), so latency stays low at low rates and batches grow with the load.
  */
 import { EventEmitter } from 'node:events';
-import type { AuditEntry } from '../compliance/audit.ts';
 import type { Logger } from 'pino';
 import { isMwError, MwError, type ErrorCode } from '../errors.ts';
 import {
-  isEquipmentState,
+  STOP_STATES,
   type DomainEvent,
-  type EquipmentState,
   type JournalEvent,
   type Quality,
-  type StateChangedEvent,
   type TagValue,
 } from '../model/index.ts';
-import type {
-  IngestBatch,
-  QuarantineEntry,
-  SampleRecord,
-  Store,
-  UnitProjection,
-} from '../store/types.ts';
+import type { IngestBatch, QuarantineEntry, Store, UnitProjection } from '../store/types.ts';
 import { backoffDelay, type BackoffPolicy } from './backoff.ts';
-import {
-  fillTemplate,
-  type BindingTable,
-  type CompiledBinding,
-  type Resolution,
-} from './bindings.ts';
-import { noTable } from './mapping.ts';
+import type { BindingTable, Resolution } from './bindings.ts';
 import type { MaterialCatalog } from './materials.ts';
-import { readDecimal, STOP_STATES } from '../model/index.ts';
-import { Decimal } from 'decimal.js';
+import { OpenBatch } from './open-batch.ts';
 import { decodePayload } from './payload.ts';
-import { BAD_QUALITY_REASON, type ConsumptionReading, type EquipmentRuntime } from './runtime.ts';
+import { consumptionReading, stateChangeAudit, toState } from './readings.ts';
+import { BAD_QUALITY_REASON, type EquipmentRuntime } from './runtime.ts';
 import {
   encodeSpoolItem,
   storeIsAway,
@@ -166,73 +151,6 @@ export const REPLAY_BACKOFF: BackoffPolicy = {
   factor: 2,
   jitter: 0.2,
 };
-
-interface Waiter {
-  resolve(): void;
-  reject(err: unknown): void;
-}
-
-class OpenBatch {
-  readonly samples: SampleRecord[] = [];
-  readonly events: DomainEvent[] = [];
-  readonly quarantine: QuarantineEntry[] = [];
-  readonly audit: AuditEntry[] = [];
-  readonly waiters: Waiter[] = [];
-  /** The input as it arrived, one per waiter: what goes to the spool if the store is away. */
-  readonly inputs: SpoolItem[] = [];
-  /** Index in `events` of the plain `counted` event per unit and counter, for merging. */
-  private readonly countedAt = new Map<string, number>();
-
-  /**
-   * Add an event. Plain counts of the same unit and counter within one batch (a few
-   * milliseconds) merge into one `counted` event over that interval: the journal keeps every
-   * piece, the raw samples keep every reading, and a fast counter does not cost a journal row per
-   * reading. Consumption of one material merges the same way (exact decimal sum). Rollovers and
-   * resets stay events of their own.
-   */
-  addEvent(event: DomainEvent): void {
-    if ((event.type !== 'counted' && event.type !== 'consumed') || event.data.anomaly !== null) {
-      this.events.push(event);
-      return;
-    }
-    const key =
-      event.type === 'counted'
-        ? `${event.equipmentId}\u0000${event.data.counter}`
-        : `${event.equipmentId}\u0000consumed\u0000${event.data.material}`;
-    const at = this.countedAt.get(key);
-    const previous = at === undefined ? undefined : this.events[at];
-    if (previous?.type === 'counted' && event.type === 'counted') {
-      this.events[at as number] = {
-        ...previous,
-        ts: event.ts,
-        data: { ...event.data, delta: previous.data.delta + event.data.delta },
-      };
-      return;
-    }
-    if (previous?.type === 'consumed' && event.type === 'consumed') {
-      this.events[at as number] = {
-        ...previous,
-        ts: event.ts,
-        data: {
-          ...event.data,
-          quantity: new Decimal(previous.data.quantity).plus(event.data.quantity).toFixed(),
-        },
-      };
-      return;
-    }
-    this.countedAt.set(key, this.events.length);
-    this.events.push(event);
-  }
-
-  get size(): number {
-    return this.waiters.length;
-  }
-
-  /** Something to commit: inputs, or events the hub derived by itself. */
-  get pending(): boolean {
-    return this.waiters.length > 0 || this.events.length > 0;
-  }
-}
 
 export interface PipelineEvents {
   committed: [events: JournalEvent[], batch: IngestBatch];
@@ -880,7 +798,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
     if (binding.meaning.kind === 'consumption') {
       const consumed = this.runtime.applyConsumption(
         equipmentId,
-        this.consumptionReading(resolution, value, extras),
+        consumptionReading(resolution, value, extras.material, this.options),
         ts,
       );
       return consumed === null ? [] : [consumed];
@@ -920,47 +838,6 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       );
     stats.unmappedReasonCodes.push(code);
     if (stats.unmappedReasonCodes.length > 20) stats.unmappedReasonCodes.shift();
-  }
-
-  /**
-   * A consumption reading resolved: the device's material code (payload or topic) mapped to the
-   * hub's through the binding's system, the material looked up, the quantity read as an exact
-   * decimal and its conversion to the material's unit found. Each step that fails throws the
-   * error that quarantines the input: unknown code, unknown material, impossible conversion.
-   */
-  private consumptionReading(
-    resolution: Resolution,
-    value: TagValue,
-    extras: Extras,
-  ): ConsumptionReading {
-    const { binding } = resolution;
-    const code = extras.material ?? fillTemplate(binding.material ?? '', resolution.captures);
-    const id =
-      binding.materialSystem === undefined
-        ? code
-        : (this.options.toOurs ?? noMapping)(binding.materialSystem, 'material', code);
-    const material = this.options.materials?.get(id);
-    if (material === undefined)
-      throw new MwError('MW_ERR_INGEST_UNKNOWN_MATERIAL', { index: binding.index, material: id });
-    const raw = readDecimal(value);
-    if (raw === null) {
-      throw new MwError('MW_ERR_INGEST_VALUE_TYPE', {
-        field: `bindings[${binding.index}] (consumption of ${id}) value`,
-        expected: 'a non-negative decimal number',
-        actual: JSON.stringify(value),
-      });
-    }
-    const rawUom = binding.uom ?? material.uom;
-    return {
-      material: id,
-      raw,
-      rawUom,
-      uom: material.uom,
-      toUom: (this.options.materials as MaterialCatalog).converter(material, rawUom),
-      mode: binding.counterMode === 'increment' ? 'increment' : 'absolute',
-      rolloverAt:
-        binding.rolloverAt === undefined ? undefined : new Decimal(String(binding.rolloverAt)),
-    };
   }
 
   private schedule(): void {
@@ -1062,42 +939,4 @@ function inputPayload(item: SpoolItem): Buffer {
   return Buffer.from(
     JSON.stringify({ value: s.value, quality: s.quality, status: s.status ?? null }),
   );
-}
-
-/** 21 CFR 11.10(e): who (the connection the device spoke through), when, what, old → new. */
-function stateChangeAudit(actor: string, event: StateChangedEvent): AuditEntry {
-  const d = event.data;
-  return {
-    at: Date.now(),
-    actor,
-    action: 'update',
-    entityType: 'equipment-state',
-    entityId: event.equipmentId,
-    changes: {
-      state: { old: d.previousState, new: d.state },
-      ...(d.previousReasonCode === d.reasonCode
-        ? {}
-        : { reasonCode: { old: d.previousReasonCode, new: d.reasonCode } }),
-    },
-    reason: null,
-  };
-}
-
-function noMapping(system: string, kind: 'material', theirs: string): never {
-  throw noTable(system, kind, 'theirs', theirs);
-}
-
-function toState(binding: CompiledBinding, value: TagValue): EquipmentState {
-  const key = String(value);
-  if (binding.stateMap !== undefined) {
-    const mapped = binding.stateMap[key];
-    if (mapped !== undefined) return mapped;
-    const n = typeof value === 'number' ? value : Number.NaN;
-    const range = binding.stateRanges.find((r) => Number.isInteger(n) && n >= r.low && n <= r.high);
-    if (range === undefined)
-      throw new MwError('MW_ERR_INGEST_UNMAPPED_STATE', { value: JSON.stringify(value) });
-    return range.state;
-  }
-  if (typeof value === 'string' && isEquipmentState(value)) return value;
-  throw new MwError('MW_ERR_INGEST_UNMAPPED_STATE', { value: JSON.stringify(value) });
 }
