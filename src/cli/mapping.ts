@@ -24,6 +24,7 @@ import {
   type HubAddress,
 } from './hub-client.ts';
 import { UsageError } from './prompt.ts';
+import { columns } from './columns.ts';
 
 export const MAPPING_FILE_FORMATS = ['csv', 'yaml', 'json'] as const;
 export type MappingFileFormat = (typeof MAPPING_FILE_FORMATS)[number];
@@ -92,13 +93,7 @@ export function renderTables(tables: readonly TableSummary[]): string {
     String(t.version),
     t.updatedAt,
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  return [fmt(header), ...lines.map(fmt), `${tables.length} table(s)`].join('\n');
+  return [...columns(header, lines), `${tables.length} table(s)`].join('\n');
 }
 
 const tableUrl = (base: string, system: string, kind: string): string =>

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { baseUrl, getJson, hubToken } from './hub-client.ts';
 import { UsageError } from './prompt.ts';
+import { columns } from './columns.ts';
 
 interface TagRow {
   tag: string;
@@ -46,13 +47,7 @@ export function renderTags(
     ];
   });
   const header = ['CONNECTION', 'TAG', 'VALUE', 'QUALITY', 'AGE'];
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  return [fmt(header), ...lines.map(fmt), `${rows.length} tag(s)`].join('\n');
+  return [...columns(header, lines), `${rows.length} tag(s)`].join('\n');
 }
 
 export function registerTagsCommand(program: Command): void {
