@@ -138,6 +138,8 @@ export interface PipelineStats {
   readonly mode: 'direct' | 'spooling';
   /** The local spool's fill, or null when there is no spool. */
   readonly spool: SpoolStats | null;
+  /** Inputs held back because the spool is full (their sources wait, unacknowledged). */
+  readonly waitingForRoom: number;
 }
 
 export type IngestOutcome =
@@ -511,6 +513,7 @@ export class IngestPipeline extends EventEmitter<PipelineEvents> {
       connections: Object.fromEntries(this.perConnection),
       mode: this.mode,
       spool: this.spool?.stats() ?? null,
+      waitingForRoom: this.spaceWaiters.length,
     };
   }
 

@@ -224,8 +224,12 @@ export function registerRoutes(app: FastifyInstance, hub: HubView): void {
       connections.some((c) => c.status !== 'connected') ||
       commitFailing ||
       ingest.mode === 'spooling';
+    // The store away is `down` only when input cannot be taken: with room in the local spool
+    // the hub still accepts (and acknowledges) everything, so it is `degraded` (HTTP 200).
+    const spoolTakes = ingest.spool !== null && ingest.waitingForRoom === 0;
+    const down = storeError !== null && !spoolTakes;
     const body: z.infer<typeof healthView> = {
-      status: storeError !== null ? 'down' : degraded ? 'degraded' : 'ok',
+      status: down ? 'down' : degraded || storeError !== null ? 'degraded' : 'ok',
       version: VERSION,
       startedAt: new Date(hub.startedAt).toISOString(),
       store: {
@@ -255,7 +259,7 @@ export function registerRoutes(app: FastifyInstance, hub: HubView): void {
               },
       },
     };
-    return reply.status(storeError === null ? 200 : 503).send(body);
+    return reply.status(down ? 503 : 200).send(body);
   });
 
   app.get('/api/v1/equipment', { config: { access: 'equipment.read' } }, async () => ({

@@ -70,13 +70,14 @@ bindings:
     assert.ok((during.spool?.entries ?? 0) > 0, 'the spool holds the input');
     const res = await fetch(`${hub.url}/api/v1/health`);
     // The store is down, yet nothing is refused: the spool takes the input.
-    assert.equal(res.status, 503);
+    // Degraded, not down: the hub still takes (and acknowledges) every input.
+    assert.equal(res.status, 200);
     const health = (await res.json()) as {
       status: string;
       ingest: { mode: string; spool: { entries: number; fill: number } };
     };
     assert.equal(health.ingest.mode, 'spooling');
-    assert.equal(health.status, 'down');
+    assert.equal(health.status, 'degraded');
     assert.ok(health.ingest.spool.entries > 0 && health.ingest.spool.fill > 0);
 
     await proxy.restore();
@@ -124,6 +125,10 @@ bindings:
       { what: 'the spool to fill up', timeoutMs: 20_000 },
     );
     assert.ok(acked.length < 600, `some publishes wait for room (acked ${acked.length})`);
+    // Now input cannot be taken: down.
+    const full = await fetch(`${hub.url}/api/v1/health`);
+    assert.equal(full.status, 503);
+    assert.equal(((await full.json()) as { status: string }).status, 'down');
     await proxy.restore();
     await Promise.all(sends);
     await waitFor(() => hub.pipeline.snapshot().mode === 'direct', {
