@@ -27,7 +27,8 @@ const TAG = {
   big: 'plant1/packaging/line1/filler/big',
 };
 
-const yaml = (port: number): string => `${PLANT_YAML}
+/** The state tag is named by namespace URI (`nsu=`), the others by index. */
+const yaml = (port: number, uri: string): string => `${PLANT_YAML}
 connections:
   - id: plc1
     type: opcua
@@ -38,7 +39,7 @@ connections:
     reconnect: { initial: 200ms, max: 1s }
     tags:
       - { name: ${TAG.good}, nodeId: '${NODES.good}', samplingInterval: 50ms, queueSize: 10 }
-      - { name: ${TAG.state}, nodeId: '${NODES.state}' }
+      - { name: ${TAG.state}, nodeId: '${NODES.state.replace('ns=1;', `nsu=${uri};`)}' }
       - { name: ${TAG.setpoint}, nodeId: '${NODES.setpoint}', deadband: { type: absolute, value: 0.1 } }
       - { name: ${TAG.temperature}, nodeId: '${NODES.temperature}' }
       - { name: ${TAG.big}, nodeId: '${NODES.big}' }
@@ -60,6 +61,7 @@ describe('OPC UA connector against a node-opcua server', () => {
   let port: number;
   let peer: Peer;
   let hub: TestHub;
+  let uri: string;
   const memory: PeerMemory = { good: 0, state: 1, setpoint: 0 };
   const plc = (): ConnectorInstance => hub.connectors.find((c) => c.id === 'plc1')!;
   const samples = (tag: string) => hub.store.listSamples({ tag, limit: 100_000 });
@@ -68,7 +70,8 @@ describe('OPC UA connector against a node-opcua server', () => {
   before(async () => {
     port = await freePort();
     peer = await startPeer({ port, pkiDir: pki.dir }, memory);
-    hub = await startTestHub(testConfig(yaml(port)), { http: false });
+    uri = peer.server.engine.addressSpace!.getNamespaceArray()[1]!.namespaceUri;
+    hub = await startTestHub(testConfig(yaml(port, uri)), { http: false });
   });
   after(async () => {
     await hub?.dispose();
@@ -129,6 +132,22 @@ describe('OPC UA connector against a node-opcua server', () => {
     assert.equal(peer.variable('setpoint').readValue().value.value, 42.5);
     await plc().write!(TAG.setpoint, '43.25'); // text converted to Double
     assert.equal(memory.setpoint, 43.25);
+    // A NodeId by namespace URI, resolved against the server's NamespaceArray.
+    await plc().write!(`nsu=${uri};s=Line1.Filler.Setpoint`, 44);
+    assert.equal(memory.setpoint, 44);
+    await plc().write!(`nsu=${uri};s=Line1.Filler.Setpoint`, 43.25);
+    assert.equal(memory.setpoint, 43.25);
+    await assert.rejects(
+      plc().write!('nsu=urn:nowhere;s=Line1.Filler.Setpoint', 1),
+      (err: unknown) => {
+        assert.ok(isMwError(err));
+        assert.match(
+          err.message,
+          /namespace urn:nowhere of node .* is not on the server \(its namespaces: http:\/\/opcfoundation\.org\/UA\//,
+        );
+        return true;
+      },
+    );
     // The read-only counter: the server's StatusCode names the refusal.
     await assert.rejects(plc().write!(TAG.good, 1), (err: unknown) => {
       assert.ok(isMwError(err));

@@ -4,9 +4,13 @@ import { durationSchema, idSchema, reconnectSchema } from '../../config/common.t
 
 const ENDPOINT_RE = /^opc\.tcp:\/\/[^\s/:]+(:\d+)?(\/\S*)?$/;
 
-/** NodeId text per OPC UA Part 6 §5.3.1.10: an optional `ns=<index>;`, then i=, s=, g= or b=. */
+/**
+ * NodeId text per OPC UA Part 6 §5.3.1.10: an optional `ns=<index>;` or `nsu=<namespace URI>;`
+ * (the URI is looked up in the server's NamespaceArray at each connect, so it survives a server
+ * that renumbers its namespaces), then i=, s=, g= or b=.
+ */
 export const NODE_ID_RE =
-  /^(ns=\d+;)?(i=\d+|s=.+|g=[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|b=[A-Za-z0-9+/=]+)$/;
+  /^(ns=\d+;|nsu=[^;]+;)?(i=\d+|s=.+|g=[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|b=[A-Za-z0-9+/=]+)$/;
 
 /** A tag name: slash-separated levels that bindings match like MQTT topics. */
 const TAG_NAME_RE = /^[^/\s#+{}]+(\/[^/\s#+{}]+)*$/;
@@ -61,7 +65,8 @@ const tagSchema = z
     nodeId: z
       .string()
       .regex(NODE_ID_RE, {
-        error: 'expected an OPC UA NodeId like "ns=2;s=Line1.Filler.State" or "ns=3;i=1001"',
+        error:
+          'expected an OPC UA NodeId like "ns=2;s=Line1.Filler.State", "ns=3;i=1001" or "nsu=urn:acme:plc;s=Filler.State"',
       })
       .describe('NodeId of the variable on the server.')
       .meta({ examples: ['ns=2;s=Line1.Filler.State'] }),

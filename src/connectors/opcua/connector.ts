@@ -39,6 +39,7 @@ import type {
 import { withBackoff } from '../../core/backoff.ts';
 import { isMwError, MwError } from '../../errors.ts';
 import type { TagValue } from '../../model/index.ts';
+import { namespaceUriOf, withNamespaceIndex } from './node-ids.ts';
 import { NODE_ID_RE } from './config.ts';
 import { convertDataValue, tagValueToVariant } from './convert.ts';
 import { openCertificateManager, opcuaPkiDir } from './pki.ts';
@@ -86,6 +87,8 @@ export class OpcuaConnector implements ConnectorInstance {
   private lastLoggedError: string | null = null;
   private readonly tagsByName: ReadonlyMap<string, Tag>;
   /** Built-in DataType and array-ness of written variables, by NodeId. */
+  /** The server's NamespaceArray as of the current session (for `nsu=` NodeIds). */
+  private namespaces: string[] = [];
   private readonly writeTypes = new Map<string, { dataType: DataType; isArray: boolean }>();
 
   constructor(private readonly ctx: ConnectorContext<OpcuaConnectionConfig>) {
@@ -144,6 +147,7 @@ export class OpcuaConnector implements ConnectorInstance {
   private async connectOnce(signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
     this.status = 'connecting';
+    this.namespaces = [];
     const opened = await openSession(
       this.ctx.config,
       this.certificateManager as OPCUACertificateManager,
@@ -160,6 +164,9 @@ export class OpcuaConnector implements ConnectorInstance {
     this.session = opened.session;
     this.watchSession(opened.session);
     try {
+      // Tags named by namespace URI: the server's index of each, as of this session.
+      if (this.ctx.config.tags.some((t) => namespaceUriOf(t.nodeId) !== null))
+        this.namespaces = await opened.session.readNamespaceArray();
       this.subscriptions = this.planSubscriptions();
       for (const s of this.subscriptions) await this.createSubscription(s);
     } catch (err) {
@@ -316,7 +323,10 @@ export class OpcuaConnector implements ConnectorInstance {
               deadbandValue: first.deadband.value,
             });
       const group = await subscription.monitorItems(
-        tags.map((t) => ({ nodeId: t.nodeId, attributeId: AttributeIds.Value })),
+        tags.map((t) => ({
+          nodeId: withNamespaceIndex(t.nodeId, this.namespaces),
+          attributeId: AttributeIds.Value,
+        })),
         {
           samplingInterval: first.samplingInterval ?? s.publishingIntervalMs,
           queueSize: first.queueSize,
@@ -552,15 +562,21 @@ export class OpcuaConnector implements ConnectorInstance {
     const session = this.session;
     if (session === null || this.status !== 'connected')
       throw fail(`not connected (${this.status}${this.detail === null ? '' : `: ${this.detail}`})`);
+    let nodeId: string;
+    try {
+      if (namespaceUriOf(tag.nodeId) !== null && this.namespaces.length === 0)
+        this.namespaces = await session.readNamespaceArray();
+      nodeId = withNamespaceIndex(tag.nodeId, this.namespaces);
+    } catch (err) {
+      throw fail(oneLine(err), err);
+    }
     let type = this.writeTypes.get(tag.nodeId);
     if (type === undefined) {
       try {
-        const [rank] = await session.read([
-          { nodeId: tag.nodeId, attributeId: AttributeIds.ValueRank },
-        ]);
+        const [rank] = await session.read([{ nodeId, attributeId: AttributeIds.ValueRank }]);
         if (rank === undefined || !rank.statusCode.isGood())
           throw new Error(rank?.statusCode.name ?? 'no answer');
-        const dataType = await session.getBuiltInDataType(resolveNodeId(tag.nodeId));
+        const dataType = await session.getBuiltInDataType(resolveNodeId(nodeId));
         type = { dataType, isArray: Number(rank.value.value) >= 1 };
         this.writeTypes.set(tag.nodeId, type);
       } catch (err) {
@@ -576,7 +592,7 @@ export class OpcuaConnector implements ConnectorInstance {
     let statusCode;
     try {
       statusCode = await session.write({
-        nodeId: tag.nodeId,
+        nodeId,
         attributeId: AttributeIds.Value,
         value: { value: variant },
       });
