@@ -3,7 +3,7 @@
  * rejected/, issuers/): the application certificate is created there on first use, and server
  * certificates are trusted explicitly — an unknown one lands in `rejected/` and is refused.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { OPCUACertificateManager } from 'node-opcua';
 import { MwError } from '../../errors.ts';
@@ -54,6 +54,39 @@ export function rejectedFiles(pkiDir: string): string[] {
 }
 
 /**
+ * Remove from `rejected/` every certificate that is also trusted, and return their file names.
+ * node-opcua lets a rejection win over a trust, and a connection attempt racing an operator's
+ * `opcua trust` (the hub retries every few seconds) can write the certificate back into
+ * `rejected/` just after it was moved out: without this the trust would be silently undone.
+ * An explicit trust is the newer decision, so it wins.
+ */
+export function dropRejectedDuplicates(pkiDir: string): string[] {
+  const trustedDir = path.join(pkiDir, 'trusted', 'certs');
+  if (!existsSync(trustedDir)) return [];
+  const der = (file: string): string | null => {
+    try {
+      return readCertificate(file).toString('base64');
+    } catch {
+      return null; // not a certificate: not ours to judge
+    }
+  };
+  const trusted = new Set(
+    readdirSync(trustedDir)
+      .filter((f) => /\.(pem|der)$/i.test(f))
+      .map((f) => der(path.join(trustedDir, f))),
+  );
+  const dropped: string[] = [];
+  for (const file of rejectedFiles(pkiDir)) {
+    const d = der(file);
+    if (d !== null && trusted.has(d)) {
+      rmSync(file, { force: true });
+      dropped.push(path.basename(file));
+    }
+  }
+  return dropped;
+}
+
+/**
  * Trust server certificates: the given file(s), or every file of the `rejected` folder. A file
  * outside the PKI (a certificate handed over by the server's admin) is trusted the same way.
  * Returns the names of the files trusted.
@@ -84,5 +117,6 @@ export async function trustCertificates(
   } finally {
     await manager.dispose();
   }
+  dropRejectedDuplicates(pkiDir);
   return files.map((f) => path.basename(f));
 }

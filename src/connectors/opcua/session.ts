@@ -18,7 +18,12 @@ import {
 } from 'node-opcua';
 import type { OpcuaConnectionConfig } from '../../config/schema.ts';
 import { MwError } from '../../errors.ts';
-import { OPCUA_APPLICATION_NAME, readCertificate, rejectedFiles } from './pki.ts';
+import {
+  dropRejectedDuplicates,
+  OPCUA_APPLICATION_NAME,
+  readCertificate,
+  rejectedFiles,
+} from './pki.ts';
 
 type SecuritySettings = Pick<
   OpcuaConnectionConfig,
@@ -145,6 +150,8 @@ export async function checkServerCertificate(
       endpoint: settings.endpoint,
       reason: 'the endpoint has no server certificate',
     });
+  // A trust given while an earlier attempt was refusing the certificate wins (see pki.ts).
+  dropRejectedDuplicates(path.dirname(certificateManager.rejectedFolder));
   await certificateManager.reloadCertificates();
   const status = await certificateManager.checkCertificate(certificate);
   if (status.isGood()) return;
