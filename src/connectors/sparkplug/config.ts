@@ -66,6 +66,12 @@ export const sparkplugConnectionSchema = z
         'Least time between two rebirth requests (NCMD `Node Control/Rebirth`) to the same edge node, so a node that keeps skipping sequence numbers is not flooded.',
       )
       .meta({ examples: ['5s'] }),
+    reorderTimeout: durationSchema
+      .default(0)
+      .describe(
+        'Sparkplug Reorder Timeout: a message that arrives after a sequence gap is held this long for the missing one(s) before the gap counts (tags stale, rebirth requested). 0: no waiting. Set it (e.g. `2s`) when messages can arrive out of order: bridged or clustered brokers, shared subscriptions.',
+      )
+      .meta({ examples: ['2s'] }),
     reconnect: reconnectSchema.prefault({}),
   })
   .describe(

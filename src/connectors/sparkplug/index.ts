@@ -77,6 +77,8 @@ class SparkplugConnector implements ConnectorInstance {
     this.sessions = new SparkplugSessions({
       connectionId: c.id,
       rebirthMinIntervalMs: c.rebirthMinInterval,
+      reorderTimeoutMs: c.reorderTimeout,
+      emit: (samples) => void this.emit(samples),
       logger: ctx.logger,
       sendRebirth: (group, edgeNode) => this.sendRebirth(group, edgeNode),
       quarantine: (topic, payload, receivedTs) =>
@@ -406,6 +408,7 @@ class SparkplugConnector implements ConnectorInstance {
 
   async stop(): Promise<void> {
     this.status = 'stopped';
+    this.sessions.close();
     this.abort?.abort();
     this.abort = null;
     const client = this.client;
@@ -463,6 +466,12 @@ class SparkplugConnector implements ConnectorInstance {
         help: 'Messages whose seq did not follow the previous one of their edge node.',
         type: 'counter',
         value: s.seqGaps,
+      },
+      {
+        name: 'sparkplug_reordered_total',
+        help: 'Messages that arrived after a later one and were put back in order within the Reorder Timeout.',
+        type: 'counter',
+        value: s.reordered,
       },
       {
         name: 'sparkplug_rebirth_requests_total',

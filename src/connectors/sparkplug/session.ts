@@ -12,6 +12,14 @@ import { datatypeName, valueOf, type SparkplugMetric, type SparkplugPayload } fr
 export interface SessionOptions {
   readonly connectionId: string;
   readonly rebirthMinIntervalMs: number;
+  /**
+   * Reorder Timeout [tck-id-operational-behavior-host-reordering-param]: how long a message
+   * that arrives after a sequence gap is held for the missing one(s); 0: no waiting, a gap asks
+   * for a rebirth at once.
+   */
+  readonly reorderTimeoutMs: number;
+  /** Samples released later, when the reorder timer expires. */
+  emit(samples: SampleInput[]): void;
   readonly logger: Logger;
   /** Publish NCMD `Node Control/Rebirth`; resolves true when it went out. */
   sendRebirth(group: string, edgeNode: string): Promise<boolean>;
@@ -61,6 +69,14 @@ type MessageType = 'NBIRTH' | 'NDATA' | 'NDEATH' | 'DBIRTH' | 'DDATA' | 'DDEATH'
 
 const MESSAGE_TYPES = new Set<string>(['NBIRTH', 'NDATA', 'NDEATH', 'DBIRTH', 'DDATA', 'DDEATH']);
 const DEVICE_TYPES = new Set<string>(['DBIRTH', 'DDATA', 'DDEATH']);
+/** Messages that carry the node's sequence number after its NBIRTH. */
+const SEQ_TYPES = new Set<string>(['DBIRTH', 'NDATA', 'DDATA', 'DDEATH']);
+
+/** Messages of one node held after a sequence gap, by seq, and the reorder timer. */
+interface Held {
+  readonly messages: Map<number, Message>;
+  timer: NodeJS.Timeout;
+}
 
 /** Tag of a node metric `<group>/<edge node>/<metric>` or device metric `…/<device>/<metric>`. */
 export function tagOf(group: string, edgeNode: string, device: string | null, metric: string) {
@@ -84,7 +100,9 @@ export class SparkplugSessions {
   private readonly tags = new Map<string, { node: string; device: string | null; name: string }>();
   /** When the last rebirth request went to a node (key group/edge node). */
   private readonly rebirthAt = new Map<string, number>();
-  private counters = { seqGaps: 0, rebirthRequests: 0, staleDeaths: 0 };
+  private counters = { seqGaps: 0, rebirthRequests: 0, staleDeaths: 0, reordered: 0 };
+  /** Per node (group/edge node): messages waiting for a missing seq (Reorder Timeout). */
+  private readonly held = new Map<string, Held>();
 
   constructor(private readonly opts: SessionOptions) {}
 
@@ -94,6 +112,7 @@ export class SparkplugSessions {
     seqGaps: number;
     rebirthRequests: number;
     staleDeaths: number;
+    reordered: number;
   } {
     let nodesOnline = 0;
     let devicesOnline = 0;
@@ -136,6 +155,76 @@ export class SparkplugSessions {
       payload,
       receivedTs,
     };
+    return this.ordered(ctx);
+  }
+
+  /**
+   * Sequence order with a Reorder Timeout [tck-id-operational-behavior-host-reordering-start]:
+   * a message after a gap is held (not applied) until the missing ones arrive — then all are
+   * applied in order [tck-id-operational-behavior-host-reordering-success] — or the timer
+   * expires: then the held ones are applied and the gap asks for a rebirth
+   * [tck-id-operational-behavior-host-reordering-rebirth]. A birth or death of the node first
+   * applies what is held.
+   */
+  private ordered(m: Message): SampleInput[] {
+    const held = this.held.get(m.key);
+    if (!SEQ_TYPES.has(m.type)) return [...this.release(m.key), ...this.dispatch(m)];
+    const node = this.liveNode(m);
+    const seq = m.payload.seq;
+    if (this.opts.reorderTimeoutMs <= 0 || node === null || node.seq === null || seq === null)
+      return this.dispatch(m);
+    const expected = (node.seq + 1) % 256;
+    const ahead = (seq - expected + 256) % 256;
+    if (ahead > 0 && ahead < 128) {
+      // From after a gap: hold it, and start the timer with the first one held.
+      if (held === undefined) {
+        const timer = setTimeout(() => {
+          const out = this.release(m.key);
+          if (out.length > 0) this.opts.emit(out);
+        }, this.opts.reorderTimeoutMs);
+        timer.unref();
+        this.held.set(m.key, { messages: new Map([[seq, m]]), timer });
+      } else held.messages.set(seq, m);
+      return [];
+    }
+    const out = this.dispatch(m);
+    if (held === undefined || ahead !== 0) return out;
+    // The missing one came: apply what follows it, in order, as long as nothing is missing.
+    for (;;) {
+      const next = (node.seq + 1) % 256;
+      const waiting = held.messages.get(next);
+      if (waiting === undefined) break;
+      held.messages.delete(next);
+      this.counters.reordered++;
+      out.push(...this.dispatch(waiting));
+    }
+    if (held.messages.size === 0) {
+      clearTimeout(held.timer);
+      this.held.delete(m.key);
+    }
+    return out;
+  }
+
+  /** Apply what a node holds, oldest seq first (the gap before it asks for a rebirth). */
+  private release(key: string): SampleInput[] {
+    const held = this.held.get(key);
+    if (held === undefined) return [];
+    clearTimeout(held.timer);
+    this.held.delete(key);
+    const base = this.nodes.get(key)?.seq ?? 0;
+    const order = [...held.messages.entries()].sort(
+      ([a], [b]) => ((a - base + 256) % 256) - ((b - base + 256) % 256),
+    );
+    return order.flatMap(([, m]) => this.dispatch(m));
+  }
+
+  /** Stop the reorder timers (the connection stops). */
+  close(): void {
+    for (const h of this.held.values()) clearTimeout(h.timer);
+    this.held.clear();
+  }
+
+  private dispatch(ctx: Message): SampleInput[] {
     switch (ctx.type) {
       case 'NBIRTH':
         return this.nbirth(ctx);
@@ -452,9 +541,8 @@ export class SparkplugSessions {
 
   /**
    * [tck-id-payloads-sequence-num-incrementing] each message after NBIRTH has seq + 1, wrapping
-   * 255 → 0; device messages share the node's counter. A gap asks for a rebirth
-   * (reordering is not waited for: [tck-id-operational-behavior-host-reordering-param] is not
-   * offered) and returns the stale samples of the node.
+   * 255 → 0; device messages share the node's counter. A gap (left after the Reorder Timeout,
+   * see `ordered`) asks for a rebirth and returns the stale samples of the node.
    */
   private checkSeq(node: NodeSession, m: Message): SampleInput[] {
     const seq = m.payload.seq;
