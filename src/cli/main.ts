@@ -1,35 +1,26 @@
 /**
- * The `millwright` command: demo, run, check-config. Each command prints what it did; errors
- * print their code and where they came from, and exit non-zero.
+ * The `millwright` command: demo, run, check-config here; audit, users, tags, mapping, explain
+ * and opcua in files of their own. Each command prints what it did; errors print their code and
+ * where they came from, and exit non-zero.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, renameSync, rmSync } from 'node:fs';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { localPrincipal } from '../compliance/identity.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { IdentityService, localPrincipal, type UserView } from '../compliance/identity.ts';
-import { ROLE_NAMES } from '../compliance/roles.ts';
-import {
-  actorFilter,
-  AUDIT_EXPORT_FORMATS,
-  auditExportLines,
-  type AuditExportFormat,
-} from '../compliance/audit-export.ts';
-import { isMwError } from '../errors.ts';
-import { openConfiguredStore, startHub, type Hub } from '../hub.ts';
-import { timeParam } from '../server/schemas.ts';
-import type { Store } from '../store/types.ts';
-import { VERSION } from '../version.ts';
-import { createLogger, type LogFormat } from './logger.ts';
-import { readNewPassword, UsageError } from './prompt.ts';
-import { registerExplainCommand } from './explain.ts';
-import { registerTagsCommand } from './tags.ts';
-import { registerMappingCommands } from './mapping.ts';
 import { registerOpcuaCommands } from '../connectors/opcua/cli.ts';
+import { isMwError } from '../errors.ts';
+import { startHub, type Hub } from '../hub.ts';
+import { VERSION } from '../version.ts';
+import { registerAuditCommands } from './audit.ts';
+import { registerExplainCommand } from './explain.ts';
+import { createLogger, type LogFormat } from './logger.ts';
+import { registerMappingCommands } from './mapping.ts';
+import { UsageError } from './prompt.ts';
+import { registerTagsCommand } from './tags.ts';
+import { registerUsersCommands } from './users.ts';
 
 export const DEMO_CONFIG = fileURLToPath(new URL('../../examples/demo.yaml', import.meta.url));
 
@@ -157,65 +148,6 @@ async function runHub(
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
-/** A time option: ISO 8601 or epoch ms, the same rule as the API's `from`/`to`. */
-function parseTime(value: string): number {
-  const result = timeParam.safeParse(value);
-  if (!result.success)
-    throw new InvalidArgumentError(result.error.issues[0]?.message ?? 'expected a time');
-  return result.data;
-}
-
-interface AuditExportCliOptions {
-  config: string;
-  dataDir?: string;
-  format: AuditExportFormat;
-  out?: string;
-  entity?: string;
-  id?: string;
-  user?: string;
-  from?: number;
-  to?: number;
-}
-
-/** Progress on stderr every this many rows of a long export. */
-const AUDIT_EXPORT_PROGRESS_ROWS = 100_000;
-
-/**
- * Write the export to --out (through FILE.partial, renamed when complete, so an interrupted
- * export never looks like a complete copy) or to stdout; the summary goes to stderr.
- */
-async function exportAudit(store: Store, opts: AuditExportCliOptions): Promise<void> {
-  let rows = 0;
-  const lines = auditExportLines((query) => store.listAudit(query), {
-    format: opts.format,
-    filter: {
-      entityType: opts.entity,
-      entityId: opts.id,
-      actor: opts.user === undefined ? undefined : actorFilter(opts.user),
-      fromAt: opts.from,
-      toAt: opts.to,
-    },
-    onRow: (n) => {
-      rows = n;
-      if (n % AUDIT_EXPORT_PROGRESS_ROWS === 0) console.error(`… ${n} audit row(s) exported`);
-    },
-  });
-  const source = Readable.from(lines, { objectMode: false });
-  if (opts.out === undefined) {
-    await pipeline(source, process.stdout, { end: false });
-  } else {
-    const partial = `${opts.out}.partial`;
-    try {
-      await pipeline(source, createWriteStream(partial));
-      renameSync(partial, opts.out);
-    } catch (err) {
-      rmSync(partial, { force: true });
-      throw err;
-    }
-  }
-  console.error(`exported ${rows} audit row(s) to ${opts.out ?? 'standard output'}`);
-}
-
 export function buildProgram(): Command {
   const program = new Command()
     .name('millwright')
@@ -313,233 +245,15 @@ export function buildProgram(): Command {
       }
     });
 
-  const audit = program.command('audit').description('the audit trail');
-  audit
-    .command('verify')
-    .description(
-      "walk the audit trail's hash chain: ok with the row count, or the first broken row and why (exit 1)",
-    )
-    .requiredOption('-c, --config <file>', 'configuration file (YAML) naming the store')
-    .option('-d, --data-dir <dir>', 'data folder (overrides dataDir)')
-    .option(
-      '--expect <seq:hash>',
-      'a head printed by an earlier verify: fail unless that row is still there with that hash (detects rows removed from the end)',
-    )
-    .action(async (opts: { config: string; dataDir?: string; expect?: string }) => {
-      const expected =
-        opts.expect === undefined ? undefined : /^(\d+):([0-9a-f]{64})$/.exec(opts.expect);
-      if (expected === null) {
-        throw new UsageError('--expect: expected SEQ:HASH as printed by an earlier `audit verify`');
-      }
-      const loaded = loadConfigFile(opts.config);
-      const { store } = await openConfiguredStore({
-        config: loaded.config,
-        baseDir: loaded.baseDir,
-        dataDir: opts.dataDir,
-      });
-      try {
-        await store.migrate();
-        const started = Date.now();
-        const result = await store.verifyAudit();
-        const took = `${((Date.now() - started) / 1000).toFixed(1)} s`;
-        const rowAt = async (seq: number) =>
-          seq < 1 ? undefined : (await store.listAudit({ afterSeq: seq - 1, limit: 1 }))[0];
-        if (result.ok) {
-          // The chain proves order and content, not that nothing was cut off its end: an
-          // anchor kept elsewhere (this head, in a ticket or a log shipped off the machine) does.
-          const head = await rowAt(result.count);
-          console.log(
-            `ok: ${result.count} audit row(s) verified in ${took} (${store.kind} ${store.location})`,
-          );
-          if (head !== undefined) console.log(`head: ${head.seq}:${head.hash}`);
-          if (expected !== undefined) {
-            const seq = Number(expected[1]);
-            const row = await rowAt(seq);
-            const problem =
-              row?.seq !== seq
-                ? `expected row ${seq} is missing: rows were removed from the end of the trail`
-                : row.hash !== expected[2]
-                  ? `row ${seq} does not have the expected hash: the trail was rewritten from there`
-                  : null;
-            if (problem !== null) {
-              console.error(`broken: ${problem}`);
-              process.exitCode = 1;
-            } else {
-              console.log(`expected head ${seq} found with its hash`);
-            }
-          }
-        } else {
-          console.error(
-            `broken at audit row ${result.seq}: ${result.reason} (${result.count} row(s) before it verified, ${store.kind} ${store.location})`,
-          );
-          process.exitCode = 1;
-        }
-      } finally {
-        await store.close();
-      }
-    });
-
-  audit
-    .command('export')
-    .description(
-      'copy the audit trail, or the rows matching the filters, oldest first, as CSV or JSON (21 CFR 11.10(b))',
-    )
-    .requiredOption('-c, --config <file>', 'configuration file (YAML) naming the store')
-    .option('-d, --data-dir <dir>', 'data folder (overrides dataDir)')
-    .addOption(
-      new Option('--format <format>', 'csv (human readable) or json')
-        .choices(AUDIT_EXPORT_FORMATS)
-        .default('csv'),
-    )
-    .option('-o, --out <file>', 'write to this file (default: standard output)')
-    .option('--entity <type>', 'only rows about this entity type')
-    .option('--id <id>', 'only rows about this entity id')
-    .option(
-      '--user <actor>',
-      'only rows by this user name (alice) or full actor (token:<id>, connection:<id>, cli:<name>, system)',
-    )
-    .option('--from <time>', 'only rows at or after this time (ISO 8601 or epoch ms)', parseTime)
-    .option('--to <time>', 'only rows before this time (ISO 8601 or epoch ms)', parseTime)
-    .action(async (opts: AuditExportCliOptions) => {
-      const loaded = loadConfigFile(opts.config);
-      const { store } = await openConfiguredStore({
-        config: loaded.config,
-        baseDir: loaded.baseDir,
-        dataDir: opts.dataDir,
-      });
-      try {
-        await store.migrate();
-        await exportAudit(store, opts);
-      } finally {
-        await store.close();
-      }
-    });
+  registerAuditCommands(program);
 
   registerTagsCommand(program);
   registerMappingCommands(program);
   registerExplainCommand(program);
 
-  const users = program
-    .command('users')
-    .description('users of the hub (run on the hub machine; audited as cli:<os user>)');
-  const storeOptions = (cmd: Command): Command =>
-    cmd
-      .requiredOption('-c, --config <file>', 'configuration file (YAML) naming the store')
-      .option('-d, --data-dir <dir>', 'data folder (overrides dataDir)');
-  const showUser = (u: UserView): string =>
-    `${u.username} (${u.fullName}): ${u.roles.join(', ')}${u.disabled ? ', disabled' : ''}${u.locked ? ', locked' : ''}`;
-
-  storeOptions(
-    users
-      .command('add <name>')
-      .description('create a user; the first one must be an admin (--role admin)')
-      .addOption(
-        new Option('-r, --role <role...>', 'role(s) of the user')
-          .choices(ROLE_NAMES)
-          .makeOptionMandatory(),
-      )
-      .option('--full-name <name>', 'full name, printed with the user’s electronic signatures')
-      .option(
-        '--password-stdin',
-        'read the password from the first line of stdin (else asked twice)',
-      ),
-  ).action(
-    async (
-      name: string,
-      opts: StoreOpts & { role: string[]; fullName?: string; passwordStdin?: boolean },
-    ) => {
-      await withIdentity(opts, async (identity) => {
-        const password = await readNewPassword(opts.passwordStdin === true, name);
-        const u = await identity.createUser(localPrincipal(), {
-          username: name,
-          fullName: opts.fullName ?? name,
-          roles: opts.role,
-          password,
-        });
-        console.log(`created user ${showUser(u)}`);
-      });
-    },
-  );
-
-  storeOptions(users.command('list').description('list users')).action(async (opts: StoreOpts) => {
-    await withIdentity(opts, async (identity) => {
-      const all = await identity.listUsers(localPrincipal());
-      for (const u of all) console.log(showUser(u));
-      console.log(`${all.length} user(s)`);
-    });
-  });
-
-  storeOptions(
-    users
-      .command('passwd <name>')
-      .description('set a user’s password (a user other than you must change it at next login)')
-      .option(
-        '--password-stdin',
-        'read the password from the first line of stdin (else asked twice)',
-      ),
-  ).action(async (name: string, opts: StoreOpts & { passwordStdin?: boolean }) => {
-    await withIdentity(opts, async (identity) => {
-      const password = await readNewPassword(opts.passwordStdin === true, name);
-      await identity.setPassword(localPrincipal(), name, password);
-      console.log(`password of ${name} set`);
-    });
-  });
-
-  for (const [command, description, change] of [
-    ['disable', 'disable a user (users are never deleted)', { disabled: true }],
-    ['enable', 'enable a disabled user', { disabled: false }],
-  ] as const) {
-    storeOptions(
-      users
-        .command(`${command} <name>`)
-        .description(description)
-        .option('--reason <text>', 'why (recorded in the audit trail)'),
-    ).action(async (name: string, opts: StoreOpts & { reason?: string }) => {
-      await withIdentity(opts, async (identity) => {
-        const u = await identity.updateUser(localPrincipal(), name, change, opts.reason);
-        console.log(`${command}d user ${showUser(u)}`);
-      });
-    });
-  }
-
-  storeOptions(
-    users
-      .command('unlock <name>')
-      .description('unlock a user locked after failed logins')
-      .option('--reason <text>', 'why (recorded in the audit trail)'),
-  ).action(async (name: string, opts: StoreOpts & { reason?: string }) => {
-    await withIdentity(opts, async (identity) => {
-      const u = await identity.unlock(localPrincipal(), name, opts.reason);
-      console.log(`unlocked user ${showUser(u)}`);
-    });
-  });
-
+  registerUsersCommands(program);
   registerOpcuaCommands(program);
   return program;
-}
-
-interface StoreOpts {
-  config: string;
-  dataDir?: string;
-}
-
-/** Open the configured store for a command, run it with the identity service, close. */
-async function withIdentity(
-  opts: StoreOpts,
-  fn: (identity: IdentityService) => Promise<void>,
-): Promise<void> {
-  const loaded = loadConfigFile(opts.config);
-  const { store } = await openConfiguredStore({
-    config: loaded.config,
-    baseDir: loaded.baseDir,
-    dataDir: opts.dataDir,
-  });
-  try {
-    await store.migrate();
-    await fn(new IdentityService(store, { security: loaded.config.security }));
-  } finally {
-    await store.close();
-  }
 }
 
 /** Run the command line; resolves when the command finished (long-running commands keep the process alive). */
