@@ -61,6 +61,8 @@ export const UI_HTML = `<!doctype html>
   form.classify input[name=reason] { width: 9rem; }
   form.classify input[name=comment] { width: 18rem; }
   form.classify .err { flex-basis: 100%; }
+  #today { margin-top: 1.2rem; }
+  #today h2 { font-size: 1.1rem; margin: 0 0 .4rem; }
   [hidden] { display: none !important; }
 </style>
 </head>
@@ -79,6 +81,14 @@ export const UI_HTML = `<!doctype html>
   <thead><tr><th>Unit</th><th>State</th><th>Reason</th><th>Since</th><th>Good</th><th>Scrap</th><th>Total</th></tr></thead>
   <tbody id="units"></tbody>
 </table>
+<section id="today" hidden>
+  <h2>Today <small>each site's own day, in its time zone (GET /api/v1/production/summary)</small></h2>
+  <table>
+    <thead><tr><th>Site</th><th>Line</th><th>Output of</th><th>Good</th><th>Scrap</th><th>Total</th></tr></thead>
+    <tbody id="today-rows"></tbody>
+  </table>
+  <div id="today-materials"></div>
+</section>
 <section id="panel" hidden aria-labelledby="panel-title" data-refreshes="0">
   <header>
     <h2 id="panel-title"></h2><code id="panel-id"></code>
@@ -197,7 +207,7 @@ const value = (v) => (typeof v === 'string' ? JSON.stringify(v) : String(v));
 
 /** The login form; the refresh stops until a login. A message replaces the one shown, if given. */
 function showLogin(message) {
-  $('login').hidden = false; $('view').hidden = true; $('who').hidden = true; $('panel').hidden = true;
+  $('login').hidden = false; $('view').hidden = true; $('who').hidden = true; $('panel').hidden = true; $('today').hidden = true;
   if (message !== undefined) $('error').textContent = message;
   if (timer !== null) { clearInterval(timer); timer = null; }
 }
@@ -230,6 +240,23 @@ function renderUnits(items) {
     setText(td[4], String(c.good.total)); setText(td[5], String(c.scrap.total)); setText(td[6], String(c.total.total));
     tr.classList.toggle('selected', e.id === selected);
   });
+}
+/** Output per line and material used per site, over each site's local day. */
+function renderToday(sites) {
+  const lines = sites.flatMap((site) => site.lines.map((line) => ({ site, line })));
+  syncRows($('today-rows'), lines, (x) => x.line.id, () =>
+    h('tr', {}, h('td'), h('td'), h('td'), h('td', { class: 'num' }), h('td', { class: 'num' }), h('td', { class: 'num' })),
+    (tr, { site, line }) => {
+      const td = tr.children;
+      setText(td[0], site.name + ' (' + site.day + ', ' + site.timeZone + ')');
+      setText(td[1], line.name);
+      setText(td[2], line.outputUnitId.split('/').at(-1));
+      setText(td[3], String(line.counts.good)); setText(td[4], String(line.counts.scrap)); setText(td[5], String(line.counts.total));
+    });
+  const used = sites.filter((s) => s.consumption.length > 0)
+    .map((s) => s.name + ': ' + s.consumption.map((c) => c.material + ' ' + c.quantity + ' ' + c.uom).join(' · '));
+  fill($('today-materials'), JSON.stringify(used), () => used.map((u) => h('p', {}, 'Material used, ' + u)));
+  $('today').hidden = lines.length === 0;
 }
 function openUnit(tr) {
   if (tr !== null) location.hash = 'unit=' + encodeURIComponent(tr.dataset.unit);
@@ -402,7 +429,7 @@ window.addEventListener('hashchange', onHash);
 $('panel-close').addEventListener('click', () => { location.hash = ''; });
 $('stops-window').addEventListener('change', () => refresh());
 
-let busy = false, again = false;
+let busy = false, again = false, refreshes = 0;
 async function refresh() {
   if (busy) { again = true; return; }
   busy = true;
@@ -421,6 +448,11 @@ async function refresh() {
     if (eqRes.status === 401 || eqRes.status === 503 || eqRes.status === 403) return showLogin(eqRes.status === 401 ? undefined : await problem(eqRes));
     const eq = await eqRes.json();
     renderUnits(eq.items);
+    // The day's totals read the journal: every 10 s is often enough.
+    if (refreshes++ % 10 === 0) {
+      const today = await fetch('/api/v1/production/summary');
+      if (today.ok) renderToday((await today.json()).sites);
+    }
     $('view').hidden = false; $('login').hidden = true;
     if (unitId !== null && unitId === selected) await renderPanel(unitId, eq.items, bindingsRes, stopsRes);
   } catch (err) {
@@ -438,6 +470,7 @@ async function start() {
     $('user').textContent = 'logged in as ' + m.username; $('who').hidden = false; $('error').textContent = '';
   }
   selected = unitFromHash();
+  refreshes = 0;
   $('binding-rows').replaceChildren(); $('stop-rows').replaceChildren(); classifiedHere.clear();
   await refresh();
   // Refresh every second while the view shows (not behind the login form).

@@ -194,6 +194,14 @@ bindings:
         await panel.locator('#panel-materials').innerText(),
         'Material used: RESIN 25 KGM',
       );
+      // Today, per site: each line's output unit, and the material the site used.
+      await page.locator('#today-materials', { hasText: 'RESIN 25 KGM' }).waitFor();
+      const today = await page.locator('#today-rows tr').allInnerTexts();
+      assert.equal(today.length, 1);
+      assert.match(
+        today[0]!,
+        /^plant1 \(\d{4}-\d{2}-\d{2}, Europe\/Berlin\)\s+line1\s+labeller\s+0\s+0\s+0$/,
+      );
 
       // Bindings: the reading and the state it derived, in explain's words.
       const binding = page.locator('#binding-rows tr[data-key="0"]');
