@@ -265,6 +265,18 @@ export class EquipmentRuntime {
     for (const unit of this.units.values()) {
       const settings = this.settingsOf(unit.equipmentId);
       if (unit.pending !== null) {
+        // A neighbour may have changed while this state waited out its debounce: what it
+        // stands for now is what gets confirmed (starved or blocked, or no longer).
+        const derived = this.derive(unit);
+        if (derived.state === unit.status.state && derived.reasonCode === unit.status.reasonCode)
+          unit.pending = null; // it stands for the state the unit is in: nothing to confirm
+        else if (
+          derived.state !== unit.pending.state ||
+          derived.reasonCode !== unit.pending.reasonCode
+        )
+          unit.pending = { ...unit.pending, ...derived };
+      }
+      if (unit.pending !== null) {
         const step = tickState({ status: unit.status, pending: unit.pending }, now, settings);
         if (step.transitions.length > 0) {
           unit.status = step.machine.status;

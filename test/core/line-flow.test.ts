@@ -15,7 +15,7 @@ const LINE = 'acme/plant1/packaging/line1';
 const UNITS = ['depal', 'filler', 'capper', 'labeller'] as const;
 const id = (u: string) => `${LINE}/${u}`;
 
-function runtime(): EquipmentRuntime {
+function runtime(debounceMs = 0): EquipmentRuntime {
   const config = parseConfig(
     `
 enterprise: { id: acme }
@@ -32,7 +32,11 @@ sites:
     '<test>',
   );
   const hierarchy = new Hierarchy({ enterprise: config.enterprise, sites: config.sites });
-  return new EquipmentRuntime(hierarchy, undefined, [UNITS.map(id)]);
+  return new EquipmentRuntime(
+    hierarchy,
+    () => ({ debounceMs, microStopMaxMs: 0, noDataTimeoutMs: 0 }),
+    [UNITS.map(id)],
+  );
 }
 
 const states = (rt: EquipmentRuntime) =>
@@ -72,6 +76,30 @@ describe('starved and blocked from the line flow', () => {
     const back = rt.applyState(id('filler'), 'running', null, 5000);
     assert.deepEqual(states(rt), ['idle:', 'running:', 'idle:', 'idle:']);
     assert.ok(back.every((e) => e.ts === 5000));
+  });
+
+  it('confirms what a debounced reading stands for when its debounce ends', () => {
+    const rt = runtime(1000);
+    for (const u of UNITS) rt.applyState(id(u), 'running', null, 0);
+    rt.tick(1000);
+    // The filler goes down and the capper idle, both waiting out the debounce; the capper's
+    // reading was taken while the filler still ran, so it read as plain idle.
+    rt.applyState(id('filler'), 'down', 'JAM', 2000);
+    rt.applyState(id('capper'), 'idle', null, 2100);
+    const first = rt.tick(3000); // the filler's down is confirmed
+    assert.deepEqual(
+      first.map((e) => [e.equipmentId.split('/').at(-1), e.data.state]),
+      [['filler', 'down']],
+    );
+    const second = rt.tick(3100); // the capper's idle: starved by now, from when it began
+    assert.deepEqual(
+      second.map((e) => [e.equipmentId.split('/').at(-1), e.data.state, e.data.reasonCode, e.ts]),
+      [['capper', 'starved', UPSTREAM_REASON, 2100]],
+    );
+    // The filler runs again: once that is confirmed, the capper is plain idle again.
+    rt.applyState(id('filler'), 'running', null, 4000);
+    rt.tick(5000);
+    assert.equal(rt.get(id('capper'))!.status.state, 'idle');
   });
 
   it('never overrides a state a unit reports itself', () => {
