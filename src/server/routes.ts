@@ -303,6 +303,7 @@ export function registerRoutes(app: FastifyInstance, hub: HubView): void {
         fromTs: q.from,
         toTs: q.to,
         afterSeq: decodeCursor(q.cursor, 'query.cursor'),
+        type: q.type,
         limit: q.limit + 1,
       });
       const page = rows.slice(0, q.limit);

@@ -61,6 +61,10 @@ export const downtimesQuery = z.strictObject({
 });
 
 export const eventsQuery = z.strictObject({
+  type: z
+    .enum(['state.changed', 'counted', 'consumed'])
+    .optional()
+    .describe('Only events of this type (e.g. consumed: material used, for an ERP or BI pull).'),
   from: timeParam.optional().describe('Only events at or after this source time.'),
   to: timeParam.optional().describe('Only events before this source time.'),
   limit: limitParam(1000, 100),

@@ -374,6 +374,8 @@ export interface EventBounds {
   readonly fromTs: number;
   readonly toTs: number;
   readonly afterSeq: number;
+  /** The event type asked for, or null for every type. */
+  readonly type: string | null;
   readonly limit: number;
 }
 
@@ -385,6 +387,7 @@ export function eventBounds(q: EventQuery): EventBounds {
     fromTs: q.fromTs ?? -MAX_KEY,
     toTs: q.toTs ?? MAX_KEY,
     afterSeq: q.afterSeq ?? 0,
+    type: q.type ?? null,
     limit: Math.max(0, Math.floor(q.limit)),
   };
 }

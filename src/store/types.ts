@@ -18,6 +18,7 @@ import type {
   CounterKind,
   CounterReading,
   DomainEvent,
+  DomainEventType,
   JournalEvent,
   TagSample,
   UnitStatus,
@@ -90,6 +91,8 @@ export interface EventQuery {
   readonly toTs?: number | undefined;
   /** Only events with seq greater than this (the paging cursor). */
   readonly afterSeq?: number | undefined;
+  /** Only events of this type. */
+  readonly type?: DomainEventType | undefined;
   readonly limit: number;
 }
 

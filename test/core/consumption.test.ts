@@ -72,11 +72,21 @@ describe('material consumption', () => {
     device.publishAsync(topic, JSON.stringify(body), { qos: 1 });
 
   async function consumed(unit: string): Promise<Consumed[]> {
-    const res = await call(hub, 'GET', `/api/v1/equipment/${unit}/events?limit=1000`, {
-      headers: admin,
-    });
+    const res = await call(
+      hub,
+      'GET',
+      `/api/v1/equipment/${unit}/events?type=consumed&limit=1000`,
+      {
+        headers: admin,
+      },
+    );
     assert.equal(res.status, 200, res.text);
-    return (res.body.items as Consumed[]).filter((e) => e.type === 'consumed');
+    const items = res.body.items as Consumed[];
+    assert.ok(
+      items.every((e) => e.type === 'consumed'),
+      'only the type asked for',
+    );
+    return items;
   }
 
   async function quarantine(): Promise<{ id: number; code: string; message: string }[]> {

@@ -252,6 +252,31 @@ export async function storeContract(t: TestContext, newTarget: NewStoreTarget): 
     },
   );
 
+  await t.test('listEvents: only the type asked for, paged by seq', async (t) => {
+    const { store } = await fresh(t);
+    const unit = 'acme/plant1/line1/filler';
+    const committed = await store.commit(batch({ events: events(unit, 6) }));
+    const counted = await store.listEvents({ equipmentId: unit, type: 'counted', limit: 2 });
+    assert.deepEqual(
+      counted.map((e) => e.type),
+      ['counted', 'counted'],
+    );
+    const rest = await store.listEvents({
+      equipmentId: unit,
+      type: 'counted',
+      afterSeq: counted.at(-1)!.seq,
+      limit: 10,
+    });
+    assert.deepEqual(
+      [...counted, ...rest],
+      committed.filter((e) => e.type === 'counted'),
+    );
+    assert.deepEqual(
+      await store.listEvents({ equipmentId: unit, type: 'consumed', limit: 10 }),
+      [],
+    );
+  });
+
   await t.test('listEvents: LIKE metacharacters in ids are literal', async (t) => {
     const { store } = await fresh(t);
     const ids = [

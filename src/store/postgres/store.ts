@@ -120,7 +120,7 @@ function statements(schema: string) {
        ORDER BY seq DESC LIMIT 1`,
     listEvents: `SELECT seq, type, equipment_id, ts, recorded_at, data FROM ${s}.events
        WHERE equipment_id >= $1 AND equipment_id < $2 AND (equipment_id = $1 OR equipment_id >= $3)
-         AND ts >= $4 AND ts < $5 AND seq > $6
+         AND ts >= $4 AND ts < $5 AND seq > $6 AND ($8::text IS NULL OR type = $8)
        ORDER BY seq LIMIT $7`,
     listQuarantine: `SELECT * FROM ${s}.quarantine
        WHERE id < $1 AND ($2::text IS NULL OR connection_id = $2)
@@ -429,6 +429,7 @@ export class PostgresStore implements Store {
       b.toTs,
       b.afterSeq,
       b.limit,
+      b.type,
     ]);
     return rows.map(toJournalEvent);
   }

@@ -92,7 +92,7 @@ function prepareStatements(db: Database.Database) {
       `SELECT seq, type, equipment_id, ts, recorded_at, data FROM events
        WHERE equipment_id >= @id AND equipment_id < @end
          AND (equipment_id = @id OR equipment_id >= @below)
-         AND ts >= @fromTs AND ts < @toTs AND seq > @afterSeq
+         AND ts >= @fromTs AND ts < @toTs AND seq > @afterSeq AND (@type IS NULL OR type = @type)
        ORDER BY seq LIMIT @limit`,
     ),
     lastStateChangeBefore: db.prepare<[string, number], EventRow>(
