@@ -12,11 +12,10 @@ import {
   auditExportLines,
   type AuditExportFormat,
 } from '../compliance/audit-export.ts';
-import { loadConfigFile } from '../config/load.ts';
-import { openConfiguredStore } from '../hub.ts';
 import { timeParam } from '../server/schemas.ts';
 import type { Store } from '../store/types.ts';
 import { UsageError } from './prompt.ts';
+import { withStore } from './with-store.ts';
 
 /** A time option: ISO 8601 or epoch ms, the same rule as the API's `from`/`to`. */
 function parseTime(value: string): number {
@@ -96,14 +95,7 @@ export function registerAuditCommands(program: Command): void {
       if (expected === null) {
         throw new UsageError('--expect: expected SEQ:HASH as printed by an earlier `audit verify`');
       }
-      const loaded = loadConfigFile(opts.config);
-      const { store } = await openConfiguredStore({
-        config: loaded.config,
-        baseDir: loaded.baseDir,
-        dataDir: opts.dataDir,
-      });
-      try {
-        await store.migrate();
+      await withStore(opts, async (store) => {
         const started = Date.now();
         const result = await store.verifyAudit();
         const took = `${((Date.now() - started) / 1000).toFixed(1)} s`;
@@ -139,9 +131,7 @@ export function registerAuditCommands(program: Command): void {
           );
           process.exitCode = 1;
         }
-      } finally {
-        await store.close();
-      }
+      });
     });
 
   audit
@@ -166,17 +156,6 @@ export function registerAuditCommands(program: Command): void {
     .option('--from <time>', 'only rows at or after this time (ISO 8601 or epoch ms)', parseTime)
     .option('--to <time>', 'only rows before this time (ISO 8601 or epoch ms)', parseTime)
     .action(async (opts: AuditExportCliOptions) => {
-      const loaded = loadConfigFile(opts.config);
-      const { store } = await openConfiguredStore({
-        config: loaded.config,
-        baseDir: loaded.baseDir,
-        dataDir: opts.dataDir,
-      });
-      try {
-        await store.migrate();
-        await exportAudit(store, opts);
-      } finally {
-        await store.close();
-      }
+      await withStore(opts, (store) => exportAudit(store, opts));
     });
 }

@@ -6,9 +6,8 @@
 import { Option, type Command } from 'commander';
 import { IdentityService, localPrincipal, type UserView } from '../compliance/identity.ts';
 import { ROLE_NAMES } from '../compliance/roles.ts';
-import { loadConfigFile } from '../config/load.ts';
-import { openConfiguredStore } from '../hub.ts';
 import { readNewPassword } from './prompt.ts';
+import { withStore, type StoreOpts } from './with-store.ts';
 
 export function registerUsersCommands(program: Command): void {
   const users = program
@@ -107,26 +106,12 @@ export function registerUsersCommands(program: Command): void {
   });
 }
 
-interface StoreOpts {
-  config: string;
-  dataDir?: string;
-}
-
 /** Open the configured store for a command, run it with the identity service, close. */
-async function withIdentity(
+function withIdentity(
   opts: StoreOpts,
   fn: (identity: IdentityService) => Promise<void>,
 ): Promise<void> {
-  const loaded = loadConfigFile(opts.config);
-  const { store } = await openConfiguredStore({
-    config: loaded.config,
-    baseDir: loaded.baseDir,
-    dataDir: opts.dataDir,
-  });
-  try {
-    await store.migrate();
-    await fn(new IdentityService(store, { security: loaded.config.security }));
-  } finally {
-    await store.close();
-  }
+  return withStore(opts, (store, config) =>
+    fn(new IdentityService(store, { security: config.security })),
+  );
 }
