@@ -252,7 +252,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         toOurs: (system, kind, theirs) => mappings.toOurs(system, kind, theirs),
         reasonKnown: (equipmentId, code) => {
           const tree = downtime.treeOf(equipmentId);
-          return tree.all().length === 0 || tree.ofPlcCode(code) !== undefined;
+          return tree.size === 0 || tree.ofPlcCode(code) !== undefined;
         },
       },
       logger.child({ component: 'pipeline' }),

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { parseConfig } from '../../src/config/load.ts';
 import { startHub, type Hub } from '../../src/hub.ts';
+import { plantYaml } from '../ingest/config.ts';
 
 export const logger = pino({ level: process.env.MW_BENCH_LOG ?? 'warn' });
 
@@ -220,25 +221,6 @@ export const STATE_MAP = { 1: 'running', 2: 'idle', 3: 'down' } as const;
 /** Line and unit of unit number `i` (ten units a line). */
 export function unitOf(i: number): { line: string; unit: string } {
   return { line: `line${Math.floor(i / 10)}`, unit: `unit${i % 10}` };
-}
-
-function plantYaml(units: number): string {
-  const lines = Array.from({ length: Math.ceil(units / 10) }, (_, l) => {
-    const us = Array.from(
-      { length: Math.min(10, units - l * 10) },
-      (_, u) => `{ id: unit${u} }`,
-    ).join(', ');
-    return `          - { id: line${l}, units: [${us}] }`;
-  }).join('\n');
-  return `enterprise: { id: acme }
-sites:
-  - id: plant1
-    timeZone: UTC
-    areas:
-      - id: area1
-        lines:
-${lines}
-`;
 }
 
 /**

@@ -1,5 +1,5 @@
-/** The benchmark plant: `units` work units, ten per line, and bindings for publisher.ts's topics. */
-export function benchPlantYaml(units: number, connection: string, store: string): string {
+/** The benchmark hierarchy: `units` work units `unit<n>`, ten per line `line<n>`, in one area. */
+export function plantYaml(units: number): string {
   const lines = Array.from({ length: Math.ceil(units / 10) }, (_, l) => {
     const us = Array.from(
       { length: Math.min(10, units - l * 10) },
@@ -7,8 +7,7 @@ export function benchPlantYaml(units: number, connection: string, store: string)
     ).join(', ');
     return `          - { id: line${l}, units: [${us}] }`;
   }).join('\n');
-  return `
-enterprise: { id: acme }
+  return `enterprise: { id: acme }
 sites:
   - id: plant1
     timeZone: UTC
@@ -16,7 +15,13 @@ sites:
       - id: area1
         lines:
 ${lines}
-connections: [${connection}]
+`;
+}
+
+/** The benchmark plant: `units` work units, ten per line, and bindings for publisher.ts's topics. */
+export function benchPlantYaml(units: number, connection: string, store: string): string {
+  return `
+${plantYaml(units)}connections: [${connection}]
 bindings:
   - { connection: bench, topic: 'bench/{site}/{area}/{line}/{unit}/good', meaning: counter.good, payload: { valuePath: v, timestampPath: ts } }
   - { connection: bench, topic: 'bench/{site}/{area}/{line}/{unit}/state', meaning: state, payload: { valuePath: v, timestampPath: ts }, stateMap: { '1': running, '2': idle, '3': down } }

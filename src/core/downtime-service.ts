@@ -33,6 +33,8 @@ interface Assignment {
 }
 
 const PAGE = 10_000;
+/** The tree of a site that has none. */
+const NO_REASONS = new ReasonTree([]);
 
 export class DowntimeService {
   constructor(
@@ -44,7 +46,7 @@ export class DowntimeService {
 
   /** The tree of the site a unit belongs to (`<enterprise>/<site>/…`). */
   treeOf(equipmentId: string): ReasonTree {
-    return this.trees.get(equipmentId.split('/')[1] ?? '') ?? new ReasonTree([]);
+    return this.trees.get(equipmentId.split('/')[1] ?? '') ?? NO_REASONS;
   }
 
   /**

@@ -40,6 +40,11 @@ export class ReasonTree {
   all(): Reason[] {
     return [...this.byCode.values()];
   }
+
+  /** How many reasons the tree has (0: the site has no tree). */
+  get size(): number {
+    return this.byCode.size;
+  }
 }
 
 export const STOP_STATES: readonly EquipmentState[] = [
