@@ -21,11 +21,12 @@ import { IngestPipeline } from './core/pipeline.ts';
 import { RateMeter } from './core/rates.ts';
 import { EquipmentRuntime, type UnitSettings } from './core/runtime.ts';
 import { findUnit, Hierarchy, ReasonTree } from './model/index.ts';
+import type { HubView } from './hub-view.ts';
 import { buildServer, listenServer } from './server/app.ts';
 import { readTlsFiles } from './server/tls.ts';
 import { openSpool } from './store/sqlite/spool.ts';
 import { openStore } from './store/index.ts';
-import type { MigrationStatus, Store } from './store/types.ts';
+import type { Store } from './store/types.ts';
 
 /** How often the runtime's clock-driven checks run (debounce, no-data timeout). */
 const RUNTIME_TICK_MS = 250;
@@ -80,29 +81,7 @@ export interface HubOptions {
   readonly http?: boolean;
 }
 
-export interface Hub {
-  readonly config: Config;
-  readonly hierarchy: Hierarchy;
-  readonly store: Store;
-  readonly runtime: EquipmentRuntime;
-  readonly pipeline: IngestPipeline;
-  readonly broker: EmbeddedBroker | null;
-  readonly connectors: readonly ConnectorInstance[];
-  readonly migrations: readonly MigrationStatus[];
-  /** The latest committed value of every tag. */
-  readonly live: LiveValues;
-  /** Samples per second per connection (10 s window). */
-  readonly rates: RateMeter;
-  readonly identity: IdentityService;
-  readonly signatures: SignatureService;
-  /** Identity mapping tables (issue #5). */
-  readonly mappings: MappingService;
-  /** The configured materials (config `materials`). */
-  readonly materials: MaterialCatalog;
-  /** Stops and their reasons (issue #5). */
-  readonly downtime: DowntimeService;
-  readonly dataDir: string;
-  readonly startedAt: number;
+export interface Hub extends HubView {
   /** Base URL of the HTTP API, when it runs. */
   readonly url: string | null;
   stop(): Promise<void>;

@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import type { Hierarchy } from '../model/index.ts';
 import type { UnitProjection } from '../store/types.ts';
 import type { TagValue } from '../model/index.ts';
-import type { RawMessage, SampleInput } from './pipeline.ts';
+import type { RawMessage, SampleInput } from './ingest-types.ts';
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'disconnected' | 'stopped';
 

@@ -21,8 +21,8 @@ import {
 import type { IngestBatch, QuarantineEntry, Store, UnitProjection } from '../store/types.ts';
 import { backoffDelay, type BackoffPolicy } from './backoff.ts';
 import type { BindingTable, Resolution } from './bindings.ts';
-import type { MaterialCatalog } from './materials.ts';
 import { OpenBatch } from './open-batch.ts';
+import type { PipelineOptions, RawMessage, SampleInput } from './ingest-types.ts';
 import { decodePayload } from './payload.ts';
 import { consumptionReading, stateChangeAudit, toState } from './readings.ts';
 import { BAD_QUALITY_REASON, type EquipmentRuntime } from './runtime.ts';
@@ -35,29 +35,7 @@ import {
   type SpoolStats,
 } from './spool.ts';
 
-export interface RawMessage {
-  readonly connectionId: string;
-  /** MQTT topic (or another protocol's address) of the message. */
-  readonly topic: string;
-  readonly payload: Buffer;
-  readonly receivedTs: number;
-}
-
-/**
- * A value a connector has already decoded (OPC UA, Modbus, Sparkplug, SQL): no payload to parse.
- * The binding is found by the tag, as a topic is for MQTT.
- */
-export interface SampleInput {
-  readonly connectionId: string;
-  readonly tag: string;
-  readonly value: TagValue;
-  readonly quality: Quality;
-  /** The protocol's own status behind a quality other than good. */
-  readonly status?: string | null;
-  /** The device's time, or null when it gives none (then the receive time is used). */
-  readonly sourceTs: number | null;
-  readonly receivedTs: number;
-}
+export type { PipelineOptions, RawMessage, SampleInput } from './ingest-types.ts';
 
 /** What one binding last read and derived for one unit. */
 export interface BindingTrace {
@@ -73,26 +51,6 @@ export interface BindingTrace {
   outputAt: number | null;
   /** Why the last reading was quarantined, or null. */
   error: string | null;
-}
-
-export interface PipelineOptions {
-  readonly batchMaxSize: number;
-  readonly batchLingerMs: number;
-  readonly queueMax: number;
-  /** Largest payload accepted per connection, in bytes. */
-  readonly maxPayloadBytes: (connectionId: string) => number;
-  readonly quarantinePayloadBytes: number;
-  /** Audit every state change a device reports (config `audit.stateChanges`). */
-  readonly auditStateChanges: boolean;
-  /** The configured materials (consumption bindings); none when absent. */
-  readonly materials?: MaterialCatalog;
-  /** Our code for a system's code (identity mapping); throws MW_ERR_MAPPING_* when unknown. */
-  readonly toOurs?: (system: string, kind: 'material', theirs: string) => string;
-  /**
-   * Whether a PLC stop code means a reason of the unit's site (its reason tree); true when the
-   * site has no tree. Unknown codes are counted, not quarantined: see `unmappedReasons`.
-   */
-  readonly reasonKnown?: (equipmentId: string, plcCode: string) => boolean;
 }
 
 /** What a payload carried besides the value. */

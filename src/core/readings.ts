@@ -15,7 +15,7 @@ import {
 import { fillTemplate, type CompiledBinding, type Resolution } from './bindings.ts';
 import { noTable } from './mapping.ts';
 import type { MaterialCatalog } from './materials.ts';
-import type { PipelineOptions } from './pipeline.ts';
+import type { PipelineOptions } from './ingest-types.ts';
 import type { ConsumptionReading } from './runtime.ts';
 
 /**

@@ -7,7 +7,7 @@
  * derived from it: replay runs it through the equipment runtime again, on the state as the
  * store has it, so the journal gets every event exactly as if the store had never been away.
  */
-import type { RawMessage, SampleInput } from './pipeline.ts';
+import type { RawMessage, SampleInput } from './ingest-types.ts';
 
 export type SpoolItem = (
   | { readonly kind: 'message'; readonly message: RawMessage }

@@ -7,10 +7,8 @@ import tls from 'node:tls';
 import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import { isMwError, MwError } from '../errors.ts';
-import type { Hub } from '../hub.ts';
-import { formatPath } from '../config/load.ts';
+import type { HubView } from '../hub-view.ts';
 import { buildOpenApi } from './openapi.ts';
 import { registerAuditRoutes } from './audit-routes.ts';
 import { registerBindingRoutes } from './binding-routes.ts';
@@ -23,8 +21,6 @@ import { registerIdentityRoutes } from './identity-routes.ts';
 import { registerRoutes } from './routes.ts';
 import { UI_HTML } from './ui.ts';
 
-export type HubView = Omit<Hub, 'url' | 'stop'>;
-
 export interface ServerOptions {
   readonly hub: HubView;
   readonly logger: Logger;
@@ -32,25 +28,6 @@ export interface ServerOptions {
   readonly https?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
   /** Browser origins allowed to call the API cross-site (CORS); none when empty or unset. */
   readonly corsOrigins?: readonly string[] | undefined;
-}
-
-/** Parse request input with a zod schema; a failure names the field and the rule. */
-export function parseInput<S extends z.ZodType>(
-  schema: S,
-  input: unknown,
-  where: 'query' | 'body' | 'params',
-): z.infer<S> {
-  const result = schema.safeParse(input ?? {});
-  if (result.success) return result.data;
-  const issue = result.error.issues[0] as z.core.$ZodIssue;
-  const segments =
-    issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] as string] : issue.path;
-  const rule =
-    issue.code === 'unrecognized_keys'
-      ? `unknown parameter (allowed: ${Object.keys((schema as unknown as z.ZodObject).shape ?? {}).join(', ')})`
-      : issue.message.replace(/^Invalid input: /, '');
-  const path = `${where}.${formatPath(segments)}`;
-  throw new MwError('MW_ERR_API_VALIDATION', { path, rule }, { path });
 }
 
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {

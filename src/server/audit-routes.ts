@@ -13,8 +13,8 @@ import {
   auditRowJson,
   type AuditFilter,
 } from '../compliance/audit-export.ts';
-import type { HubView } from './app.ts';
-import { parseInput } from './app.ts';
+import type { HubView } from '../hub-view.ts';
+import { parseInput } from './input.ts';
 import { decodeCursor, encodeCursor } from './routes.ts';
 import { auditExportQuery, auditQuery, type auditPage } from './schemas.ts';
 

@@ -5,8 +5,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { authorize } from '../compliance/roles.ts';
-import type { HubView } from './app.ts';
-import { parseInput } from './app.ts';
+import type { HubView } from '../hub-view.ts';
+import { parseInput } from './input.ts';
 import { principalOf } from './auth.ts';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());

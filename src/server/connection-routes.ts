@@ -7,8 +7,8 @@ import { z } from 'zod';
 import type { ConnectorInstance } from '../core/connector.ts';
 import { MwError } from '../errors.ts';
 import type { TagValue } from '../model/index.ts';
-import type { HubView } from './app.ts';
-import { parseInput } from './app.ts';
+import type { HubView } from '../hub-view.ts';
+import { parseInput } from './input.ts';
 import { principalOf } from './auth.ts';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());

@@ -8,8 +8,8 @@ import { z } from 'zod';
 import type { TokenView, UserView } from '../compliance/identity.ts';
 import { ALL_PERMISSIONS, PERMISSIONS, ROLES, ROLE_NAMES } from '../compliance/roles.ts';
 import { SIGNATURE_MEANINGS, type SignatureView } from '../compliance/signatures.ts';
-import type { HubView } from './app.ts';
-import { parseInput } from './app.ts';
+import type { HubView } from '../hub-view.ts';
+import { parseInput } from './input.ts';
 import { clearSessionCookie, principalOf, setSessionCookie } from './auth.ts';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());

@@ -26,7 +26,7 @@ import {
 } from '../core/mapping.ts';
 import type { MappingService, MappingTableSummary } from '../core/mapping-service.ts';
 import { MwError } from '../errors.ts';
-import { parseInput } from './app.ts';
+import { parseInput } from './input.ts';
 import { principalOf } from './auth.ts';
 
 /** Bodies up to this size: 100 000 entries of long codes (fastify's default is 1 MiB). */

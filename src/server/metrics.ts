@@ -5,7 +5,7 @@
  * several hubs in one process (tests) do not share values.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { HubView } from './app.ts';
+import type { HubView } from '../hub-view.ts';
 
 const STATUS_VALUE = { connected: 1, connecting: 0.5, disconnected: 0, stopped: 0 } as const;
 

@@ -7,8 +7,8 @@ import type { StoredQuarantineEntry } from '../store/types.ts';
 import type { StopView } from '../core/downtime-service.ts';
 import { VERSION } from '../version.ts';
 import { principalOf } from './auth.ts';
-import type { HubView } from './app.ts';
-import { parseInput } from './app.ts';
+import type { HubView } from '../hub-view.ts';
+import { parseInput } from './input.ts';
 import {
   auditVerification,
   downtimesQuery,

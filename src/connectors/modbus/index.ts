@@ -24,7 +24,7 @@ import type {
   ConnectorInstance,
   ConnectorMetric,
 } from '../../core/connector.ts';
-import type { SampleInput } from '../../core/pipeline.ts';
+import type { SampleInput } from '../../core/ingest-types.ts';
 import { MwError } from '../../errors.ts';
 import type { Quality, TagValue } from '../../model/index.ts';
 import { decodeRegisters, encodeRegisters, registersOf, toCoil } from './codec.ts';

@@ -28,7 +28,7 @@ import type {
   ConnectorInstance,
   ConnectorMetric,
 } from '../../core/connector.ts';
-import type { SampleInput } from '../../core/pipeline.ts';
+import type { SampleInput } from '../../core/ingest-types.ts';
 import { MwError } from '../../errors.ts';
 import { brokerTlsOptions } from '../shared/tls-files.ts';
 import type { TagValue } from '../../model/index.ts';

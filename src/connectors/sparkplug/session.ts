@@ -5,7 +5,7 @@
  * returns the samples to ingest and calls back for rebirth requests and quarantine.
  */
 import type { Logger } from 'pino';
-import type { SampleInput } from '../../core/pipeline.ts';
+import type { SampleInput } from '../../core/ingest-types.ts';
 import type { Quality, TagValue } from '../../model/index.ts';
 import { datatypeName, valueOf, type SparkplugMetric, type SparkplugPayload } from './payload.ts';
 

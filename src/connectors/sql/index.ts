@@ -22,7 +22,7 @@ import type {
   ConnectorMetric,
 } from '../../core/connector.ts';
 import { withBackoff } from '../../core/backoff.ts';
-import type { SampleInput } from '../../core/pipeline.ts';
+import type { SampleInput } from '../../core/ingest-types.ts';
 import { MwError } from '../../errors.ts';
 import type { Quality, TagValue } from '../../model/index.ts';
 import {
