@@ -162,6 +162,75 @@ export interface RecordQuery {
   readonly limit: number;
 }
 
+/**
+ * The transactional outbox (DESIGN.md): messages to enterprise targets, written in the same
+ * transaction as the fact that causes them, delivered by enterprise/outbox.ts.
+ * pending → delivered, or → dead (attempts or age exhausted, or refused for good); a dead row
+ * is replayed (→ pending) or discarded by an operator, audited.
+ */
+export const OUTBOX_STATUSES = ['pending', 'delivered', 'dead', 'discarded'] as const;
+export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
+
+export interface OutboxInsert {
+  readonly target: string;
+  /** Unique per target: the Idempotency-Key the receiver sees. */
+  readonly messageId: string;
+  /** Rows of one key are delivered in id order, one after another (the order's id). */
+  readonly orderingKey: string;
+  readonly type: string;
+  readonly payload: Readonly<Record<string, unknown>>;
+  readonly createdAt: number;
+}
+
+export interface OutboxRow extends OutboxInsert {
+  readonly id: number;
+  readonly status: OutboxStatus;
+  readonly attempts: number;
+  readonly nextAttemptAt: number;
+  readonly lastError: string | null;
+  /** The target's maxAge counts from here: createdAt, or when an operator replayed the row. */
+  readonly ageFrom: number;
+  readonly deliveredAt: number | null;
+  readonly updatedAt: number;
+}
+
+export interface OutboxLease {
+  readonly target: string;
+  readonly now: number;
+  readonly limit: number;
+  /** The rows are the caller's until now + leaseMs (another hub skips them meanwhile). */
+  readonly leaseMs: number;
+  readonly owner: string;
+  /**
+   * true (realtime): only the first undelivered row of each ordering key. false (batch): every
+   * due row, in id order, as long as no earlier row of its key is dead or not yet due.
+   * Either way a row never overtakes a dead or waiting row of its own key.
+   */
+  readonly headOfLine: boolean;
+}
+
+export type OutboxSettlement =
+  | { readonly outcome: 'delivered'; readonly at: number }
+  | {
+      readonly outcome: 'retry';
+      readonly at: number;
+      readonly nextAttemptAt: number;
+      readonly error: string;
+    }
+  | { readonly outcome: 'dead'; readonly at: number; readonly error: string };
+
+export interface OutboxQuery {
+  readonly status?: OutboxStatus | undefined;
+  readonly target?: string | undefined;
+  readonly orderingKey?: string | undefined;
+  /** Only rows with an id lower than this (paging newest first). */
+  readonly beforeId?: number | undefined;
+  readonly limit: number;
+}
+
+/** Rows per target and status. */
+export type OutboxCounts = Record<string, Record<OutboxStatus, number>>;
+
 export type MigrationState = 'applied' | 'already-applied';
 
 export interface MigrationStatus {
@@ -209,7 +278,30 @@ export interface Store {
   writeRecords(
     writes: readonly RecordWrite[],
     audit: readonly AuditEntry[],
+    outbox?: readonly OutboxInsert[],
   ): Promise<(StoredRecord | null)[]>;
+  /** Take due outbox rows for delivery (see OutboxLease); on PostgreSQL FOR UPDATE SKIP LOCKED. */
+  leaseOutbox(lease: OutboxLease): Promise<OutboxRow[]>;
+  /**
+   * Record the outcome of one delivery attempt (attempts + 1). False when the row is no longer
+   * pending under this owner's lease (it expired and someone else took it).
+   */
+  settleOutbox(id: number, owner: string, settlement: OutboxSettlement): Promise<boolean>;
+  /** Outbox rows, newest first. */
+  listOutbox(query: OutboxQuery): Promise<OutboxRow[]>;
+  getOutbox(id: number): Promise<OutboxRow | undefined>;
+  countOutbox(): Promise<OutboxCounts>;
+  /**
+   * An operator's decision on a dead row, with its audit rows, in one transaction: `replay`
+   * makes it pending again (attempts 0, due now), `discard` marks it discarded. Undefined when
+   * the row does not exist or is not dead.
+   */
+  settleDeadOutbox(
+    id: number,
+    decision: 'replay' | 'discard',
+    at: number,
+    audit: readonly AuditEntry[],
+  ): Promise<OutboxRow | undefined>;
   getRecord(entityType: string, entityId: string): Promise<StoredRecord | undefined>;
   /** Records of one type in id order. */
   listRecords(query: RecordQuery): Promise<StoredRecord[]>;

@@ -13,6 +13,7 @@ import { openPostgresStore, openStore, redactUrl, type Store } from '../../src/s
 import { needService, PG_URL } from '../helpers/services.ts';
 import { auditTamperSuite } from './audit-tamper.ts';
 import { CONTRACT_OPTIONS, storeContract, type NewStoreTarget } from './contract.ts';
+import { outboxContract } from './outbox-contract.ts';
 
 const auditSample = {
   at: 1_700_000_000_000,
@@ -66,6 +67,11 @@ const newTarget: NewStoreTarget = async (t) => {
 test('Store contract on PostgreSQL', async (t) => {
   if (!(await needService(t, 'PostgreSQL', PG_URL))) return;
   await storeContract(t, newTarget);
+});
+
+test('Outbox contract on PostgreSQL', async (t) => {
+  if (!(await needService(t, 'PostgreSQL', PG_URL))) return;
+  await outboxContract(t, newTarget);
 });
 
 test('Audit trail tampering on PostgreSQL', async (t) => {

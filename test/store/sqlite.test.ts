@@ -9,6 +9,7 @@ import { isMwError } from '../../src/errors.ts';
 import { openSqliteStore, openStore, type Store } from '../../src/store/index.ts';
 import { auditTamperSuite } from './audit-tamper.ts';
 import { CONTRACT_OPTIONS, storeContract, type NewStoreTarget } from './contract.ts';
+import { outboxContract } from './outbox-contract.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'mw-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,6 +47,10 @@ const newTarget: NewStoreTarget = async (t) => {
 
 test('Store contract on SQLite', async (t) => {
   await storeContract(t, newTarget);
+});
+
+test('Outbox contract on SQLite', async (t) => {
+  await outboxContract(t, newTarget);
 });
 
 test('Audit trail tampering on SQLite', async (t) => {

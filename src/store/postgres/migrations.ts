@@ -176,6 +176,35 @@ export const MIGRATIONS: readonly Migration[] = [
     // so a re-delivered totaliser reading after a restart books nothing twice.
     sql: (s) => `ALTER TABLE ${s}.unit_state ADD COLUMN materials TEXT NOT NULL DEFAULT '{}';`,
   },
+  {
+    name: '007_outbox',
+    // The transactional outbox (OutboxRow in ../types.ts). payload is the message's JSON text.
+    // Rows are delivered in id order per (target, ordering_key); the index serves that check.
+    sql: (s) => `
+      CREATE TABLE ${s}.outbox (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        target TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        ordering_key TEXT NOT NULL,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at BIGINT NOT NULL,
+        lease_until BIGINT NOT NULL,
+        lease_owner TEXT,
+        last_error TEXT,
+        created_at BIGINT NOT NULL,
+        -- maxAge counts from here: created_at, or the operator's replay of a dead row.
+        age_from BIGINT NOT NULL,
+        delivered_at BIGINT,
+        updated_at BIGINT NOT NULL,
+        UNIQUE (target, message_id)
+      );
+      CREATE INDEX outbox_due ON ${s}.outbox (target, status, next_attempt_at);
+      CREATE INDEX outbox_key ON ${s}.outbox (target, ordering_key, id);
+    `,
+  },
 ];
 
 /**

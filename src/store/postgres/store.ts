@@ -40,6 +40,12 @@ import type {
   EventQuery,
   IngestBatch,
   MigrationStatus,
+  OutboxCounts,
+  OutboxInsert,
+  OutboxLease,
+  OutboxQuery,
+  OutboxRow,
+  OutboxSettlement,
   QuarantineQuery,
   RecordQuery,
   RecordWrite,
@@ -52,6 +58,7 @@ import type {
   UnitProjection,
 } from '../types.ts';
 import { LOCK_CLASS, runMigrations } from './migrations.ts';
+import * as outbox from './outbox.ts';
 
 /**
  * The SQL of the store for one schema. The hot-path statements are named, so each pooled
@@ -225,6 +232,7 @@ export class PostgresStore implements Store {
   /** For error messages: kind, location and schema (STYLE.md rule 12). */
   private readonly label: string;
   private readonly sql: Statements;
+  private readonly outboxSql: outbox.OutboxSql;
   private closing: Promise<void> | undefined;
 
   constructor(pool: pg.Pool, location: string, schema: string, opts: StoreOptions) {
@@ -234,6 +242,7 @@ export class PostgresStore implements Store {
     this.opts = opts;
     this.label = `postgres ${location} schema ${schema}`;
     this.sql = statements(schema);
+    this.outboxSql = outbox.outboxStatements(schema);
   }
 
   async migrate(): Promise<MigrationStatus[]> {
@@ -357,6 +366,7 @@ export class PostgresStore implements Store {
   async writeRecords(
     writes: readonly RecordWrite[],
     audit: readonly AuditEntry[],
+    outboxRows: readonly OutboxInsert[] = [],
   ): Promise<(StoredRecord | null)[]> {
     return this.transaction(
       audit.length > 0,
@@ -380,6 +390,7 @@ export class PostgresStore implements Store {
           );
           out.push(toStoredRecord(r.rows[0]!));
         }
+        await outbox.insertOutbox(client, this.outboxSql, outboxRows);
         await this.appendAudit(client, audit);
         return out;
       },
@@ -464,6 +475,57 @@ export class PostgresStore implements Store {
       },
       (err) => this.unavailable(err),
     );
+  }
+
+  async leaseOutbox(lease: OutboxLease): Promise<OutboxRow[]> {
+    return this.transaction(
+      false,
+      (client) => outbox.leaseOutbox(client, this.outboxSql, lease),
+      (err) => this.unavailable(err),
+    );
+  }
+
+  async settleOutbox(id: number, owner: string, settlement: OutboxSettlement): Promise<boolean> {
+    return this.outboxRead((q) => outbox.settleOutbox(q, this.outboxSql, id, owner, settlement));
+  }
+
+  async listOutbox(query: OutboxQuery): Promise<OutboxRow[]> {
+    return this.outboxRead((q) => outbox.listOutbox(q, this.outboxSql, query));
+  }
+
+  async getOutbox(id: number): Promise<OutboxRow | undefined> {
+    return this.outboxRead((q) => outbox.getOutbox(q, this.outboxSql, id));
+  }
+
+  async countOutbox(): Promise<OutboxCounts> {
+    return this.outboxRead((q) => outbox.countOutbox(q, this.outboxSql));
+  }
+
+  async settleDeadOutbox(
+    id: number,
+    decision: 'replay' | 'discard',
+    at: number,
+    audit: readonly AuditEntry[],
+  ): Promise<OutboxRow | undefined> {
+    return this.transaction(
+      audit.length > 0,
+      async (client) => {
+        const row = await outbox.settleDeadOutbox(client, this.outboxSql, id, decision, at);
+        if (row !== undefined) await this.appendAudit(client, audit);
+        return row;
+      },
+      (err) => this.unavailable(err),
+    );
+  }
+
+  /** One outbox statement on the pool; a failure says which store it was. */
+  private async outboxRead<T>(fn: (q: pg.Pool) => Promise<T>): Promise<T> {
+    try {
+      if (this.closing !== undefined) throw new Error('the store is closed');
+      return await fn(this.pool);
+    } catch (err) {
+      throw this.unavailable(err);
+    }
   }
 
   async countQuarantine(): Promise<number> {

@@ -147,6 +147,35 @@ export const MIGRATIONS: readonly Migration[] = [
     // so a re-delivered totaliser reading after a restart books nothing twice.
     sql: "ALTER TABLE unit_state ADD COLUMN materials TEXT NOT NULL DEFAULT '{}';",
   },
+  {
+    name: '007_outbox',
+    // The transactional outbox (OutboxRow in ../types.ts). payload is the message's JSON text.
+    // Rows are delivered in id order per (target, ordering_key); the index serves that check.
+    sql: `
+      CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        target TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        ordering_key TEXT NOT NULL,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        lease_until INTEGER NOT NULL,
+        lease_owner TEXT,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        -- maxAge counts from here: created_at, or the operator's replay of a dead row.
+        age_from INTEGER NOT NULL,
+        delivered_at INTEGER,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (target, message_id)
+      );
+      CREATE INDEX outbox_due ON outbox (target, status, next_attempt_at);
+      CREATE INDEX outbox_key ON outbox (target, ordering_key, id);
+    `,
+  },
 ];
 
 /**

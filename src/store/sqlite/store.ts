@@ -39,6 +39,12 @@ import type {
   EventQuery,
   IngestBatch,
   MigrationStatus,
+  OutboxCounts,
+  OutboxInsert,
+  OutboxLease,
+  OutboxQuery,
+  OutboxRow,
+  OutboxSettlement,
   QuarantineQuery,
   RecordQuery,
   RecordWrite,
@@ -52,6 +58,8 @@ import type {
 } from '../types.ts';
 import type { Checkpointer } from './checkpointer.ts';
 import { runMigrations } from './migrations.ts';
+import * as outbox from './outbox.ts';
+import { prepareOutbox } from './outbox.ts';
 
 type Row = Record<string, unknown>;
 
@@ -145,6 +153,7 @@ function prepareStatements(db: Database.Database) {
     ),
     deleteRecord: db.prepare('DELETE FROM records WHERE entity_type = ? AND entity_id = ?'),
     countAudit: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM audit_log'),
+    outbox: prepareOutbox(db),
   };
 }
 
@@ -256,6 +265,7 @@ export class SqliteStore implements Store {
   async writeRecords(
     writes: readonly RecordWrite[],
     audit: readonly AuditEntry[],
+    outboxRows: readonly OutboxInsert[] = [],
   ): Promise<(StoredRecord | null)[]> {
     const s = this.statements();
     const now = Date.now();
@@ -272,6 +282,7 @@ export class SqliteStore implements Store {
         const row = s.getRecord.get(w.entityType, w.entityId);
         return row === undefined ? null : toStoredRecord(row);
       });
+      outbox.insertOutbox(s.outbox, outboxRows);
       appendAudit(s, audit);
       return out;
     };
@@ -356,6 +367,42 @@ export class SqliteStore implements Store {
         { cause: err },
       );
     }
+  }
+
+  async leaseOutbox(lease: OutboxLease): Promise<OutboxRow[]> {
+    const s = this.statements();
+    return this.writeTransaction(() => outbox.leaseOutbox(s.outbox, lease));
+  }
+
+  async settleOutbox(id: number, owner: string, settlement: OutboxSettlement): Promise<boolean> {
+    const s = this.statements();
+    return this.writeTransaction(() => outbox.settleOutbox(s.outbox, id, owner, settlement));
+  }
+
+  async listOutbox(query: OutboxQuery): Promise<OutboxRow[]> {
+    return this.read((s) => outbox.listOutbox(s.outbox, query));
+  }
+
+  async getOutbox(id: number): Promise<OutboxRow | undefined> {
+    return this.read((s) => outbox.getOutbox(s.outbox, id));
+  }
+
+  async countOutbox(): Promise<OutboxCounts> {
+    return this.read((s) => outbox.countOutbox(s.outbox));
+  }
+
+  async settleDeadOutbox(
+    id: number,
+    decision: 'replay' | 'discard',
+    at: number,
+    audit: readonly AuditEntry[],
+  ): Promise<OutboxRow | undefined> {
+    const s = this.statements();
+    return this.writeTransaction(() => {
+      const row = outbox.settleDeadOutbox(s.outbox, id, decision, at);
+      if (row !== undefined) appendAudit(s, audit);
+      return row;
+    });
   }
 
   async listSamples(query: SampleQuery): Promise<StoredSample[]> {
