@@ -235,6 +235,16 @@ export const errorDefinitions = {
     message: 'opcua trust: {reason}',
     fix: 'Name a certificate file in the PKI `rejected` folder (as printed by the hub), or use --all-rejected.',
   },
+  MW_ERR_AMQP_CONNECT: {
+    status: 502,
+    message: '{where}: cannot connect to the AMQP broker {url}: {reason}',
+    fix: 'Check that the broker runs and is reachable at the URL (host, port, TLS), and the user name, password and vhost (RabbitMQ lets `guest` log in from loopback only). The hub retries with backoff and shows the state in its health.',
+  },
+  MW_ERR_AMQP_NOT_FOUND: {
+    status: 502,
+    message: '{where}: {what} does not exist on the AMQP broker {url}: {reason}',
+    fix: 'Create it on the broker (or let the hub declare it: `declare`), or correct the name or address in the configuration.',
+  },
   MW_ERR_MAPPING_UNKNOWN_CODE: {
     status: 404,
     message: '{owner} {kind} code "{code}" has no mapping (table {table})',
@@ -255,6 +265,11 @@ export const errorDefinitions = {
     message:
       'mapping table {table} is at version {found}, not {expected} (version 0: no table); it was changed meanwhile',
     fix: 'Read the table again (GET returns its version in the ETag header and in "version"), apply your change to it and send it with the new version in If-Match.',
+  },
+  MW_ERR_CSV_INVALID: {
+    status: 422,
+    message: 'CSV {first}{more}',
+    fix: 'Correct the named line and column and send the whole file again; nothing of it was imported. The details list every problem (the columns and rules are in docs/erp.md).',
   },
   MW_ERR_UOM_UNKNOWN_UNIT: {
     status: 400,
@@ -285,6 +300,62 @@ export const errorDefinitions = {
     status: 400,
     message: 'quarantine entry {id} kept only {kept} of its {size} bytes and cannot be replayed',
     fix: 'Raise `quarantine.payloadBytes` so whole payloads are kept, or have the device send the value again.',
+  },
+  MW_ERR_ORDER_INVALID: {
+    status: 422,
+    message: '{path}: {rule}',
+    fix: 'The order was refused as a whole and nothing of its document was imported. Fix the field named (for an unmapped code add it to the mapping table named, docs/mapping.md) and send it again.',
+  },
+  MW_ERR_ORDER_TRANSITION: {
+    status: 409,
+    message: 'order {id} is {status}: cannot {action} it (allowed when {from})',
+    fix: 'The order lifecycle is released → dispatched → running ⇄ held → completed → closed (docs/erp.md). Read the order and choose an action its status allows.',
+  },
+  MW_ERR_ORDER_LOCKED: {
+    status: 409,
+    message:
+      'order {id} is {status}: an import may change an order only while it is released (it would change {fields})',
+    fix: 'The shop floor works on the order already. Cancel it and release a new order, or send the unchanged order (an unchanged resend is accepted as a no-op).',
+  },
+  MW_ERR_OUTBOX_NOT_DEAD: {
+    status: 409,
+    message: 'outbox message {id} is {status}: only a dead message can be replayed or discarded',
+    fix: 'GET /api/v1/outbox?status=dead lists the dead messages.',
+  },
+  MW_ERR_TARGET_NOT_FOUND: {
+    status: 404,
+    message: 'no enterprise target {id} (configured: {known})',
+    fix: 'Targets are configured under `enterprise.targets` (docs/erp.md).',
+  },
+  MW_ERR_B2MML_TOO_LARGE: {
+    status: 413,
+    message: 'B2MML document of {size} bytes exceeds the limit of {limit} bytes',
+    fix: 'Send smaller documents (one order or one material per file, as B2MML senders usually do) or raise the size limit of the receiving endpoint.',
+  },
+  MW_ERR_B2MML_DTD: {
+    status: 400,
+    message: 'B2MML document contains {what}: DTDs and entity declarations are refused',
+    fix: 'Send the document without <!DOCTYPE …> and <!ENTITY …>: B2MML is defined by XML Schema and needs no DTD. They are refused so that no external entity is read and no entity is expanded (XXE, "billion laughs").',
+  },
+  MW_ERR_B2MML_MALFORMED: {
+    status: 400,
+    message: 'B2MML document is not well-formed XML: {reason}',
+    fix: 'Fix the XML syntax at the line and column shown (an unclosed or mismatched tag, an unescaped "&" or "<", bytes that are not in the declared encoding).',
+  },
+  MW_ERR_B2MML_UNSUPPORTED: {
+    status: 415,
+    message: '{what} is not accepted; accepted: {accepted}',
+    fix: 'Send what the error lists as accepted: a B2MML message whose root element and namespace decide its version (V0401, V0600, V0701) and the XSD it is validated against; orders come from production operations only (OperationsType Production).',
+  },
+  MW_ERR_B2MML_INVALID: {
+    status: 422,
+    message: '{path}: {reason}{more}',
+    fix: 'The document does not validate against the B2MML XSD of its version; the message quotes libxml2 and names the element path. The details list every error; nothing of the document was imported.',
+  },
+  MW_ERR_B2MML_INCOMPLETE: {
+    status: 422,
+    message: '{path}: {reason}',
+    fix: 'The document is valid B2MML but lacks what an import needs at the named element (e.g. the produced material and its quantity of an order); add it and send the document again. Nothing of it was imported.',
   },
   MW_ERR_INTERNAL_ERROR: {
     status: 500,

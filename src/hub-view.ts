@@ -17,6 +17,9 @@ import type { RateMeter } from './core/rates.ts';
 import type { EquipmentRuntime } from './core/runtime.ts';
 import type { Hierarchy } from './model/index.ts';
 import type { MigrationStatus, Store } from './store/types.ts';
+import type { OrderService } from './core/orders/service.ts';
+import type { ErpInbound } from './enterprise/inbound.ts';
+import type { OutboxDispatcher } from './enterprise/outbox.ts';
 
 export interface HubView {
   readonly config: Config;
@@ -39,6 +42,12 @@ export interface HubView {
   readonly materials: MaterialCatalog;
   /** Stops and their reasons (issue #5). */
   readonly downtime: DowntimeService;
+  /** Work orders (issue #10). */
+  readonly orders: OrderService;
+  /** Everything an ERP sends: parse, import, quarantine. */
+  readonly inbound: ErpInbound;
+  /** Delivers the outbox to the enterprise targets. */
+  readonly dispatcher: OutboxDispatcher;
   readonly dataDir: string;
   readonly startedAt: number;
 }

@@ -15,7 +15,8 @@ import {
 } from '../scripts/docs-lib.ts';
 import { errorDefinitions, retiredCodes } from '../src/errors.ts';
 
-const CODE_RE = /^MW_ERR_[A-Z]+_[A-Z_]+$/;
+// The area may hold digits where a standard names it so (B2MML).
+const CODE_RE = /^MW_ERR_[A-Z][A-Z0-9]*_[A-Z_]+$/;
 
 const codes = Object.keys(errorDefinitions);
 

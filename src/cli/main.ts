@@ -15,9 +15,11 @@ import { isMwError } from '../errors.ts';
 import { startHub, type Hub } from '../hub.ts';
 import { VERSION } from '../version.ts';
 import { registerAuditCommands } from './audit.ts';
+import { demoErpConfig, seedDemoOrders } from './demo-erp.ts';
 import { registerExplainCommand } from './explain.ts';
 import { createLogger, type LogFormat } from './logger.ts';
 import { registerMappingCommands } from './mapping.ts';
+import { registerOutboxCommands } from './outbox.ts';
 import { UsageError } from './prompt.ts';
 import { registerTagsCommand } from './tags.ts';
 import { registerUsersCommands } from './users.ts';
@@ -68,6 +70,11 @@ function describeHub(hub: Hub, title: string): string {
     lines.push(
       `  Connection   ${c.id} (${c.type}): ${c.health().status}${c.health().detail === null ? '' : `, ${c.health().detail}`}`,
     );
+  for (const t of hub.config.targets)
+    lines.push(
+      `  Target       ${t.id} (${t.type}, ${t.mode}${'format' in t ? `, ${t.format}` : ''})`,
+    );
+  for (const i of hub.config.inbound) lines.push(`  Inbound      ${i.id} (${i.type})`);
   lines.push(`  Data         ${hub.dataDir}`);
   return lines.join('\n');
 }
@@ -194,13 +201,15 @@ export function buildProgram(): Command {
       ),
   ).action(async (opts: RunOptions & { dataDir: string }) => {
     const loaded = loadConfigFile(DEMO_CONFIG);
+    const dataDir = path.resolve(opts.dataDir);
+    const config = demoErpConfig(loaded.config, dataDir);
     await runHub(
-      loaded.config,
+      config,
       loaded.baseDir,
-      { ...opts, dataDir: path.resolve(opts.dataDir) },
+      { ...opts, dataDir },
       'demo',
       opts.port !== undefined,
-      demoAdmin,
+      async (hub) => [...(await demoAdmin(hub)), ...seedDemoOrders(config)],
     );
   });
 
@@ -249,6 +258,7 @@ export function buildProgram(): Command {
 
   registerTagsCommand(program);
   registerMappingCommands(program);
+  registerOutboxCommands(program);
   registerExplainCommand(program);
 
   registerUsersCommands(program);

@@ -15,7 +15,12 @@ export const PERMISSIONS = {
   'config.read': 'Read the configuration and mappings.',
   'config.write': 'Change the configuration and mappings.',
   'production.record': 'Record production and assign downtime reasons on the shop floor.',
+  'orders.read': 'Read work orders and their progress.',
+  'orders.import':
+    'Send orders and material data into the hub (REST JSON or B2MML), as an ERP does.',
   'orders.manage': 'Release, start, hold and close work orders; edit downtime reasons.',
+  'outbox.read': 'See the messages to enterprise targets and their delivery state.',
+  'outbox.manage': 'Replay or discard dead messages to enterprise targets.',
   'quality.inspect': 'Record inspections and place quality holds.',
   'quality.release': 'Release quality holds and lots.',
   'audit.read': 'Read, verify and export the audit trail.',
@@ -35,7 +40,7 @@ export type Permission = keyof typeof PERMISSIONS;
 
 export const ALL_PERMISSIONS = Object.keys(PERMISSIONS) as Permission[];
 
-const READ: Permission[] = ['equipment.read', 'signatures.read', 'connections.read'];
+const READ: Permission[] = ['equipment.read', 'signatures.read', 'connections.read', 'orders.read'];
 
 export const ROLES = {
   admin: {
@@ -52,11 +57,22 @@ export const ROLES = {
       'tags.write',
       'metrics.read',
       'signatures.sign',
+      'outbox.read',
+      'outbox.manage',
     ],
   },
   supervisor: {
-    description: 'Orders and downtime reasons for the plant.',
-    permissions: [...READ, 'production.record', 'orders.manage', 'tags.write', 'signatures.sign'],
+    description: 'Orders and downtime reasons for the plant; the ERP message queue.',
+    permissions: [
+      ...READ,
+      'production.record',
+      'orders.import',
+      'orders.manage',
+      'outbox.read',
+      'outbox.manage',
+      'tags.write',
+      'signatures.sign',
+    ],
   },
   operator: {
     description: 'Records production and assigns downtime reasons on the line.',
@@ -78,9 +94,13 @@ export const ROLES = {
     permissions: [...READ],
   },
   integration: {
-    description: 'Machine clients (API tokens, MQTT clients): send data, read equipment.',
+    description:
+      'Machine clients (API tokens for an ERP, MQTT clients): send data and orders, read equipment, orders and the outbox.',
     permissions: [
       'equipment.read',
+      'orders.read',
+      'orders.import',
+      'outbox.read',
       'connections.read',
       'ingest.write',
       'mqtt.publish',

@@ -69,6 +69,17 @@ export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
   };
   const sites = list(cfg.sites);
   dup(sites, (i) => ['sites', i, 'id'], 'site');
+  const targets = list(cfg.targets);
+  dup(targets, (i) => ['targets', i, 'id'], 'target');
+  targets.forEach((t, i) => {
+    if (t.mode === 'batch' && typeof t.schedule !== 'string')
+      issues.push({
+        path: ['targets', i, 'schedule'],
+        message:
+          'a batch target needs a schedule (a cron expression, e.g. the shift ends "0 6,14,22 * * *")',
+      });
+  });
+  dup(list(cfg.inbound), (i) => ['inbound', i, 'id'], 'inbound');
   sites.forEach((s, si) => {
     const codes = new Map<unknown, number>();
     const plcCodes = new Map<unknown, number>();

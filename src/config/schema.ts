@@ -11,6 +11,7 @@ import { modbusConnectionSchema } from '../connectors/modbus/config.ts';
 import { sqlConnectionSchema } from '../connectors/sql/config.ts';
 import { sparkplugConnectionSchema } from '../connectors/sparkplug/config.ts';
 import { topicPatternError } from '../connectors/mqtt/topic-pattern.ts';
+import { inboundSchema, targetSchema } from '../enterprise/index.ts';
 import { durationSchema, idSchema, tlsSchema } from './common.ts';
 
 export { durationSchema, idSchema, mqttConnectionSchema, simulatorConnectionSchema, tlsSchema };
@@ -589,6 +590,19 @@ const securitySchema = z
   })
   .describe('Users, sessions and passwords.');
 
+const ordersSchema = z
+  .strictObject({
+    system: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, { error: 'expected a mapping system id' })
+      .optional()
+      .describe(
+        'The mapping system of the ERP that sends orders: its material, work center and unit codes are mapped through the tables `<system>/material`, `<system>/equipment` and `<system>/uom` (docs/mapping.md), and a code without an entry is refused. Leave it out when the ERP sends the hub’s own codes. A REST caller may name another with `?system=`; a drop folder or queue has its own `system`.',
+      )
+      .meta({ examples: ['sap'] }),
+  })
+  .describe('Work orders from the ERP (docs/erp.md).');
+
 export const configSchema = z.strictObject({
   enterprise: enterpriseSchema,
   sites: z
@@ -614,6 +628,17 @@ export const configSchema = z.strictObject({
   audit: auditSchema.prefault({}),
   http: httpSchema.prefault({}),
   security: securitySchema.prefault({}),
+  orders: ordersSchema.prefault({}),
+  targets: z
+    .array(targetSchema)
+    .default([])
+    .describe(
+      'Enterprise targets: where order starts, confirmations, goods receipts and consumption are sent (docs/erp.md).',
+    ),
+  inbound: z
+    .array(inboundSchema)
+    .default([])
+    .describe('Drop folders and AMQP queues orders arrive on, besides the REST API (docs/erp.md).'),
   dataDir: z
     .string()
     .default('./data')

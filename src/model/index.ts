@@ -8,3 +8,5 @@ export * from './uom.ts';
 export * from './downtime.ts';
 export * from './consumption.ts';
 export * from './time.ts';
+export * from './order.ts';
+export * from './erp.ts';

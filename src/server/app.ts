@@ -15,11 +15,12 @@ import { registerBindingRoutes } from './binding-routes.ts';
 import { registerConnectionRoutes } from './connection-routes.ts';
 import { registerDowntimeRoutes } from './downtime-routes.ts';
 import { registerMappingRoutes } from './mapping-routes.ts';
+import { registerOrderRoutes } from './order-routes.ts';
 import { buildMetrics } from './metrics.ts';
 import { registerAuth } from './auth.ts';
 import { registerIdentityRoutes } from './identity-routes.ts';
 import { registerRoutes } from './routes.ts';
-import { UI_HTML } from './ui.ts';
+import { registerWebUi } from './web.ts';
 
 export interface ServerOptions {
   readonly hub: HubView;
@@ -91,6 +92,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerConnectionRoutes(app, options.hub);
   registerBindingRoutes(app, options.hub);
   registerDowntimeRoutes(app, options.hub);
+  await registerOrderRoutes(app, options.hub);
   await registerMappingRoutes(app, options.hub);
   const metrics = buildMetrics(options.hub);
   app.get('/metrics', { config: { access: 'metrics.read' } }, async (_request, reply) =>
@@ -98,15 +100,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   );
   const openApi = buildOpenApi(routeAccess);
   app.get('/api/openapi.json', { config: { access: 'public' } }, async () => openApi);
-  app.get('/', async (_request, reply) =>
-    reply
-      .type('text/html; charset=utf-8')
-      .header(
-        'content-security-policy',
-        "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
-      )
-      .send(UI_HTML),
-  );
+  // The browser UI at `/` (web/, with its own CSP) and its libraries under /vendor/.
+  await registerWebUi(app);
   await app.ready();
   return app;
 }

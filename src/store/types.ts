@@ -287,6 +287,13 @@ export interface Store {
    * pending under this owner's lease (it expired and someone else took it).
    */
   settleOutbox(id: number, owner: string, settlement: OutboxSettlement): Promise<boolean>;
+  /**
+   * Void the leases an earlier run of the caller left behind (it was killed mid-delivery):
+   * pending rows leased by an owner that starts with `ownerPrefix` (the hub's id, the same
+   * across its restarts) other than `keep` (the run now) are due again at once instead of when
+   * the lease runs out. Leases of other hubs sharing the store are left alone. Returns how many.
+   */
+  releaseOutboxLeases(ownerPrefix: string, keep: string, at: number): Promise<number>;
   /** Outbox rows, newest first. */
   listOutbox(query: OutboxQuery): Promise<OutboxRow[]>;
   getOutbox(id: number): Promise<OutboxRow | undefined>;

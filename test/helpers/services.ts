@@ -38,13 +38,49 @@ const DEFAULT_PORTS: Record<string, number> = {
   amqp: 5672,
 };
 
+/** The default check of needService and serviceSkip: something accepts TCP on the URL's port. */
+function portOpen(url: string): Promise<boolean> {
+  const scheme = new URL(url).protocol.replace(':', '').replace(/ql$/, '');
+  return tcpReachable(url, DEFAULT_PORTS[scheme] ?? 0);
+}
+
+/**
+ * A check for needService / serviceSkip: the URL's port speaks AMQP 1.0. To the AMQP 1.0 SASL
+ * header ("AMQP" 3 1 0 0) a 1.0 broker answers with the same header; RabbitMQ 3.x without the
+ * rabbitmq_amqp1_0 plugin answers with its 0-9-1 header ("AMQP" 0 0 9 1) instead.
+ */
+export function speaksAmqp10(url: string): Promise<boolean> {
+  const u = new URL(url);
+  const port = u.port === '' ? 5672 : Number(u.port);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: u.hostname, port, timeout: 2000 });
+    let reply = Buffer.alloc(0);
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => socket.write(Buffer.from([0x41, 0x4d, 0x51, 0x50, 3, 1, 0, 0])));
+    socket.on('data', (chunk: Buffer) => {
+      reply = Buffer.concat([reply, chunk]);
+      if (reply.length >= 8) done(reply[4] === 3 && reply[5] === 1);
+    });
+    socket.once('timeout', () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('close', () => done(false));
+  });
+}
+
 /**
  * Resolve to true when the service answers. Otherwise: fail under MILLWRIGHT_REQUIRE_SERVICES=1,
  * else mark the test skipped with a line naming the service, and resolve to false.
  */
-export async function needService(t: TestContext, name: string, url: string): Promise<boolean> {
-  const scheme = new URL(url).protocol.replace(':', '').replace(/ql$/, '');
-  if (await tcpReachable(url, DEFAULT_PORTS[scheme] ?? 0)) return true;
+export async function needService(
+  t: TestContext,
+  name: string,
+  url: string,
+  reachable: (url: string) => Promise<boolean> = portOpen,
+): Promise<boolean> {
+  if (await reachable(url)) return true;
   const line = `${name} unreachable at ${url.replace(/\/\/[^@/]*@/, '//')}`;
   if (REQUIRE_SERVICES) throw new Error(`${line} (MILLWRIGHT_REQUIRE_SERVICES=1)`);
   console.log(`# skip: ${line}`);
@@ -56,9 +92,12 @@ export async function needService(t: TestContext, name: string, url: string): Pr
  * For a whole suite: false when the service answers, else the skip reason (a line naming the
  * service is printed). Throws under MILLWRIGHT_REQUIRE_SERVICES=1. Use as `describe(name, { skip })`.
  */
-export async function serviceSkip(name: string, url: string): Promise<string | false> {
-  const scheme = new URL(url).protocol.replace(':', '').replace(/ql$/, '');
-  if (await tcpReachable(url, DEFAULT_PORTS[scheme] ?? 0)) return false;
+export async function serviceSkip(
+  name: string,
+  url: string,
+  reachable: (url: string) => Promise<boolean> = portOpen,
+): Promise<string | false> {
+  if (await reachable(url)) return false;
   const line = `${name} unreachable at ${url.replace(/\/\/[^@/]*@/, '//')}`;
   if (REQUIRE_SERVICES) throw new Error(`${line} (MILLWRIGHT_REQUIRE_SERVICES=1)`);
   console.log(`# skip: ${line}`);

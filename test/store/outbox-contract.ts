@@ -190,6 +190,48 @@ export async function outboxContract(t: TestContext, newTarget: NewStoreTarget):
     assert.equal((await store.listOutbox({ status: 'dead', limit: 10 })).length, 0);
   });
 
+  await t.test(
+    'a restarted hub voids the leases of its earlier boot, never those of another hub',
+    async (t) => {
+      const store = await fresh(t);
+      await enqueue(store, [row(1, 'A'), row(2, 'B'), row(3, 'C'), row(4, 'D')]);
+      const hub1 = 'hub-1:boot-1';
+      const [a, b] = await lease(store, T0 + 10, true, hub1, 2);
+      const [c] = await lease(store, T0 + 10, true, 'hub-2:boot-1', 1);
+      // hub-10 starts with "hub-1" but is another hub: the ':' ends the prefix.
+      const [d] = await lease(store, T0 + 10, true, 'hub-10:boot-1', 1);
+      assert.deepEqual(
+        [a, b, c, d].map((r) => r?.messageId),
+        ['m-A-1', 'm-B-2', 'm-C-3', 'm-D-4'],
+      );
+      await store.settleOutbox(b!.id, hub1, { outcome: 'delivered', at: T0 + 11 });
+      // hub-1 is killed with A-1 in flight and restarts as boot 2.
+      assert.equal(await store.releaseOutboxLeases('hub-1:', 'hub-1:boot-2', T0 + 20), 1);
+      const again = await lease(store, T0 + 21, true, 'hub-1:boot-2');
+      assert.deepEqual(
+        again.map((r) => [r.messageId, r.attempts]),
+        [['m-A-1', 0]],
+        'A-1 is due again at once (the lease had 30 s to run), C-3 and D-4 stay leased',
+      );
+      assert.equal(
+        await store.settleOutbox(a!.id, hub1, { outcome: 'delivered', at: T0 + 22 }),
+        false,
+        'the killed boot can no longer settle it',
+      );
+      assert.equal(
+        await store.releaseOutboxLeases('hub-1:', 'hub-1:boot-2', T0 + 23),
+        0,
+        'the running boot keeps its own leases',
+      );
+      assert.equal(
+        await store.settleOutbox(c!.id, 'hub-2:boot-1', { outcome: 'delivered', at: T0 + 24 }),
+        true,
+        'the other hub still holds its lease',
+      );
+      assert.equal((await store.getOutbox(b!.id))?.status, 'delivered', 'settled rows stay so');
+    },
+  );
+
   await t.test('two leasing stores never share a row', async (t) => {
     const target = await newTarget(t);
     const one = await target.open();

@@ -48,6 +48,9 @@ export function outboxStatements(schema: string) {
         next_attempt_at = coalesce($2, next_attempt_at), last_error = $3, delivered_at = $4,
         lease_until = 0, lease_owner = NULL, updated_at = $5
       WHERE id = $6 AND status = 'pending' AND lease_owner = $7`,
+    release: `UPDATE ${t} SET lease_until = 0, lease_owner = NULL, updated_at = $3
+      WHERE status = 'pending' AND lease_owner IS NOT NULL
+        AND substr(lease_owner, 1, length($1::text)) = $1::text AND lease_owner <> $2`,
     replay: `UPDATE ${t} SET status = 'pending', attempts = 0, next_attempt_at = $1, age_from = $1,
         lease_until = 0, lease_owner = NULL, updated_at = $1
       WHERE id = $2 AND status = 'dead' RETURNING *`,
@@ -121,6 +124,18 @@ export async function settleOutbox(
     owner,
   ]);
   return r.rowCount === 1;
+}
+
+/** Void the leases of earlier runs of one owner (Store.releaseOutboxLeases); how many. */
+export async function releaseOutboxLeases(
+  client: Queryable,
+  sql: OutboxSql,
+  ownerPrefix: string,
+  keep: string,
+  at: number,
+): Promise<number> {
+  const r = await client.query(sql.release, [ownerPrefix, keep, at]);
+  return r.rowCount ?? 0;
 }
 
 export async function settleDeadOutbox(

@@ -489,6 +489,12 @@ export class PostgresStore implements Store {
     return this.outboxRead((q) => outbox.settleOutbox(q, this.outboxSql, id, owner, settlement));
   }
 
+  async releaseOutboxLeases(ownerPrefix: string, keep: string, at: number): Promise<number> {
+    return this.outboxRead((q) =>
+      outbox.releaseOutboxLeases(q, this.outboxSql, ownerPrefix, keep, at),
+    );
+  }
+
   async listOutbox(query: OutboxQuery): Promise<OutboxRow[]> {
     return this.outboxRead((q) => outbox.listOutbox(q, this.outboxSql, query));
   }

@@ -42,6 +42,11 @@ export function prepareOutbox(db: Database.Database) {
          lease_until = 0, lease_owner = NULL, updated_at = ?
        WHERE id = ? AND status = 'pending' AND lease_owner = ?`,
     ),
+    release: db.prepare<{ prefix: string; keep: string; at: number }>(
+      `UPDATE outbox SET lease_until = 0, lease_owner = NULL, updated_at = @at
+       WHERE status = 'pending' AND lease_owner IS NOT NULL
+         AND substr(lease_owner, 1, length(@prefix)) = @prefix AND lease_owner <> @keep`,
+    ),
     replay: db.prepare<[number, number, number, number]>(
       `UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, age_from = ?,
          lease_until = 0, lease_owner = NULL, updated_at = ?
@@ -101,6 +106,16 @@ export function settleOutbox(
 ): boolean {
   const [status, next, error, deliveredAt] = settlementValues(settlement);
   return s.settle.run(status, next, error, deliveredAt, settlement.at, id, owner).changes === 1;
+}
+
+/** Void the leases of earlier runs of one owner (Store.releaseOutboxLeases); how many. */
+export function releaseOutboxLeases(
+  s: OutboxStatements,
+  ownerPrefix: string,
+  keep: string,
+  at: number,
+): number {
+  return s.release.run({ prefix: ownerPrefix, keep, at }).changes;
 }
 
 /** Replay or discard a dead row; undefined when it is not dead. Call inside a transaction. */

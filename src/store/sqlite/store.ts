@@ -379,6 +379,11 @@ export class SqliteStore implements Store {
     return this.writeTransaction(() => outbox.settleOutbox(s.outbox, id, owner, settlement));
   }
 
+  async releaseOutboxLeases(ownerPrefix: string, keep: string, at: number): Promise<number> {
+    const s = this.statements();
+    return this.writeTransaction(() => outbox.releaseOutboxLeases(s.outbox, ownerPrefix, keep, at));
+  }
+
   async listOutbox(query: OutboxQuery): Promise<OutboxRow[]> {
     return this.read((s) => outbox.listOutbox(s.outbox, query));
   }

@@ -1,0 +1,484 @@
+/**
+ * Work-order execution (issue #10): orders imported from the ERP, their lifecycle on the shop
+ * floor, and the messages their transaction points send back up.
+ *
+ * An order is a record (entity type `order`, id = the ERP's order number) written with its
+ * audit row through Store.writeRecords; the ErpMessages a change causes are outbox rows in
+ * that same transaction (DESIGN.md: a fact, its audit row and its outbound message exist
+ * together or not at all). Imports are idempotent on the order number: an unchanged resend is
+ * a no-op, a changed one updates an order only while it is still released.
+ *
+ * Changes are planned one after another in this process (a read-modify-write per order), and
+ * those that arrive together share one commit (see enqueue); another hub sharing a PostgreSQL
+ * store that changes the same order meets MW_ERR_STORE_CONFLICT.
+ */
+import { canonicalJson } from '../../compliance/audit.ts';
+import { diffFields } from '../../compliance/identity-records.ts';
+import { authorize, type Principal } from '../../compliance/roles.ts';
+import type {
+  ErpMessage,
+  ErpMessageType,
+  ImportResult,
+  InboundDocument,
+} from '../../model/index.ts';
+import { MwError } from '../../errors.ts';
+import {
+  nextOrderStatus,
+  ORDER_TRANSITIONS,
+  type Hierarchy,
+  type OperationProgress,
+  type OrderAction,
+  type OrderContent,
+  type OrderStatus,
+} from '../../model/index.ts';
+import type {
+  AuditEntry,
+  OutboxInsert,
+  RecordWrite,
+  Store,
+  StoredRecord,
+} from '../../store/types.ts';
+import {
+  invalid,
+  mapLot,
+  mapMaterial,
+  mapOrder,
+  type CodeMapper,
+  type MaterialDefinitionContent,
+  type MaterialLotContent,
+} from './import.ts';
+import { OrderLifecycle } from './lifecycle.ts';
+import type { ActOptions, OrderData, OrderView } from './types.ts';
+import { OrderViews } from './view.ts';
+
+export type { ActOptions, OperationView, OrderData, OrderView } from './types.ts';
+
+export const ORDER_ENTITY = 'order';
+export const MATERIAL_ENTITY = 'material-definition';
+export const LOT_ENTITY = 'material-lot';
+
+export interface OrderTarget {
+  readonly id: string;
+  readonly messages: readonly ErpMessageType[];
+}
+
+export interface OrderServiceOptions {
+  readonly hierarchy: Hierarchy;
+  readonly mappings: CodeMapper;
+  /** A line's output unit (its good count is the line's output). */
+  readonly outputUnitOf: (lineId: string) => string | null;
+  readonly targets: readonly OrderTarget[];
+  /** Called after a commit that wrote outbox rows, with their targets. */
+  readonly onEnqueued?: (targets: readonly string[]) => void;
+  /** Waits until what the pipeline has accepted is committed (before figures are taken). */
+  readonly settle?: () => Promise<void>;
+  readonly audit: (
+    by: { readonly actor: string },
+    action: string,
+    entityType: string,
+    entityId: string,
+    changes: Record<string, { old: unknown; new: unknown }>,
+    reason: string | null,
+  ) => AuditEntry;
+  readonly now?: () => number;
+}
+
+export interface ImportSource {
+  readonly id: string;
+  readonly system: string | null;
+  readonly actor: string;
+}
+
+/** What one change writes, decided from what it read; `done` makes its answer once committed. */
+interface Plan<T> {
+  readonly writes: readonly RecordWrite[];
+  readonly audit: readonly AuditEntry[];
+  readonly outbox: readonly OutboxInsert[];
+  readonly done: (stored: readonly (StoredRecord | null)[]) => Promise<T> | T;
+}
+
+/** A change waiting for the next commit (see OrderService.enqueue). */
+interface Job<T = unknown> {
+  /** The records it may write, as `<entity type> <id>`: known before it reads anything. */
+  readonly keys: readonly string[];
+  /** Reads and decides; a throw refuses this change alone. */
+  readonly plan: () => Promise<Plan<T>>;
+  readonly resolve: (value: T) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/**
+ * A commit takes no further change once it holds this many record writes (a larger document
+ * is a commit of its own): a transaction blocks the event loop while it runs.
+ */
+const MAX_GROUP_WRITES = 2000;
+
+const key = (entityType: string, id: string): string => `${entityType} ${id}`;
+
+export class OrderService {
+  private writing: Promise<unknown> = Promise.resolve();
+  /** Changes waiting for the next commit (see enqueue). */
+  private readonly queue: Job[] = [];
+  private readonly now: () => number;
+  private readonly lifecycle: OrderLifecycle;
+  private readonly views: OrderViews;
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: OrderServiceOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.lifecycle = new OrderLifecycle(store, this.now);
+    this.views = new OrderViews(this.lifecycle, this.now);
+  }
+
+  /** One write after another, so each read-modify-write sees the previous one. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writing.then(fn, fn);
+    this.writing = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * A change (an import, an action) in the next commit. The changes that arrive together — the
+   * requests of one turn of the event loop — are planned one after another and committed in
+   * one transaction, so concurrent callers share one fsync instead of waiting for one each
+   * (bench/orders). Each change is still all or nothing: it is answered after that commit; one
+   * refused while planning is refused alone; one touching a record an earlier change of the
+   * group writes waits for that commit (it must read it); and when the shared commit fails,
+   * each change is planned and committed again on its own, so one change's failure is never
+   * another's.
+   */
+  private enqueue<T>(keys: readonly string[], plan: () => Promise<Plan<T>>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ keys, plan, resolve, reject } as Job);
+      // After this turn's I/O callbacks, so the changes that came with it join the commit.
+      if (this.queue.length === 1) setImmediate(() => void this.serial(() => this.drain()));
+    });
+  }
+
+  private async drain(): Promise<void> {
+    const jobs = this.queue.splice(0);
+    try {
+      let group: { job: Job; plan: Plan<unknown> }[] = [];
+      const touched = new Set<string>();
+      for (const job of jobs) {
+        if (
+          job.keys.some((k) => touched.has(k)) ||
+          group.reduce((n, g) => n + g.plan.writes.length, 0) >= MAX_GROUP_WRITES
+        ) {
+          await this.commitGroup(group);
+          group = [];
+          touched.clear();
+        }
+        try {
+          group.push({ job, plan: await job.plan() });
+          for (const k of job.keys) touched.add(k);
+        } catch (err) {
+          job.reject(err);
+        }
+      }
+      await this.commitGroup(group);
+    } catch (err) {
+      // Not expected (each step settles its changes), but none may be left waiting. A promise
+      // settles once, so those answered already keep their answer.
+      for (const job of jobs) job.reject(err);
+    }
+  }
+
+  private async commitGroup(group: readonly { job: Job; plan: Plan<unknown> }[]): Promise<void> {
+    let stored: (StoredRecord | null)[];
+    try {
+      stored = await this.write(group.map((g) => g.plan));
+    } catch (err) {
+      if (group.length === 1) {
+        group[0]!.job.reject(err);
+        return;
+      }
+      // Nothing of the group was written: each change again, alone.
+      for (const { job } of group) {
+        try {
+          const plan = await job.plan();
+          job.resolve(await plan.done(await this.write([plan])));
+        } catch (e) {
+          job.reject(e);
+        }
+      }
+      return;
+    }
+    let at = 0;
+    for (const { job, plan } of group) {
+      const mine = stored.slice(at, at + plan.writes.length);
+      at += plan.writes.length;
+      try {
+        job.resolve(await plan.done(mine));
+      } catch (err) {
+        job.reject(err);
+      }
+    }
+  }
+
+  /** The plans' writes, audit rows and outbox rows in one transaction. */
+  private async write(plans: readonly Plan<unknown>[]): Promise<(StoredRecord | null)[]> {
+    const writes = plans.flatMap((p) => p.writes);
+    if (writes.length === 0) return [];
+    return this.store.writeRecords(
+      writes,
+      plans.flatMap((p) => p.audit),
+      plans.flatMap((p) => p.outbox),
+    );
+  }
+
+  private countingUnitOf(equipment: string): string {
+    const e = this.options.hierarchy.get(equipment);
+    if (e?.level === 'workCenter') return this.options.outputUnitOf(equipment) ?? equipment;
+    return equipment;
+  }
+
+  /**
+   * Import what an ERP sent, all or nothing, idempotent on each order number (committed with
+   * the changes that arrive with it: see enqueue).
+   */
+  importDocument(doc: InboundDocument, source: ImportSource): Promise<ImportResult> {
+    const ctx = {
+      hierarchy: this.options.hierarchy,
+      mappings: this.options.mappings,
+      system: source.system,
+    };
+    // Mapped and checked before anything is read or written: a refusal leaves no trace.
+    const orders = doc.orders.map((o, i) => mapOrder(o, ctx, `orders[${i}]`));
+    const ids = new Set<string>();
+    orders.forEach((o, i) => {
+      if (ids.has(o.externalId))
+        throw invalid(
+          `orders[${i}].externalId`,
+          `order ${o.externalId} appears twice in the document`,
+        );
+      ids.add(o.externalId);
+    });
+    const materials = doc.materials.map((m, i) => mapMaterial(m, ctx, `materials[${i}]`));
+    const lots = doc.lots.map((l, i) => mapLot(l, ctx, `lots[${i}]`));
+    const keys = [
+      ...orders.map((o) => key(ORDER_ENTITY, o.externalId)),
+      ...materials.map((m) => key(MATERIAL_ENTITY, m.id)),
+      ...lots.map((l) => key(LOT_ENTITY, l.id)),
+    ];
+    return this.enqueue(keys, () => this.planImport(doc, source, orders, materials, lots));
+  }
+
+  /** What importing one document writes (reads the records it changes). */
+  private async planImport(
+    doc: InboundDocument,
+    source: ImportSource,
+    orders: readonly OrderContent[],
+    materials: readonly MaterialDefinitionContent[],
+    lots: readonly MaterialLotContent[],
+  ): Promise<Plan<ImportResult>> {
+    const at = this.now();
+    const writes: RecordWrite[] = [];
+    const audit: AuditEntry[] = [];
+    const reason = `imported from ${source.id} (${doc.format}${doc.root === null ? '' : ` ${doc.root}`})`;
+    const outcomes: ImportResult['orders'][number][] = [];
+    for (const content of orders) {
+      const rec = await this.store.getRecord(ORDER_ENTITY, content.externalId);
+      const before = rec?.data as unknown as OrderData | undefined;
+      if (before !== undefined && canonicalJson(before.content) === canonicalJson(content)) {
+        outcomes.push({ id: content.externalId, outcome: 'unchanged' });
+        continue;
+      }
+      if (before !== undefined && before.status !== 'released') {
+        throw new MwError('MW_ERR_ORDER_LOCKED', {
+          id: content.externalId,
+          status: before.status,
+          fields: Object.keys(diffFields(flat(before.content), flat(content))).join(', '),
+        });
+      }
+      const data: OrderData = {
+        content,
+        status: 'released',
+        operations: content.operations.map((op) => ({
+          id: op.id,
+          status: 'waiting',
+          countingUnit: this.countingUnitOf(op.equipment),
+          periods: [],
+          confirmedGood: '0',
+          confirmedScrap: '0',
+          startedAt: null,
+          completedAt: null,
+        })),
+        source: { id: source.id, system: source.system, format: doc.format },
+        startedAt: null,
+        completedAt: null,
+        statusChangedAt: at,
+      };
+      writes.push(orderWrite(content.externalId, rec, data));
+      audit.push(
+        this.options.audit(
+          { actor: source.actor },
+          before === undefined ? 'create' : 'update',
+          ORDER_ENTITY,
+          content.externalId,
+          diffFields(before === undefined ? null : flat(before.content), flat(content)),
+          reason,
+        ),
+      );
+      outcomes.push({
+        id: content.externalId,
+        outcome: before === undefined ? 'created' : 'updated',
+      });
+    }
+    for (const [entityType, items] of [
+      [MATERIAL_ENTITY, materials],
+      [LOT_ENTITY, lots],
+    ] as const) {
+      for (const entry of items) {
+        const rec = await this.store.getRecord(entityType, entry.id);
+        const next = { ...entry } as Record<string, unknown>;
+        if (rec !== undefined && canonicalJson(rec.data) === canonicalJson(next)) continue;
+        writes.push({
+          entityType,
+          entityId: entry.id,
+          expectedVersion: rec?.version ?? 0,
+          data: next,
+        });
+        audit.push(
+          this.options.audit(
+            { actor: source.actor },
+            rec === undefined ? 'create' : 'update',
+            entityType,
+            entry.id,
+            diffFields(rec?.data ?? null, next),
+            reason,
+          ),
+        );
+      }
+    }
+    const result = { orders: outcomes, materials: materials.length, lots: lots.length };
+    return { writes, audit, outbox: [], done: () => result };
+  }
+
+  async get(id: string): Promise<OrderView> {
+    const rec = await this.store.getRecord(ORDER_ENTITY, id);
+    if (rec === undefined) throw new MwError('MW_ERR_RECORD_NOT_FOUND', { entity: 'order', id });
+    return this.views.view(rec);
+  }
+
+  /** Orders in id order, optionally of one status; `cursor` is the last id of the page before. */
+  async list(query: {
+    status?: OrderStatus | undefined;
+    limit: number;
+    cursor?: string | undefined;
+  }): Promise<{ items: OrderView[]; nextCursor: string | null }> {
+    const items: OrderView[] = [];
+    let afterId = query.cursor;
+    for (;;) {
+      const page = await this.store.listRecords({ entityType: ORDER_ENTITY, afterId, limit: 200 });
+      for (const rec of page) {
+        afterId = rec.entityId;
+        if (
+          query.status !== undefined &&
+          (rec.data as unknown as OrderData).status !== query.status
+        )
+          continue;
+        items.push(await this.views.view(rec));
+        if (items.length === query.limit) return { items, nextCursor: afterId };
+      }
+      if (page.length < 200) return { items, nextCursor: null };
+    }
+  }
+
+  /** An action of the lifecycle, with the messages it causes, in one transaction. */
+  act(by: Principal, id: string, action: OrderAction, opts: ActOptions = {}): Promise<OrderView> {
+    authorize(by, 'orders.manage');
+    return this.enqueue([key(ORDER_ENTITY, id)], async (): Promise<Plan<OrderView>> => {
+      await this.options.settle?.();
+      const rec = await this.store.getRecord(ORDER_ENTITY, id);
+      if (rec === undefined) throw new MwError('MW_ERR_RECORD_NOT_FOUND', { entity: 'order', id });
+      const before = rec.data as unknown as OrderData;
+      const to = nextOrderStatus(before.status, action);
+      if (to === null) throw transitionError(id, before.status, action);
+      const step = await this.lifecycle.apply(before, action, to, opts);
+      const audit = this.options.audit(
+        by,
+        `order.${action}`,
+        ORDER_ENTITY,
+        id,
+        {
+          ...diffFields({ status: before.status }, { status: step.data.status }),
+          ...operationChanges(before.operations, step.data.operations),
+        },
+        opts.reason ?? null,
+      );
+      const outbox = this.outboxRows(step.messages);
+      return {
+        writes: [orderWrite(id, rec, step.data)],
+        audit: [audit],
+        outbox,
+        done: (stored) => {
+          this.views.forget(id);
+          if (outbox.length > 0)
+            this.options.onEnqueued?.([...new Set(outbox.map((r) => r.target))]);
+          return this.views.view(stored[0]!);
+        },
+      };
+    });
+  }
+
+  private outboxRows(messages: readonly ErpMessage[]): OutboxInsert[] {
+    return messages.flatMap((m) =>
+      this.options.targets
+        .filter((t) => t.messages.includes(m.type))
+        .map((t) => ({
+          target: t.id,
+          messageId: m.id,
+          orderingKey: m.orderId,
+          type: m.type,
+          payload: m as unknown as Record<string, unknown>,
+          createdAt: m.at,
+        })),
+    );
+  }
+}
+
+function transitionError(id: string, status: OrderStatus, action: OrderAction): MwError {
+  return new MwError('MW_ERR_ORDER_TRANSITION', {
+    id,
+    status,
+    action,
+    from: ORDER_TRANSITIONS[action].from.join(' or '),
+  });
+}
+
+function orderWrite(id: string, rec: StoredRecord | undefined, data: OrderData): RecordWrite {
+  return {
+    entityType: ORDER_ENTITY,
+    entityId: id,
+    expectedVersion: rec?.version ?? 0,
+    data: data as unknown as Record<string, unknown>,
+  };
+}
+
+/** An order's content as flat fields for the audit trail (operations as one field). */
+function flat(c: OrderContent): Record<string, unknown> {
+  return { ...c, operations: c.operations.map((o) => `${o.id}@${o.equipment}`).join(', ') };
+}
+
+function operationChanges(
+  before: readonly OperationProgress[],
+  after: readonly OperationProgress[],
+): Record<string, { old: unknown; new: unknown }> {
+  const out: Record<string, { old: unknown; new: unknown }> = {};
+  after.forEach((op, i) => {
+    const was = before[i]!;
+    if (was.status !== op.status)
+      out[`operations.${op.id}.status`] = { old: was.status, new: op.status };
+    if (was.confirmedGood !== op.confirmedGood)
+      out[`operations.${op.id}.confirmedGood`] = { old: was.confirmedGood, new: op.confirmedGood };
+    if (was.confirmedScrap !== op.confirmedScrap)
+      out[`operations.${op.id}.confirmedScrap`] = {
+        old: was.confirmedScrap,
+        new: op.confirmedScrap,
+      };
+  });
+  return out;
+}

@@ -1,0 +1,136 @@
+/**
+ * The wire formats a target can send: every one renders the same ErpMessage (types.ts). The
+ * codes are first translated into the receiver's (`toReceiverCodes`), so a format only lays out.
+ */
+import { isMwError } from '../errors.ts';
+import { renderB2mml } from './b2mml/render.ts';
+import { renderCsv } from './files/csv.ts';
+import { messageFileStem } from './file-names.ts';
+import type { MessageFormat } from './target-config.ts';
+
+export { messageFileStem, safeName } from './file-names.ts';
+import {
+  DeliveryError,
+  type B2mmlVersion,
+  type ErpMessage,
+  type OperationReport,
+  type RenderContext,
+  type RenderedMessage,
+} from './types.ts';
+
+export interface FormatOptions {
+  readonly format: MessageFormat;
+  readonly b2mmlVersion: B2mmlVersion;
+}
+
+function mapOperation(op: OperationReport, ctx: RenderContext): OperationReport {
+  return {
+    ...op,
+    equipment: ctx.toTheirs('equipment', op.equipment),
+    workUnit: ctx.toTheirs('equipment', op.workUnit),
+    uom: ctx.toTheirs('uom', op.uom),
+  };
+}
+
+/**
+ * The message with the hub's material, equipment and unit codes replaced by the receiver's.
+ * Throws the mapping's MwError when a code has no entry.
+ */
+export function toReceiverCodes(m: ErpMessage, ctx: RenderContext): ErpMessage {
+  switch (m.type) {
+    case 'order.started':
+      return {
+        ...m,
+        data: {
+          ...m.data,
+          equipment: m.data.equipment === null ? null : ctx.toTheirs('equipment', m.data.equipment),
+        },
+      };
+    case 'operation.confirmed':
+      return { ...m, data: { ...mapOperation(m.data, ctx), final: m.data.final } };
+    case 'goods.receipt':
+    case 'goods.issue':
+      return {
+        ...m,
+        data: {
+          ...m.data,
+          material: ctx.toTheirs('material', m.data.material),
+          uom: ctx.toTheirs('uom', m.data.uom),
+          equipment: ctx.toTheirs('equipment', m.data.equipment),
+        },
+      } as ErpMessage;
+    case 'order.completed':
+      return {
+        ...m,
+        data: {
+          ...m.data,
+          material: ctx.toTheirs('material', m.data.material),
+          uom: ctx.toTheirs('uom', m.data.uom),
+          operations: m.data.operations.map((op) => mapOperation(op, ctx)),
+          consumed: m.data.consumed.map((c) => ({
+            material: ctx.toTheirs('material', c.material),
+            quantity: c.quantity,
+            uom: ctx.toTheirs('uom', c.uom),
+          })),
+        },
+      };
+    case 'order.closed':
+    case 'order.cancelled':
+      return m;
+  }
+}
+
+/** The JSON body of one message (docs/erp.md): times as ISO 8601 UTC. */
+export function jsonMessage(m: ErpMessage): Record<string, unknown> {
+  const iso = (ms: number | null): string | null =>
+    ms === null ? null : new Date(ms).toISOString();
+  const data: Record<string, unknown> = { ...m.data };
+  for (const key of ['startedAt', 'endedAt'])
+    if (key in data) data[key] = iso(data[key] as number | null);
+  if ('operations' in data)
+    data.operations = (data.operations as OperationReport[]).map((op) => ({
+      ...op,
+      startedAt: iso(op.startedAt),
+      endedAt: iso(op.endedAt),
+    }));
+  return { id: m.id, type: m.type, orderId: m.orderId, seq: m.seq, at: iso(m.at), data };
+}
+
+function renderJson(messages: readonly ErpMessage[]): RenderedMessage {
+  const first = messages[0]!;
+  const body =
+    messages.length === 1 ? jsonMessage(first) : { messages: messages.map((m) => jsonMessage(m)) };
+  return {
+    body: Buffer.from(JSON.stringify(body)),
+    contentType: 'application/json',
+    fileName: messages.length === 1 ? `${messageFileStem(first)}.json` : `batch-${first.id}.json`,
+  };
+}
+
+/**
+ * Render messages in a format: one RenderedMessage for one message, or for a batch (realtime
+ * targets pass one message). An unmapped code is a permanent DeliveryError (retrying cannot
+ * help until the mapping is fixed; replay the dead letter then).
+ */
+export function renderMessages(
+  messages: readonly ErpMessage[],
+  options: FormatOptions,
+  ctx: RenderContext,
+): RenderedMessage {
+  if (messages.length === 0) throw new Error('renderMessages: no messages');
+  let mapped: ErpMessage[];
+  try {
+    mapped = messages.map((m) => toReceiverCodes(m, ctx));
+  } catch (err) {
+    if (isMwError(err)) throw new DeliveryError(err.message, true, { cause: err });
+    throw err;
+  }
+  switch (options.format) {
+    case 'json':
+      return renderJson(mapped);
+    case 'b2mml':
+      return renderB2mml(mapped, options.b2mmlVersion);
+    case 'csv':
+      return renderCsv(mapped);
+  }
+}

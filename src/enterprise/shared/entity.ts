@@ -1,0 +1,77 @@
+/**
+ * An ErpMessage laid out as one flat record with PascalCase property names, as SAP Gateway
+ * OData services and SOAP interfaces name them: the body of an OData entity (odata/) and the
+ * arguments of a SOAP operation (soap/). The codes are the receiver's (toReceiverCodes), the
+ * values those of the JSON format (docs/erp.md): times ISO 8601 UTC, quantities decimal text.
+ *
+ * Every message:   MessageID, MessageType, OrderID, EventTime (= `at`)
+ * order.started:        OperationID, Equipment
+ * operation.confirmed:  OperationID, Equipment, WorkUnit, Yield, Scrap, UnitOfMeasure,
+ *                       StartedAt, EndedAt, RunTimeMs, Final
+ * goods.receipt:        Material, Quantity, UnitOfMeasure, Lot, Equipment
+ * goods.issue:          Material, Quantity, UnitOfMeasure, OperationID, Equipment
+ * order.completed:      Material, PlannedQuantity, Produced, Scrap, UnitOfMeasure, Lot,
+ *                       StartedAt, EndedAt,
+ *                       Operations: [{ OperationID, Equipment, WorkUnit, Yield, Scrap,
+ *                                      UnitOfMeasure, StartedAt, EndedAt, RunTimeMs }],
+ *                       Consumption: [{ Material, Quantity, UnitOfMeasure }]
+ * order.closed:         (nothing more)
+ * order.cancelled:      Reason
+ *
+ * The names follow the JSON format's keys (first letter upper case), except: `id` and
+ * `operation` → OperationID, `uom` → UnitOfMeasure (the ISA-95 / B2MML name), `consumed` →
+ * Consumption.
+ */
+import { isMwError } from '../../errors.ts';
+import { jsonMessage, toReceiverCodes } from '../formats.ts';
+import { DeliveryError, type ErpMessage, type RenderContext } from '../types.ts';
+
+const RENAMED: Readonly<Record<string, string>> = {
+  id: 'OperationID',
+  operation: 'OperationID',
+  uom: 'UnitOfMeasure',
+  consumed: 'Consumption',
+};
+
+function pascal(key: string): string {
+  return RENAMED[key] ?? key.charAt(0).toUpperCase() + key.slice(1);
+}
+
+type Value = string | number | boolean | null | Entity | Entity[];
+export interface Entity {
+  [property: string]: Value;
+}
+
+function layOut(data: Record<string, unknown>, omitNull: boolean): Entity {
+  const out: Entity = {};
+  for (const [key, value] of Object.entries(data)) {
+    if (value === null && omitNull) continue;
+    out[pascal(key)] = Array.isArray(value)
+      ? value.map((v) => layOut(v as Record<string, unknown>, omitNull))
+      : (value as Value);
+  }
+  return out;
+}
+
+/**
+ * The message as an entity in the receiver's codes. `omitNull`: leave out properties without a
+ * value (SOAP: an absent optional element) instead of sending null (OData).
+ * An unmapped code is a permanent DeliveryError, as in renderMessages.
+ */
+export function erpEntity(m: ErpMessage, ctx: RenderContext, omitNull = false): Entity {
+  let mapped: ErpMessage;
+  try {
+    mapped = toReceiverCodes(m, ctx);
+  } catch (err) {
+    if (isMwError(err)) throw new DeliveryError(err.message, true, { cause: err });
+    throw err;
+  }
+  const json = jsonMessage(mapped);
+  return {
+    MessageID: m.id,
+    MessageType: m.type,
+    OrderID: m.orderId,
+    EventTime: json.at as string,
+    ...layOut(json.data as Record<string, unknown>, omitNull),
+  };
+}

@@ -1,0 +1,197 @@
+/**
+ * The neutral messages between the hub and an ERP (issue #10), whatever the wire format:
+ *
+ * - Inbound: every path (REST JSON, B2MML XML, drop folders, AMQP) turns what the ERP sent into
+ *   an `InboundDocument` in the ERP's own codes; core/orders maps the codes through the
+ *   identity mapping tables and imports it, idempotent on each order's external id.
+ * - Outbound: core/orders writes an `ErpMessage` (the hub's codes) into the outbox in the same
+ *   transaction as the fact that causes it; an enterprise target renders and sends it.
+ *
+ * Pure types: no I/O.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Inbound
+
+/** An order as the ERP sent it: codes are the ERP's (mapped by core/orders.ts). */
+export interface InboundOrder {
+  readonly externalId: string;
+  readonly material: string;
+  /** Decimal text. */
+  readonly quantity: string;
+  readonly uom: string;
+  readonly operations: readonly InboundOperation[];
+  /** UTC epoch ms, or null. */
+  readonly plannedStart: number | null;
+  readonly plannedEnd: number | null;
+  readonly priority: number;
+  readonly lot: string | null;
+  readonly description: string | null;
+}
+
+export interface InboundOperation {
+  readonly id: string;
+  /** The ERP's work center / equipment code. */
+  readonly equipment: string;
+  readonly description: string | null;
+}
+
+/** ISA-95 material definition (material master), ERP codes. */
+export interface InboundMaterialDefinition {
+  readonly id: string;
+  readonly description: string | null;
+  /** The base unit, if given. */
+  readonly uom: string | null;
+}
+
+/** ISA-95 material lot (a raw-material goods receipt), ERP codes. */
+export interface InboundMaterialLot {
+  readonly id: string;
+  readonly material: string;
+  /** Decimal text, or null when not given. */
+  readonly quantity: string | null;
+  readonly uom: string | null;
+  readonly status: string | null;
+  /** Its sublots (containers, ISA-95 material sublot), when the document lists them. */
+  readonly sublots?: readonly InboundMaterialSubLot[];
+}
+
+/** ISA-95 material sublot: a uniquely identified part of a lot (a container, a bag). */
+export interface InboundMaterialSubLot {
+  readonly id: string;
+  /** Decimal text, or null when not given. */
+  readonly quantity: string | null;
+  readonly uom: string | null;
+  readonly status: string | null;
+}
+
+export type B2mmlVersion = 'V0401' | 'V0600' | 'V0701';
+
+/** What one inbound message or file holds. */
+export interface InboundDocument {
+  /** How it came: 'json', or the B2MML version and root element (for logs and audit). */
+  readonly format: 'json' | 'csv' | `b2mml-${B2mmlVersion}`;
+  /** Root element for XML (`ProductionSchedule`, `OperationsSchedule`, `MaterialInformation` …). */
+  readonly root: string | null;
+  readonly orders: readonly InboundOrder[];
+  readonly materials: readonly InboundMaterialDefinition[];
+  readonly lots: readonly InboundMaterialLot[];
+}
+
+/** The outcome of importing one document. */
+export interface ImportResult {
+  readonly orders: readonly {
+    readonly id: string;
+    readonly outcome: 'created' | 'updated' | 'unchanged';
+  }[];
+  readonly materials: number;
+  readonly lots: number;
+}
+
+/**
+ * Import a document read from `source` (e.g. `rest`, `b2mml`, `folder:erp-drop`,
+ * `amqp:erp-orders`) on behalf of `actor`. Resolves once committed; rejects with an MwError
+ * naming the field and rule (nothing of the document is then imported: it is all or nothing).
+ */
+export type ImportDocument = (
+  document: InboundDocument,
+  source: { readonly id: string; readonly system: string | null; readonly actor: string },
+) => Promise<ImportResult>;
+
+// ---------------------------------------------------------------------------------------------
+// Outbound
+
+export const ERP_MESSAGE_TYPES = [
+  'order.started',
+  'operation.confirmed',
+  'goods.receipt',
+  'goods.issue',
+  'order.completed',
+  'order.closed',
+  'order.cancelled',
+] as const;
+export type ErpMessageType = (typeof ERP_MESSAGE_TYPES)[number];
+
+export interface OperationReport {
+  readonly id: string;
+  /** The hub's equipment id of the operation (line or unit). */
+  readonly equipment: string;
+  /** The unit whose counts were attributed to it. */
+  readonly workUnit: string;
+  /** Good pieces (decimal text, in `uom`). */
+  readonly yield: string;
+  readonly scrap: string;
+  readonly uom: string;
+  readonly startedAt: number | null;
+  readonly endedAt: number | null;
+  /** Time the operation was running (held time excluded). */
+  readonly runTimeMs: number;
+}
+
+interface MessageBase {
+  /** Unique and stable: the Idempotency-Key every transport carries. */
+  readonly id: string;
+  /** The ERP's order number. */
+  readonly orderId: string;
+  /**
+   * Position among the messages of this order: 1, 2, 3 … without gaps (the same for every
+   * target), so a receiver can put them in order and see one missing.
+   */
+  readonly seq: number;
+  /** When the fact happened (UTC epoch ms). */
+  readonly at: number;
+}
+
+export type ErpMessage = MessageBase &
+  (
+    | {
+        readonly type: 'order.started';
+        readonly data: { readonly operation: string | null; readonly equipment: string | null };
+      }
+    | {
+        readonly type: 'operation.confirmed';
+        /** final: the operation is complete; otherwise a partial confirmation (on hold). */
+        readonly data: OperationReport & { readonly final: boolean };
+      }
+    | {
+        readonly type: 'goods.receipt';
+        readonly data: {
+          readonly material: string;
+          readonly quantity: string;
+          readonly uom: string;
+          readonly lot: string;
+          readonly equipment: string;
+        };
+      }
+    | {
+        readonly type: 'goods.issue';
+        readonly data: {
+          readonly material: string;
+          readonly quantity: string;
+          readonly uom: string;
+          readonly operation: string;
+          readonly equipment: string;
+        };
+      }
+    | {
+        readonly type: 'order.completed';
+        readonly data: {
+          readonly material: string;
+          readonly plannedQuantity: string;
+          readonly produced: string;
+          readonly scrap: string;
+          readonly uom: string;
+          readonly lot: string;
+          readonly startedAt: number | null;
+          readonly endedAt: number;
+          readonly operations: readonly OperationReport[];
+          readonly consumed: readonly {
+            readonly material: string;
+            readonly quantity: string;
+            readonly uom: string;
+          }[];
+        };
+      }
+    | { readonly type: 'order.closed'; readonly data: Record<string, never> }
+    | { readonly type: 'order.cancelled'; readonly data: { readonly reason: string | null } }
+  );
