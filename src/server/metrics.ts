@@ -148,6 +148,59 @@ export function buildMetrics(hub: HubView): { contentType: string; scrape(): Pro
     () => hub.connectors.map((c) => [{ connection: c.id }, c.health().errors]),
   );
 
+  // The ERP side (issue #10): deliveries per target, the outbox by status, inbound refusals.
+  const targets = () => hub.dispatcher.snapshot();
+  mirroredCounter(
+    registry,
+    'millwright_outbox_delivered_total',
+    'Messages delivered to each enterprise target (accepted by the receiver).',
+    ['target'],
+    () => targets().map((t) => [{ target: t.id }, t.delivered]),
+  );
+  mirroredCounter(
+    registry,
+    'millwright_outbox_failed_attempts_total',
+    'Failed delivery attempts per enterprise target (each retried, or dead).',
+    ['target'],
+    () => targets().map((t) => [{ target: t.id }, t.failedAttempts]),
+  );
+  mirroredCounter(
+    registry,
+    'millwright_outbox_dead_total',
+    'Messages that became dead letters per enterprise target.',
+    ['target'],
+    () => targets().map((t) => [{ target: t.id }, t.dead]),
+  );
+  new Gauge({
+    name: 'millwright_outbox_delivery_latency_p99_ms',
+    help: 'Commit → accepted by the receiver, 99th percentile of the last 1000 deliveries, per target.',
+    labelNames: ['target'],
+    registers: [registry],
+    collect() {
+      for (const t of targets()) {
+        const sorted = [...t.latencies].sort((a, b) => a - b);
+        if (sorted.length > 0)
+          this.set(
+            { target: t.id },
+            sorted[Math.min(sorted.length - 1, Math.floor(0.99 * sorted.length))]!,
+          );
+      }
+    },
+  });
+  const outboxGauge = new Gauge({
+    name: 'millwright_outbox_messages',
+    help: 'Outbox rows per enterprise target and status (pending, delivered, dead, discarded).',
+    labelNames: ['target', 'status'],
+    registers: [registry],
+  });
+  mirroredCounter(
+    registry,
+    'millwright_inbound_refused_total',
+    'Documents from the ERP refused (and quarantined) per inbound path.',
+    ['inbound'],
+    () => Object.entries(hub.inbound.snapshot()).map(([id, s]) => [{ inbound: id }, s.refused]),
+  );
+
   // Connector-specific figures: a gauge per name, registered on first sight, set per scrape.
   const own = new Map<string, Gauge>();
   const connectorMetrics = (): void => {
@@ -172,6 +225,13 @@ export function buildMetrics(hub: HubView): { contentType: string; scrape(): Pro
     contentType: registry.contentType,
     async scrape() {
       connectorMetrics();
+      try {
+        for (const [target, byStatus] of Object.entries(await hub.store.countOutbox()))
+          for (const [status, n] of Object.entries(byStatus))
+            outboxGauge.set({ target, status }, n);
+      } catch {
+        // the store is away: the other figures still answer (health says why)
+      }
       return registry.metrics();
     },
   };

@@ -109,7 +109,8 @@ test('IdentityService on PostgreSQL', { skip }, async (t) => {
       await assert.rejects(
         hub.identity.createToken(minterPrincipal, { name: 'wider', role: 'integration' }),
         (err: unknown) =>
-          code('MW_ERR_AUTH_FORBIDDEN')(err) && /connections\.read|ingest\.write/.test(String(err)),
+          code('MW_ERR_AUTH_FORBIDDEN')(err) &&
+          /orders\.read|connections\.read|ingest\.write/.test(String(err)),
       );
       await hub.identity.revokeToken(admin, view.id, 'done');
       await assert.rejects(hub.identity.authenticate(token), code('MW_ERR_AUTH_REQUIRED'));

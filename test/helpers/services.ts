@@ -14,11 +14,21 @@ export const AMQP_URL = process.env.MILLWRIGHT_AMQP_URL ?? 'amqp://guest:guest@1
 
 export const REQUIRE_SERVICES = process.env.MILLWRIGHT_REQUIRE_SERVICES === '1';
 
-function tcpReachable(url: string, defaultPort: number): Promise<boolean> {
+/**
+ * Something accepts TCP on the URL's port: three tries, 5 s each, since a loaded 2-core CI
+ * machine (the whole suite, a broker starting up) can miss one short connect.
+ */
+async function tcpReachable(url: string, defaultPort: number): Promise<boolean> {
+  for (let attempt = 0; attempt < 3; attempt++)
+    if (await tcpConnects(url, defaultPort)) return true;
+  return false;
+}
+
+function tcpConnects(url: string, defaultPort: number): Promise<boolean> {
   const u = new URL(url);
   const port = u.port === '' ? defaultPort : Number(u.port);
   return new Promise((resolve) => {
-    const socket = net.connect({ host: u.hostname, port, timeout: 2000 });
+    const socket = net.connect({ host: u.hostname, port, timeout: 5000 });
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);
