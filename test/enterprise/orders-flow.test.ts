@@ -243,7 +243,10 @@ describe('an order over REST JSON, run on the line, confirmed to the ERP', () =>
     assert.deepEqual(outbox.body.counts.sap, { pending: 0, delivered: 7, dead: 0, discarded: 0 });
     const metrics = await call(hub, 'GET', '/metrics', { headers: admin });
     assert.match(metrics.text, /^millwright_outbox_delivered_total\{target="sap"\} 7$/m);
-    assert.match(metrics.text, /^millwright_outbox_messages\{target="sap",status="delivered"\} 7$/m);
+    assert.match(
+      metrics.text,
+      /^millwright_outbox_messages\{target="sap",status="delivered"\} 7$/m,
+    );
     assert.match(metrics.text, /^millwright_inbound_refused_total\{inbound="rest"\} 1$/m);
   });
 
