@@ -5,6 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { ORDER_STATUSES } from '../model/index.ts';
+import { OUTBOX_STATUSES } from '../store/types.ts';
 import { columns } from './columns.ts';
 import { baseUrl, hubGetJson, hubRequest, hubTokenOrOption } from './hub-client.ts';
 import { UsageError } from './prompt.ts';
@@ -186,14 +188,7 @@ export function registerOutboxCommands(program: Command): void {
     outbox
       .command('list')
       .description('counts per target and the newest messages (outbox.read)')
-      .addOption(
-        new Option('--status <status>', 'only this status').choices([
-          'pending',
-          'delivered',
-          'dead',
-          'discarded',
-        ]),
-      )
+      .addOption(new Option('--status <status>', 'only this status').choices(OUTBOX_STATUSES))
       .option('--target <id>', 'only this target')
       .option('--order <id>', 'only this order’s messages')
       .option('--limit <n>', 'at most this many', '50'),
@@ -226,17 +221,7 @@ export function registerOutboxCommands(program: Command): void {
     orders
       .command('list')
       .description('orders with their progress (orders.read)')
-      .addOption(
-        new Option('--status <status>', 'only this status').choices([
-          'released',
-          'dispatched',
-          'running',
-          'held',
-          'completed',
-          'closed',
-          'cancelled',
-        ]),
-      )
+      .addOption(new Option('--status <status>', 'only this status').choices(ORDER_STATUSES))
       .option('--limit <n>', 'at most this many', '100'),
   ).action(listOrders);
   hubOptions(

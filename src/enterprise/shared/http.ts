@@ -11,13 +11,11 @@
  *
  * Not a target: targets import this, never each other.
  */
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import path from 'node:path';
 import { z } from 'zod';
 import { durationSchema } from '../../config/common.ts';
-import { MwError } from '../../errors.ts';
+import { readTlsFiles } from '../../config/tls-files.ts';
 import { DeliveryError } from '../types.ts';
 
 export const HTTP_DEFAULTS = {
@@ -178,31 +176,7 @@ export function tlsOptions(
   configDir: string,
   where: string,
 ): https.AgentOptions {
-  if (tls === undefined) return {};
-  const read = (what: 'ca' | 'cert' | 'key'): Buffer | undefined => {
-    const file = tls[what];
-    if (file === undefined) return undefined;
-    const full = path.resolve(configDir, file);
-    try {
-      return readFileSync(full);
-    } catch (err) {
-      throw new MwError('MW_ERR_TLS_CONFIG', {
-        where: `${where}.tls.${what}`,
-        what,
-        file: full,
-        reason: (err as Error).message,
-      });
-    }
-  };
-  const ca = read('ca');
-  const cert = read('cert');
-  const key = read('key');
-  return {
-    ...(ca === undefined ? {} : { ca }),
-    ...(cert === undefined ? {} : { cert }),
-    ...(key === undefined ? {} : { key }),
-    rejectUnauthorized: tls.rejectUnauthorized,
-  };
+  return readTlsFiles(tls, configDir, where);
 }
 
 /**
