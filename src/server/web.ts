@@ -10,10 +10,9 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
-import { MwError } from '../errors.ts';
+import { packageRoot } from '../package-root.ts';
 
 /**
  * The UI's Content-Security-Policy: scripts, styles and calls from the hub itself only; no
@@ -40,19 +39,6 @@ const DEFAULTS = {
  * `/vendor/<name>/<file>` (the CSP allows it: same origin). None yet.
  */
 export const VENDOR: readonly { readonly name: string; readonly dir: string }[] = [];
-
-/** The nearest folder at or above `from` (a file URL or path) that holds a package.json. */
-export function packageRoot(from: string = import.meta.url): string {
-  const start = from.startsWith('file:') ? fileURLToPath(from) : from;
-  for (let dir = path.dirname(start); ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    if (path.dirname(dir) === dir) {
-      throw new MwError('MW_ERR_INTERNAL_ERROR', {
-        reason: `no package.json in any folder above ${start}: the installed package is incomplete`,
-      });
-    }
-  }
-}
 
 /** Where node would find a package from `root`: its node_modules, or one of a parent folder. */
 function packageDir(root: string, name: string): string | null {

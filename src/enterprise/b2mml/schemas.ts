@@ -4,10 +4,9 @@
  *
  * "The Business To Manufacturing Markup Language (B2MML) is used courtesy of MESA International."
  */
-import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../package-root.ts';
 import type { B2mmlVersion } from '../types.ts';
 
 export const B2MML_NAMESPACES: Readonly<Record<B2mmlVersion, string>> = {
@@ -107,13 +106,7 @@ let schemaRoot: string | undefined;
  */
 export function schemaDirectory(): string {
   if (schemaRoot !== undefined) return schemaRoot;
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-  schemaRoot = path.join(dir, 'src', 'enterprise', 'b2mml', 'schemas');
+  schemaRoot = path.join(packageRoot(), 'src', 'enterprise', 'b2mml', 'schemas');
   return schemaRoot;
 }
 
