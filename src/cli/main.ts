@@ -15,6 +15,7 @@ import { isMwError } from '../errors.ts';
 import { startHub, type Hub } from '../hub.ts';
 import { VERSION } from '../version.ts';
 import { registerAuditCommands } from './audit.ts';
+import { checkTargets } from './check-targets.ts';
 import { demoErpConfig, seedDemoOrders } from './demo-erp.ts';
 import { registerExplainCommand } from './explain.ts';
 import { createLogger, type LogFormat } from './logger.ts';
@@ -231,15 +232,20 @@ export function buildProgram(): Command {
       'validate a configuration file: every error with its YAML path, line, column and rule',
     )
     .requiredOption('-c, --config <file>', 'configuration file (YAML)')
-    .action((opts: { config: string }) => {
+    .option(
+      '--connect',
+      'also reach every enterprise target (HTTP, SOAP WSDL, folder, AMQP broker) without sending anything',
+    )
+    .action(async (opts: { config: string; connect?: boolean }) => {
       try {
-        const { config } = loadConfigFile(opts.config);
+        const { config, baseDir } = loadConfigFile(opts.config);
         const units = config.sites.flatMap((s) =>
           s.areas.flatMap((a) => a.lines.flatMap((l) => l.units)),
         ).length;
         console.log(
-          `ok: ${opts.config}: ${config.sites.length} site(s), ${units} work unit(s), ${config.connections.length} connection(s), ${config.bindings.length} binding(s), store ${config.store.type}`,
+          `ok: ${opts.config}: ${config.sites.length} site(s), ${units} work unit(s), ${config.connections.length} connection(s), ${config.bindings.length} binding(s), ${config.targets.length} target(s), store ${config.store.type}`,
         );
+        if (opts.connect === true && !(await checkTargets(config, baseDir))) process.exit(1);
       } catch (err) {
         if (
           isMwError(err) &&

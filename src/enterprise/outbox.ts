@@ -29,7 +29,7 @@ import type { Logger } from 'pino';
 import { backoffDelay } from '../core/backoff.ts';
 import { MwError } from '../errors.ts';
 import { reasonOf } from '../store/common.ts';
-import type { OutboxRow, Store } from '../store/types.ts';
+import type { OutboxRow, OutboxSettlement, Store } from '../store/types.ts';
 import type { RetryConfig } from './target-config.ts';
 import { DeliveryError, type ErpMessage, type TargetInstance } from './types.ts';
 
@@ -99,6 +99,13 @@ export class OutboxDispatcher {
   private readonly wakers = new Map<string, () => void>();
   /** Targets kicked while their loop was not asleep: its next sleep returns at once. */
   private readonly kicked = new Set<string>();
+  /** Outcomes waiting to be recorded together (see settle). */
+  private settling: {
+    id: number;
+    settlement: OutboxSettlement;
+    resolve: (ok: boolean) => void;
+    reject: (err: unknown) => void;
+  }[] = [];
   /** Batch targets with a retry run already scheduled. */
   private readonly batchRetries = new Set<string>();
   private readonly loops: Promise<void>[] = [];
@@ -210,6 +217,30 @@ export class OutboxDispatcher {
         `cannot release the leases of an earlier run; they expire within ${this.leaseMs} ms`,
       );
     }
+  }
+
+  /**
+   * Record a delivery outcome. The outcomes that come in one turn of the event loop (deliveries
+   * of several orders finishing together) are written in one transaction: one fsync, not one
+   * per message. False when the row's lease was lost meanwhile.
+   */
+  private settle(id: number, settlement: OutboxSettlement): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.settling.push({ id, settlement, resolve, reject });
+      if (this.settling.length > 1) return;
+      setImmediate(() => {
+        const batch = this.settling;
+        this.settling = [];
+        this.store
+          .settleOutboxMany(
+            batch.map((b) => ({ id: b.id, owner: this.owner, settlement: b.settlement })),
+          )
+          .then(
+            (results) => batch.forEach((b, i) => b.resolve(results[i] ?? false)),
+            (err: unknown) => batch.forEach((b) => b.reject(err)),
+          );
+      });
+    });
   }
 
   /**
@@ -339,7 +370,7 @@ export class OutboxDispatcher {
     for (const row of rows) {
       try {
         if (failure === undefined) {
-          await this.store.settleOutbox(row.id, this.owner, { outcome: 'delivered', at });
+          await this.settle(row.id, { outcome: 'delivered', at });
           s.delivered++;
           s.lastDeliveredAt = at;
           s.latencies.push(at - row.createdAt);
@@ -354,7 +385,7 @@ export class OutboxDispatcher {
         s.lastErrorAt = at;
         const exhausted = attempts >= t.retry.maxAttempts || at - row.ageFrom >= t.retry.maxAge;
         if (permanent || exhausted) {
-          await this.store.settleOutbox(row.id, this.owner, {
+          await this.settle(row.id, {
             outcome: 'dead',
             at,
             error: message,
@@ -377,7 +408,7 @@ export class OutboxDispatcher {
           backoffDelay(policy, attempts - 1),
           Math.min(retryAfter, t.retry.maxDelay),
         );
-        await this.store.settleOutbox(row.id, this.owner, {
+        await this.settle(row.id, {
           outcome: 'retry',
           at,
           nextAttemptAt: at + delay,

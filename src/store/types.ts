@@ -219,6 +219,12 @@ export type OutboxSettlement =
     }
   | { readonly outcome: 'dead'; readonly at: number; readonly error: string };
 
+export interface OutboxSettleItem {
+  readonly id: number;
+  readonly owner: string;
+  readonly settlement: OutboxSettlement;
+}
+
 export interface OutboxQuery {
   readonly status?: OutboxStatus | undefined;
   readonly target?: string | undefined;
@@ -287,6 +293,8 @@ export interface Store {
    * pending under this owner's lease (it expired and someone else took it).
    */
   settleOutbox(id: number, owner: string, settlement: OutboxSettlement): Promise<boolean>;
+  /** settleOutbox for several rows in one transaction (one fsync); a result per row, in order. */
+  settleOutboxMany(items: readonly OutboxSettleItem[]): Promise<boolean[]>;
   /**
    * Void the leases an earlier run of the caller left behind (it was killed mid-delivery):
    * pending rows leased by an owner that starts with `ownerPrefix` (the hub's id, the same

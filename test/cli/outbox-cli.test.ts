@@ -153,4 +153,26 @@ targets:
     assert.equal(again.status, 1);
     assert.match(again.stderr, /409 MW_ERR_OUTBOX_NOT_DEAD/);
   });
+
+  it('check-config --connect reaches each target and names the one that does not answer', async () => {
+    const file = path.join(tmp.dir, 'targets.yaml');
+    writeFileSync(
+      file,
+      `enterprise: { id: acme }
+sites:
+  - id: plant1
+    timeZone: Europe/Berlin
+    areas: [{ id: packaging, lines: [{ id: line1, units: [{ id: filler }] }] }]
+targets:
+  - { id: erp, type: webhook, url: '${erp.url}/in' }
+  - { id: drop, type: folder, path: '${tmp.dir}' }
+  - { id: gone, type: webhook, url: 'http://127.0.0.1:1/in', timeout: 2s }
+`,
+    );
+    const ran = await runCli(['check-config', '-c', file, '--connect']);
+    assert.equal(ran.status, 1, ran.stdout + ran.stderr);
+    assert.match(ran.stdout, /target erp \(webhook\): reachable/);
+    assert.match(ran.stdout, /target drop \(folder\): reachable/);
+    assert.match(ran.stdout, /target gone \(webhook\): NOT reachable: .*ECONNREFUSED/);
+  });
 });

@@ -47,6 +47,7 @@ import {
   type MaterialDefinitionContent,
   type MaterialLotContent,
 } from './import.ts';
+import { GroupCommit, type Plan } from './group-commit.ts';
 import { OrderLifecycle } from './lifecycle.ts';
 import type { ActOptions, OrderData, OrderView } from './types.ts';
 import { OrderViews } from './view.ts';
@@ -89,36 +90,10 @@ export interface ImportSource {
   readonly actor: string;
 }
 
-/** What one change writes, decided from what it read; `done` makes its answer once committed. */
-interface Plan<T> {
-  readonly writes: readonly RecordWrite[];
-  readonly audit: readonly AuditEntry[];
-  readonly outbox: readonly OutboxInsert[];
-  readonly done: (stored: readonly (StoredRecord | null)[]) => Promise<T> | T;
-}
-
-/** A change waiting for the next commit (see OrderService.enqueue). */
-interface Job<T = unknown> {
-  /** The records it may write, as `<entity type> <id>`: known before it reads anything. */
-  readonly keys: readonly string[];
-  /** Reads and decides; a throw refuses this change alone. */
-  readonly plan: () => Promise<Plan<T>>;
-  readonly resolve: (value: T) => void;
-  readonly reject: (err: unknown) => void;
-}
-
-/**
- * A commit takes no further change once it holds this many record writes (a larger document
- * is a commit of its own): a transaction blocks the event loop while it runs.
- */
-const MAX_GROUP_WRITES = 2000;
-
 const key = (entityType: string, id: string): string => `${entityType} ${id}`;
 
 export class OrderService {
-  private writing: Promise<unknown> = Promise.resolve();
-  /** Changes waiting for the next commit (see enqueue). */
-  private readonly queue: Job[] = [];
+  private readonly commits: GroupCommit;
   private readonly now: () => number;
   private readonly lifecycle: OrderLifecycle;
   private readonly views: OrderViews;
@@ -130,103 +105,7 @@ export class OrderService {
     this.now = options.now ?? Date.now;
     this.lifecycle = new OrderLifecycle(store, this.now);
     this.views = new OrderViews(this.lifecycle, this.now);
-  }
-
-  /** One write after another, so each read-modify-write sees the previous one. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.writing.then(fn, fn);
-    this.writing = run.catch(() => undefined);
-    return run;
-  }
-
-  /**
-   * A change (an import, an action) in the next commit. The changes that arrive together — the
-   * requests of one turn of the event loop — are planned one after another and committed in
-   * one transaction, so concurrent callers share one fsync instead of waiting for one each
-   * (bench/orders). Each change is still all or nothing: it is answered after that commit; one
-   * refused while planning is refused alone; one touching a record an earlier change of the
-   * group writes waits for that commit (it must read it); and when the shared commit fails,
-   * each change is planned and committed again on its own, so one change's failure is never
-   * another's.
-   */
-  private enqueue<T>(keys: readonly string[], plan: () => Promise<Plan<T>>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ keys, plan, resolve, reject } as Job);
-      // After this turn's I/O callbacks, so the changes that came with it join the commit.
-      if (this.queue.length === 1) setImmediate(() => void this.serial(() => this.drain()));
-    });
-  }
-
-  private async drain(): Promise<void> {
-    const jobs = this.queue.splice(0);
-    try {
-      let group: { job: Job; plan: Plan<unknown> }[] = [];
-      const touched = new Set<string>();
-      for (const job of jobs) {
-        if (
-          job.keys.some((k) => touched.has(k)) ||
-          group.reduce((n, g) => n + g.plan.writes.length, 0) >= MAX_GROUP_WRITES
-        ) {
-          await this.commitGroup(group);
-          group = [];
-          touched.clear();
-        }
-        try {
-          group.push({ job, plan: await job.plan() });
-          for (const k of job.keys) touched.add(k);
-        } catch (err) {
-          job.reject(err);
-        }
-      }
-      await this.commitGroup(group);
-    } catch (err) {
-      // Not expected (each step settles its changes), but none may be left waiting. A promise
-      // settles once, so those answered already keep their answer.
-      for (const job of jobs) job.reject(err);
-    }
-  }
-
-  private async commitGroup(group: readonly { job: Job; plan: Plan<unknown> }[]): Promise<void> {
-    let stored: (StoredRecord | null)[];
-    try {
-      stored = await this.write(group.map((g) => g.plan));
-    } catch (err) {
-      if (group.length === 1) {
-        group[0]!.job.reject(err);
-        return;
-      }
-      // Nothing of the group was written: each change again, alone.
-      for (const { job } of group) {
-        try {
-          const plan = await job.plan();
-          job.resolve(await plan.done(await this.write([plan])));
-        } catch (e) {
-          job.reject(e);
-        }
-      }
-      return;
-    }
-    let at = 0;
-    for (const { job, plan } of group) {
-      const mine = stored.slice(at, at + plan.writes.length);
-      at += plan.writes.length;
-      try {
-        job.resolve(await plan.done(mine));
-      } catch (err) {
-        job.reject(err);
-      }
-    }
-  }
-
-  /** The plans' writes, audit rows and outbox rows in one transaction. */
-  private async write(plans: readonly Plan<unknown>[]): Promise<(StoredRecord | null)[]> {
-    const writes = plans.flatMap((p) => p.writes);
-    if (writes.length === 0) return [];
-    return this.store.writeRecords(
-      writes,
-      plans.flatMap((p) => p.audit),
-      plans.flatMap((p) => p.outbox),
-    );
+    this.commits = new GroupCommit(store);
   }
 
   private countingUnitOf(equipment: string): string {
@@ -263,7 +142,7 @@ export class OrderService {
       ...materials.map((m) => key(MATERIAL_ENTITY, m.id)),
       ...lots.map((l) => key(LOT_ENTITY, l.id)),
     ];
-    return this.enqueue(keys, () => this.planImport(doc, source, orders, materials, lots));
+    return this.commits.enqueue(keys, () => this.planImport(doc, source, orders, materials, lots));
   }
 
   /** What importing one document writes (reads the records it changes). */
@@ -390,7 +269,7 @@ export class OrderService {
   /** An action of the lifecycle, with the messages it causes, in one transaction. */
   act(by: Principal, id: string, action: OrderAction, opts: ActOptions = {}): Promise<OrderView> {
     authorize(by, 'orders.manage');
-    return this.enqueue([key(ORDER_ENTITY, id)], async (): Promise<Plan<OrderView>> => {
+    return this.commits.enqueue([key(ORDER_ENTITY, id)], async (): Promise<Plan<OrderView>> => {
       await this.options.settle?.();
       const rec = await this.store.getRecord(ORDER_ENTITY, id);
       if (rec === undefined) throw new MwError('MW_ERR_RECORD_NOT_FOUND', { entity: 'order', id });

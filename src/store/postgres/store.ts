@@ -46,6 +46,7 @@ import type {
   OutboxQuery,
   OutboxRow,
   OutboxSettlement,
+  OutboxSettleItem,
   QuarantineQuery,
   RecordQuery,
   RecordWrite,
@@ -481,6 +482,19 @@ export class PostgresStore implements Store {
     return this.transaction(
       false,
       (client) => outbox.leaseOutbox(client, this.outboxSql, lease),
+      (err) => this.unavailable(err),
+    );
+  }
+
+  async settleOutboxMany(items: readonly OutboxSettleItem[]): Promise<boolean[]> {
+    return this.transaction(
+      false,
+      async (client) => {
+        const out: boolean[] = [];
+        for (const i of items)
+          out.push(await outbox.settleOutbox(client, this.outboxSql, i.id, i.owner, i.settlement));
+        return out;
+      },
       (err) => this.unavailable(err),
     );
   }

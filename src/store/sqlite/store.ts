@@ -45,6 +45,7 @@ import type {
   OutboxQuery,
   OutboxRow,
   OutboxSettlement,
+  OutboxSettleItem,
   QuarantineQuery,
   RecordQuery,
   RecordWrite,
@@ -372,6 +373,13 @@ export class SqliteStore implements Store {
   async leaseOutbox(lease: OutboxLease): Promise<OutboxRow[]> {
     const s = this.statements();
     return this.writeTransaction(() => outbox.leaseOutbox(s.outbox, lease));
+  }
+
+  async settleOutboxMany(items: readonly OutboxSettleItem[]): Promise<boolean[]> {
+    const s = this.statements();
+    return this.writeTransaction(() =>
+      items.map((i) => outbox.settleOutbox(s.outbox, i.id, i.owner, i.settlement)),
+    );
   }
 
   async settleOutbox(id: number, owner: string, settlement: OutboxSettlement): Promise<boolean> {
