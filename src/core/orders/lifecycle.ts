@@ -18,16 +18,20 @@ import {
 } from '../../model/index.ts';
 import type { Store } from '../../store/types.ts';
 import { invalid } from './import.ts';
-import { measure, type Measured } from './measure.ts';
+import { Measurer, type Measured } from './measure.ts';
 import type { ActOptions, OrderData } from './types.ts';
 
 const PIECES = 'H87';
 
 export class OrderLifecycle {
+  private readonly measurer: Measurer;
+
   constructor(
-    private readonly store: Store,
+    store: Store,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.measurer = new Measurer(store);
+  }
 
   /** The order after an action, and the messages it sends. */
   async apply(
@@ -119,7 +123,7 @@ export class OrderLifecycle {
             periods: closePeriods(op.periods, at),
           };
           ops[i] = await this.confirm(before, closed, i, true, at, msg);
-          const used = await this.measureOp(before, ops[i]!, i, at);
+          const used = await this.measureOp(before, ops[i]!, i);
           for (const [material, c] of used.consumed)
             msg({
               type: 'goods.issue',
@@ -165,13 +169,13 @@ export class OrderLifecycle {
     };
   }
 
-  measureOp(order: OrderData, op: OperationProgress, i: number, now: number): Promise<Measured> {
-    return measure(
-      this.store,
+  /** What operation `i` of the order made and used so far (measure.ts). */
+  measureOp(order: OrderData, op: OperationProgress, i: number): Promise<Measured> {
+    return this.measurer.measure(
+      `${order.content.externalId}\u0000${op.id}`,
       order.content.operations[i]!.equipment,
       op.countingUnit,
       op.periods,
-      now,
     );
   }
 
@@ -184,7 +188,7 @@ export class OrderLifecycle {
     at: number,
     msg: (m: Omit<ErpMessage, 'id' | 'orderId' | 'at' | 'seq'>) => void,
   ): Promise<OperationProgress> {
-    const m = await this.measureOp(order, op, i, at);
+    const m = await this.measureOp(order, op, i);
     const good = m.good.minus(op.confirmedGood);
     const scrap = m.scrap.minus(op.confirmedScrap);
     if (final || !good.isZero() || !scrap.isZero()) {
@@ -221,7 +225,7 @@ export class OrderLifecycle {
     at: number,
     msg: (m: Omit<ErpMessage, 'id' | 'orderId' | 'at' | 'seq'>) => void,
   ): Promise<void> {
-    const measured = await Promise.all(ops.map((op, i) => this.measureOp(order, op, i, at)));
+    const measured = await Promise.all(ops.map((op, i) => this.measureOp(order, op, i)));
     const reports = ops.map((op, i) =>
       this.report(
         order,

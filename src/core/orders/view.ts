@@ -33,14 +33,7 @@ export class OrderViews {
       return cached.view;
     const measured = await Promise.all(
       data.operations.map((op, i) =>
-        live || op.status === 'completed'
-          ? this.lifecycle.measureOp(
-              data,
-              op,
-              i,
-              op.status === 'completed' ? (op.completedAt ?? now) : now,
-            )
-          : null,
+        live || op.status === 'completed' ? this.lifecycle.measureOp(data, op, i) : null,
       ),
     );
     const operations = data.operations.map((op, i) => {
