@@ -11,7 +11,7 @@ import { modbusConnectionSchema } from '../connectors/modbus/config.ts';
 import { sqlConnectionSchema } from '../connectors/sql/config.ts';
 import { sparkplugConnectionSchema } from '../connectors/sparkplug/config.ts';
 import { topicPatternError } from '../connectors/mqtt/topic-pattern.ts';
-import { inboundSchema, targetSchema } from '../enterprise/index.ts';
+import { inboundSchema, targetSchema } from '../enterprise/config.ts';
 import { durationSchema, idSchema, tlsSchema } from './common.ts';
 
 export { durationSchema, idSchema, mqttConnectionSchema, simulatorConnectionSchema, tlsSchema };
