@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, logInThroughForm } from '../helpers/browser.ts';
 import { peer, type Peer } from '../enterprise/erp-peers.ts';
 import {
   adminHeaders,
@@ -18,26 +19,14 @@ import {
   TEST_ADMIN,
   type TestHub,
 } from '../helpers/hub.ts';
-import { CHROMIUM, chromiumSkip, waitFor } from '../helpers/services.ts';
+import { chromiumSkip, waitFor } from '../helpers/services.ts';
 
 const skip = chromiumSkip();
 const LINE = 'acme/plant1/packaging/line1';
 /** An ERP order number with a "/": one URL segment, encoded. */
 const ORDER = 'PO/4711';
 
-const launch = (): Promise<Browser> =>
-  chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+const launch = launchChromium;
 
 function yaml(erpUrl: string): string {
   return `
@@ -72,13 +61,8 @@ const order = (externalId: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-async function logIn(page: Page, username: string, password: string): Promise<void> {
-  await page.locator('#login').waitFor({ state: 'visible' });
-  await page.fill('#username', username);
-  await page.fill('#password', password);
-  await page.click('#login button[type=submit]');
-  await page.locator('#orders-page').waitFor({ state: 'visible' });
-}
+const logIn = (page: Page, username: string, password: string): Promise<void> =>
+  logInThroughForm(page, username, password, '#orders-page');
 
 /** The page keeps to its Content-Security-Policy and throws nothing. */
 function faultsOf(page: Page): string[] {

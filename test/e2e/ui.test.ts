@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, logInThroughForm } from '../helpers/browser.ts';
 import {
   adminHeaders,
   call,
@@ -17,32 +18,15 @@ import {
   TEST_ADMIN,
   type TestHub,
 } from '../helpers/hub.ts';
-import { CHROMIUM, chromiumSkip } from '../helpers/services.ts';
+import { chromiumSkip } from '../helpers/services.ts';
 
 const skip = chromiumSkip();
 const FILLER = 'acme/plant1/packaging/line1/filler';
 
-const launch = (): Promise<Browser> =>
-  chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+const launch = launchChromium;
 
-async function logIn(page: Page, username: string, password: string): Promise<void> {
-  await page.locator('#login').waitFor({ state: 'visible' });
-  await page.fill('#username', username);
-  await page.fill('#password', password);
-  await page.click('#login button[type=submit]');
-  await page.locator('#view').waitFor({ state: 'visible' });
-}
+const logIn = (page: Page, username: string, password: string): Promise<void> =>
+  logInThroughForm(page, username, password, '#view');
 
 describe('the live view in Chromium', { skip }, () => {
   let hub: TestHub;
