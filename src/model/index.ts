@@ -10,3 +10,4 @@ export * from './consumption.ts';
 export * from './time.ts';
 export * from './order.ts';
 export * from './erp.ts';
+export * from './oee.ts';
