@@ -147,7 +147,7 @@ describe('CSV wire format', () => {
     assert.equal(out.fileName, 'batch-m1.csv');
     assert.ok(
       text.startsWith(
-        'message_id,type,order_id,at,operation,equipment,work_unit,material,quantity,scrap,uom,lot,started_at,ended_at,run_time_s,final\r\n',
+        'message_id,type,order_id,seq,at,operation,equipment,work_unit,material,quantity,scrap,uom,lot,started_at,ended_at,run_time_s,final\r\n',
       ),
     );
     assert.equal(text.replace(/\r\n/g, '').includes('\n'), false, 'CRLF only');
@@ -171,7 +171,12 @@ describe('CSV wire format', () => {
       ],
     );
     const empty = Object.fromEntries(Object.keys(rows[0]!).map((k) => [k, '']));
-    const row = (r: Record<string, string>): Record<string, string> => ({ ...empty, ...r });
+    // Every test message is the first of its order (seq 1).
+    const row = (r: Record<string, string>): Record<string, string> => ({
+      ...empty,
+      seq: '1',
+      ...r,
+    });
     const opRow = {
       operation: '0010',
       equipment: 'line-1',

@@ -9,6 +9,7 @@
  *   type         the message type (types.ts ERP_MESSAGE_TYPES); the detail rows of
  *                order.completed are `order.completed/operation` and `order.completed/consumption`
  *   order_id     the ERP's order number
+ *   seq          the message's position among its order's messages (1, 2, 3 …)
  *   at           when the fact happened
  *   operation    order.started (when known), operation.confirmed, goods.issue, operation rows
  *   equipment    the equipment of the operation / where material was received or issued
@@ -48,6 +49,7 @@ export const CSV_COLUMNS = [
   'message_id',
   'type',
   'order_id',
+  'seq',
   'at',
   'operation',
   'equipment',
@@ -91,7 +93,13 @@ function operationRow(op: OperationReport): Row {
 
 /** The rows of one message: its own, then (order.completed) its operations and consumption. */
 function messageRows(m: ErpMessage): Row[] {
-  const head = { message_id: m.id, type: m.type, order_id: m.orderId, at: iso(m.at) };
+  const head = {
+    message_id: m.id,
+    type: m.type,
+    order_id: m.orderId,
+    seq: String(m.seq),
+    at: iso(m.at),
+  };
   switch (m.type) {
     case 'order.started':
       return [{ ...head, operation: m.data.operation ?? '', equipment: m.data.equipment ?? '' }];
