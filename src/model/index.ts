@@ -11,3 +11,4 @@ export * from './time.ts';
 export * from './order.ts';
 export * from './erp.ts';
 export * from './oee.ts';
+export * from './shifts.ts';
