@@ -104,8 +104,6 @@ export async function startErp(x: {
             where: path.queue,
           });
         },
-        // importBody has quarantined it already (a refusal for its content).
-        quarantine: async () => undefined,
       });
       x.cleanups.push(() => queue.stop());
     }

@@ -35,8 +35,6 @@ import {
   type SpoolStats,
 } from './spool.ts';
 
-export type { PipelineOptions, RawMessage, SampleInput } from './ingest-types.ts';
-
 /** What one binding last read and derived for one unit. */
 export interface BindingTrace {
   readonly binding: number;

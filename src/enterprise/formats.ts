@@ -8,7 +8,6 @@ import { renderCsv } from './files/csv.ts';
 import { messageFileStem } from './file-names.ts';
 import type { MessageFormat } from './target-config.ts';
 
-export { messageFileStem, safeName } from './file-names.ts';
 import {
   DeliveryError,
   type B2mmlVersion,

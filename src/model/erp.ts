@@ -88,16 +88,6 @@ export interface ImportResult {
   readonly lots: number;
 }
 
-/**
- * Import a document read from `source` (e.g. `rest`, `b2mml`, `folder:erp-drop`,
- * `amqp:erp-orders`) on behalf of `actor`. Resolves once committed; rejects with an MwError
- * naming the field and rule (nothing of the document is then imported: it is all or nothing).
- */
-export type ImportDocument = (
-  document: InboundDocument,
-  source: { readonly id: string; readonly system: string | null; readonly actor: string },
-) => Promise<ImportResult>;
-
 // ---------------------------------------------------------------------------------------------
 // Outbound
 

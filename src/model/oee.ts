@@ -43,19 +43,6 @@ export interface OeeTotals {
   readonly failureDownTimeMs: number;
 }
 
-export const ZERO_TOTALS: OeeTotals = {
-  plannedBusyTimeMs: 0,
-  actualProductionTimeMs: 0,
-  idealProductionTimeMs: 0,
-  producedWithIdealTime: 0,
-  producedQuantity: 0,
-  goodQuantity: 0,
-  scrapQuantity: 0,
-  calendarTimeMs: 0,
-  failures: 0,
-  failureDownTimeMs: 0,
-};
-
 export interface OeeInput {
   readonly plannedBusyTimeMs: number;
   readonly actualProductionTimeMs: number;

@@ -15,7 +15,7 @@ import type { ModbusConnectionConfig } from '../../src/config/schema.ts';
 import { modbusConnectionSchema } from '../../src/connectors/modbus/config.ts';
 import { modbusConnector } from '../../src/connectors/modbus/index.ts';
 import type { ConnectorInstance, ConnectorMetric } from '../../src/core/connector.ts';
-import type { SampleInput } from '../../src/core/pipeline.ts';
+import type { SampleInput } from '../../src/core/ingest-types.ts';
 import { isMwError } from '../../src/errors.ts';
 import { Hierarchy, type TagValue } from '../../src/model/index.ts';
 import { PLANT_YAML, startTestHub, testConfig, type TestHub } from '../helpers/hub.ts';

@@ -5,8 +5,9 @@
  *
  * - Manual acknowledgement with `prefetch` messages in flight. A message is acked after
  *   `importDocument` resolved (the store commit).
- * - Refused for its content (an MwError with a 4xx status: bad XML, an unknown code): it is
- *   quarantined for inspection, then acked, so it is neither lost nor redelivered for ever.
+ * - Refused for its content (an MwError with a 4xx status: bad XML, an unknown code): acked, so
+ *   it is not redelivered for ever. `importDocument` rejects so only once it has kept the
+ *   refused document in the quarantine (enterprise/inbound.ts; it answers 503 otherwise).
  * - Any other failure (the store away, a bug): after a backoff delay the message is handed back
  *   (nack with requeue) and the broker delivers it again. If the channel is gone by then, the
  *   broker has requeued it already.
@@ -33,10 +34,10 @@ export interface AmqpInboundDeps {
   /**
    * Parse and import one message; resolves once committed. `contentType` is the effective one:
    * from `format`, else the message's, else sniffed from the body (see inboundContentType).
+   * A rejection with a 4xx MwError means the message was refused for its content and kept for
+   * inspection (quarantined): it is acked.
    */
   readonly importDocument: (body: Buffer, contentType: string | undefined) => Promise<void>;
-  /** Keep a message refused for its content, with the reason, for inspection and replay. */
-  readonly quarantine: (body: Buffer, err: unknown) => Promise<void>;
 }
 
 export interface AmqpInbound {
@@ -221,7 +222,7 @@ class AmqpConsumer implements AmqpInbound {
   }
 
   private async handle(channel: Channel, msg: ConsumeMessage): Promise<void> {
-    const { logger, importDocument, quarantine } = this.deps;
+    const { logger, importDocument } = this.deps;
     const { content, properties, fields } = msg;
     const contentType = inboundContentType(
       this.config.format,
@@ -238,16 +239,10 @@ class AmqpConsumer implements AmqpInbound {
       if (refusedForContent(err)) {
         this.errors++;
         logger.warn({ ...log, err: (err as Error).message }, 'AMQP message refused; quarantined');
-        try {
-          await quarantine(content, err);
-          this.settle(channel, () => channel.ack(msg));
-          return;
-        } catch (qerr) {
-          logger.error({ ...log, err: qerr }, 'AMQP message could not be quarantined');
-        }
-      } else {
-        logger.warn({ ...log, err: (err as Error).message }, 'AMQP message not imported');
+        this.settle(channel, () => channel.ack(msg));
+        return;
       }
+      logger.warn({ ...log, err: (err as Error).message }, 'AMQP message not imported');
     }
     // Not the message's fault: hand it back after a backoff delay, so the broker redelivers it.
     this.errors++;
