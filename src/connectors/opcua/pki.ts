@@ -87,6 +87,28 @@ export function dropRejectedDuplicates(pkiDir: string): string[] {
 }
 
 /**
+ * A certificate file read whole. node-opcua writes a refused certificate into `rejected/`
+ * without a rename, at each connection attempt, so a read that meets the rewrite sees an empty
+ * file: read again for up to 2 s before calling it empty.
+ */
+async function readWholeCertificate(file: string): Promise<Buffer> {
+  for (let attempt = 0; ; attempt++) {
+    let der: Buffer;
+    try {
+      der = readCertificate(file);
+    } catch (err) {
+      throw new MwError('MW_ERR_OPCUA_TRUST', {
+        reason: `cannot read ${file}: ${(err as Error).message}`,
+      });
+    }
+    if (der.length > 0) return der;
+    if (attempt >= 20)
+      throw new MwError('MW_ERR_OPCUA_TRUST', { reason: `${file} is empty (not a certificate)` });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
  * Trust server certificates: the given file(s), or every file of the `rejected` folder. A file
  * outside the PKI (a certificate handed over by the server's admin) is trusted the same way.
  * Returns the names of the files trusted.
@@ -103,14 +125,7 @@ export async function trustCertificates(
   const manager = await openCertificateManager(pkiDir);
   try {
     for (const file of files) {
-      let der: Buffer;
-      try {
-        der = readCertificate(file);
-      } catch (err) {
-        throw new MwError('MW_ERR_OPCUA_TRUST', {
-          reason: `cannot read ${file}: ${(err as Error).message}`,
-        });
-      }
+      const der = await readWholeCertificate(file);
       // Moves it from rejected/ to trusted/certs when it was rejected.
       await manager.trustCertificate(der);
     }
