@@ -12,3 +12,4 @@ export * from './order.ts';
 export * from './erp.ts';
 export * from './oee.ts';
 export * from './shifts.ts';
+export * from './kpi-buckets.ts';

@@ -14,12 +14,15 @@
 import type { AuditEntry, AuditRecord, AuditVerification } from '../compliance/audit.ts';
 import type { ErrorCode } from '../errors.ts';
 import type {
+  BucketDelta,
+  BucketFigures,
   ConsumptionPosition,
   CounterKind,
   CounterReading,
   DomainEvent,
   DomainEventType,
   JournalEvent,
+  ReasonFigures,
   TagSample,
   UnitStatus,
 } from '../model/index.ts';
@@ -326,6 +329,35 @@ export interface Store {
   /** Walk the whole audit trail and report the first row that breaks its hash chain. */
   verifyAudit(): Promise<AuditVerification>;
   /** Cheap round trip, for health. Rejects when the store is unreachable. */
+  /**
+   * KPI buckets (model/kpi-buckets.ts) summed per unit over each range. `commit` keeps them: the
+   * events it appends add their deltas in the same transaction.
+   */
+  sumKpi(query: KpiSumQuery): Promise<KpiSum[]>;
+  /** Add deltas to the KPI buckets in one transaction (a rebuild, a bulk load). */
+  addKpiDeltas(deltas: readonly BucketDelta[]): Promise<void>;
+  /**
+   * Make the KPI buckets again from the whole journal (after the migration that adds them, or
+   * on demand); `progress` is told the events read so far. Resolves with the events read.
+   */
+  rebuildKpi(progress?: (eventsRead: number) => void): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface KpiSumQuery {
+  /** The work units summed (each apart). */
+  readonly equipmentIds: readonly string[];
+  /** Ranges on whole minutes (UTC epoch ms, from inclusive, to exclusive). */
+  readonly ranges: readonly { readonly from: number; readonly to: number }[];
+}
+
+/** One unit's buckets summed over one range of a KpiSumQuery (absent: no bucket in it). */
+export interface KpiSum {
+  readonly equipmentId: string;
+  /** Index of the range in the query. */
+  readonly range: number;
+  readonly figures: BucketFigures;
+  /** The part of `figures` that stops with a reason code made, per state and code. */
+  readonly reasons: readonly ReasonFigures[];
 }

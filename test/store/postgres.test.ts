@@ -13,6 +13,7 @@ import { openPostgresStore, openStore, redactUrl, type Store } from '../../src/s
 import { needService, PG_URL } from '../helpers/services.ts';
 import { auditTamperSuite } from './audit-tamper.ts';
 import { CONTRACT_OPTIONS, storeContract, type NewStoreTarget } from './contract.ts';
+import { kpiContract } from './kpi-contract.ts';
 import { outboxContract } from './outbox-contract.ts';
 
 const auditSample = {
@@ -72,6 +73,11 @@ test('Store contract on PostgreSQL', async (t) => {
 test('Outbox contract on PostgreSQL', async (t) => {
   if (!(await needService(t, 'PostgreSQL', PG_URL))) return;
   await outboxContract(t, newTarget);
+});
+
+test('KPI bucket contract on PostgreSQL', async (t) => {
+  if (!(await needService(t, 'PostgreSQL', PG_URL))) return;
+  await kpiContract(t, newTarget);
 });
 
 test('Audit trail tampering on PostgreSQL', async (t) => {

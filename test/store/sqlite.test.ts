@@ -9,6 +9,7 @@ import { isMwError } from '../../src/errors.ts';
 import { openSqliteStore, openStore, type Store } from '../../src/store/index.ts';
 import { auditTamperSuite } from './audit-tamper.ts';
 import { CONTRACT_OPTIONS, storeContract, type NewStoreTarget } from './contract.ts';
+import { kpiContract } from './kpi-contract.ts';
 import { outboxContract } from './outbox-contract.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'mw-store-'));
@@ -51,6 +52,10 @@ test('Store contract on SQLite', async (t) => {
 
 test('Outbox contract on SQLite', async (t) => {
   await outboxContract(t, newTarget);
+});
+
+test('KPI bucket contract on SQLite', async (t) => {
+  await kpiContract(t, newTarget);
 });
 
 test('Audit trail tampering on SQLite', async (t) => {

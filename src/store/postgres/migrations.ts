@@ -6,6 +6,7 @@
 import pg from 'pg';
 import { MwError } from '../../errors.ts';
 import { reasonOf } from '../common.ts';
+import { kpiTablesSql, kpiViewsSql } from '../kpi-common.ts';
 import type { MigrationStatus } from '../types.ts';
 
 export interface Migration {
@@ -19,6 +20,9 @@ export const LOCK_CLASS = {
   migrate: 0x4d570001,
   journal: 0x4d570002,
 } as const;
+
+/** The migration that adds the KPI buckets: the store fills them once it has run. */
+export const KPI_MIGRATION = '008_kpi_buckets';
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -204,6 +208,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX outbox_due ON ${s}.outbox (target, status, next_attempt_at);
       CREATE INDEX outbox_key ON ${s}.outbox (target, ordering_key, id);
     `,
+  },
+  {
+    name: '008_kpi_buckets',
+    // A unit's figures per minute and per hour (../kpi-common.ts), kept by commit. The store
+    // fills them from the journal once this has run (rebuildKpi). equipment_id byte-ordered as
+    // in events. The views are for BI tools (docs/kpi.md).
+    sql: (s) =>
+      kpiTablesSql((t) => `${s}.${t}`, {
+        text: 'TEXT COLLATE "C"',
+        int: 'BIGINT',
+        num: 'DOUBLE PRECISION',
+        withoutRowid: '',
+      }) + kpiViewsSql(s),
   },
 ];
 

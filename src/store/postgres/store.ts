@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { MwError } from '../../errors.ts';
-import type { JournalEvent } from '../../model/index.ts';
+import { bucketDeltas, type BucketDelta, type JournalEvent } from '../../model/index.ts';
 import type { AuditEntry, AuditRecord, AuditVerification } from '../../compliance/audit.ts';
 import {
   AUDIT_COLUMNS,
@@ -39,6 +39,8 @@ import type {
   AuditQuery,
   EventQuery,
   IngestBatch,
+  KpiSum,
+  KpiSumQuery,
   MigrationStatus,
   OutboxCounts,
   OutboxInsert,
@@ -58,8 +60,9 @@ import type {
   StoreOptions,
   UnitProjection,
 } from '../types.ts';
-import { LOCK_CLASS, runMigrations } from './migrations.ts';
+import { KPI_MIGRATION, LOCK_CLASS, runMigrations } from './migrations.ts';
 import * as outbox from './outbox.ts';
+import * as kpi from './kpi.ts';
 
 /**
  * The SQL of the store for one schema. The hot-path statements are named, so each pooled
@@ -93,6 +96,7 @@ function statements(schema: string) {
        ORDER BY ord
        RETURNING seq`,
     ),
+    eventsAfter: `SELECT * FROM ${s}.events WHERE seq > $1 ORDER BY seq LIMIT $2`,
     lastAudit: named(
       'last_audit',
       `SELECT seq, hash FROM ${s}.audit_log ORDER BY seq DESC LIMIT 1`,
@@ -234,6 +238,7 @@ export class PostgresStore implements Store {
   private readonly label: string;
   private readonly sql: Statements;
   private readonly outboxSql: outbox.OutboxSql;
+  private readonly kpiSql: kpi.KpiSql;
   private closing: Promise<void> | undefined;
 
   constructor(pool: pg.Pool, location: string, schema: string, opts: StoreOptions) {
@@ -244,13 +249,18 @@ export class PostgresStore implements Store {
     this.label = `postgres ${location} schema ${schema}`;
     this.sql = statements(schema);
     this.outboxSql = outbox.outboxStatements(schema);
+    this.kpiSql = kpi.kpiStatements(schema);
   }
 
   async migrate(): Promise<MigrationStatus[]> {
     const client = await this.connect();
     let failed: Error | undefined;
     try {
-      return await runMigrations(client, this.schema, this.label);
+      const status = await runMigrations(client, this.schema, this.label);
+      // The KPI buckets are new to a journal that already has events: make them from it.
+      if (status.some((m) => m.name === KPI_MIGRATION && m.state === 'applied'))
+        await this.rebuildKpi();
+      return status;
     } catch (err) {
       // A broken connection may still hold the session lock: destroy it rather than pool it.
       failed = err instanceof Error ? err : new Error(String(err));
@@ -296,6 +306,7 @@ export class PostgresStore implements Store {
           });
           const seqs = r.rows.map((row) => row.seq).sort((a, b) => a - b);
           events = batch.events.map((e, i) => ({ ...e, seq: seqs[i]!, recordedAt }));
+          await kpi.addKpiDeltas(client, this.kpiSql, bucketDeltas(batch.events));
         }
         await this.appendAudit(client, audit);
         if (batch.units.length > 0) {
@@ -404,6 +415,40 @@ export class PostgresStore implements Store {
               found: 1,
             })
           : this.unavailable(err),
+    );
+  }
+
+  async sumKpi(query: KpiSumQuery): Promise<KpiSum[]> {
+    return kpi.sumKpi((q, values) => this.read(q.text, values), this.kpiSql, query);
+  }
+
+  async addKpiDeltas(deltas: readonly BucketDelta[]): Promise<void> {
+    await this.transaction(
+      true,
+      (client) => kpi.addKpiDeltas(client, this.kpiSql, deltas),
+      (err) => this.unavailable(err),
+    );
+  }
+
+  async rebuildKpi(progress?: (eventsRead: number) => void): Promise<number> {
+    // Under the journal lock: no commit adds deltas between the clear and the last page.
+    return this.transaction(
+      true,
+      async (client) => {
+        await client.query(this.kpiSql.clear);
+        let read = 0;
+        for (let after = 0; ;) {
+          const { rows } = await client.query<EventRow>(this.sql.eventsAfter, [after, 10_000]);
+          if (rows.length === 0) break;
+          const page = rows.map(toJournalEvent);
+          await kpi.addKpiDeltas(client, this.kpiSql, bucketDeltas(page));
+          read += page.length;
+          after = page.at(-1)!.seq;
+          progress?.(read);
+        }
+        return read;
+      },
+      (err) => this.unavailable(err),
     );
   }
 

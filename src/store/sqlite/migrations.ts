@@ -6,12 +6,16 @@
 import type Database from 'better-sqlite3';
 import { MwError } from '../../errors.ts';
 import { reasonOf } from '../common.ts';
+import { kpiTablesSql } from '../kpi-common.ts';
 import type { MigrationStatus } from '../types.ts';
 
 export interface Migration {
   readonly name: string;
   readonly sql: string;
 }
+
+/** The migration that adds the KPI buckets: the store fills them once it has run. */
+export const KPI_MIGRATION = '008_kpi_buckets';
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -175,6 +179,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX outbox_due ON outbox (target, status, next_attempt_at);
       CREATE INDEX outbox_key ON outbox (target, ordering_key, id);
     `,
+  },
+  {
+    name: '008_kpi_buckets',
+    // A unit's figures per minute and per hour (../kpi-common.ts), kept by commit. The store
+    // fills them from the journal once this has run (rebuildKpi).
+    sql: kpiTablesSql((t) => t, {
+      text: 'TEXT',
+      int: 'INTEGER',
+      num: 'REAL',
+      withoutRowid: ' WITHOUT ROWID',
+    }),
   },
 ];
 

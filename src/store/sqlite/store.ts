@@ -5,7 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { MwError } from '../../errors.ts';
-import type { JournalEvent } from '../../model/index.ts';
+import { bucketDeltas, type BucketDelta, type JournalEvent } from '../../model/index.ts';
 import type { AuditEntry, AuditRecord, AuditVerification } from '../../compliance/audit.ts';
 import {
   AUDIT_COLUMNS,
@@ -38,6 +38,8 @@ import type {
   AuditQuery,
   EventQuery,
   IngestBatch,
+  KpiSum,
+  KpiSumQuery,
   MigrationStatus,
   OutboxCounts,
   OutboxInsert,
@@ -58,9 +60,11 @@ import type {
   UnitProjection,
 } from '../types.ts';
 import type { Checkpointer } from './checkpointer.ts';
-import { runMigrations } from './migrations.ts';
+import { KPI_MIGRATION, runMigrations } from './migrations.ts';
 import * as outbox from './outbox.ts';
 import { prepareOutbox } from './outbox.ts';
+import * as kpi from './kpi.ts';
+import { prepareKpi } from './kpi.ts';
 
 type Row = Record<string, unknown>;
 
@@ -155,6 +159,7 @@ function prepareStatements(db: Database.Database) {
     deleteRecord: db.prepare('DELETE FROM records WHERE entity_type = ? AND entity_id = ?'),
     countAudit: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM audit_log'),
     outbox: prepareOutbox(db),
+    kpi: prepareKpi(db),
   };
 }
 
@@ -193,7 +198,11 @@ export class SqliteStore implements Store {
 
   async migrate(): Promise<MigrationStatus[]> {
     this.open();
-    return runMigrations(this.db, this.label);
+    const status = runMigrations(this.db, this.label);
+    // The KPI buckets are new to a journal that already has events: make them from it.
+    if (status.some((m) => m.name === KPI_MIGRATION && m.state === 'applied'))
+      await this.rebuildKpi();
+    return status;
   }
 
   async commit(batch: IngestBatch): Promise<JournalEvent[]> {
@@ -243,6 +252,7 @@ export class SqliteStore implements Store {
       );
       events.push({ ...e, seq: Number(r.lastInsertRowid), recordedAt });
     }
+    kpi.addKpiDeltas(s.kpi, bucketDeltas(batch.events));
     appendAudit(s, batch.audit ?? []);
     for (const u of uniqueUnits(batch.units)) s.upsertUnit.run(...unitValues(u));
     if (batch.quarantine.length > 0) {
@@ -288,6 +298,20 @@ export class SqliteStore implements Store {
       return out;
     };
     return this.writeTransaction(apply);
+  }
+
+  async sumKpi(query: KpiSumQuery): Promise<KpiSum[]> {
+    return this.read((s) => kpi.sumKpi(s.kpi, query));
+  }
+
+  async addKpiDeltas(deltas: readonly BucketDelta[]): Promise<void> {
+    const s = this.statements();
+    this.writeTransaction(() => kpi.addKpiDeltas(s.kpi, deltas));
+  }
+
+  async rebuildKpi(progress?: (eventsRead: number) => void): Promise<number> {
+    const s = this.statements();
+    return this.writeTransaction(() => kpi.rebuildKpi(s.kpi, progress));
   }
 
   async getRecord(entityType: string, entityId: string): Promise<StoredRecord | undefined> {

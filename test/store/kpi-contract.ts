@@ -1,0 +1,131 @@
+/**
+ * The KPI bucket part of the Store contract: run unchanged on SQLite and PostgreSQL by
+ * sqlite.test.ts and postgres.test.ts. Figures are checked against a plain sum over the events.
+ */
+import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
+import type { DomainEvent, EquipmentState, StateChangedEvent } from '../../src/model/index.ts';
+import type { Store } from '../../src/store/index.ts';
+import type { NewStoreTarget } from './contract.ts';
+import { batch } from './fixtures.ts';
+
+/** 2026-03-02T05:00Z: on a whole hour. */
+const T0 = Date.UTC(2026, 2, 2, 5, 0, 0);
+const MIN = 60_000;
+const A = 'acme/plant1/packaging/line1/filler';
+const B = 'acme/plant1/packaging/line1/capper';
+
+function change(
+  equipmentId: string,
+  ts: number,
+  previousState: EquipmentState,
+  previousDurationMs: number,
+  over: Partial<StateChangedEvent['data']> = {},
+): StateChangedEvent {
+  return {
+    type: 'state.changed',
+    equipmentId,
+    ts,
+    data: {
+      state: 'running',
+      reasonCode: null,
+      previousState,
+      previousReasonCode: null,
+      previousDurationMs,
+      previousMicroStop: false,
+      ...over,
+    },
+  };
+}
+
+const good = (equipmentId: string, ts: number, delta: number): DomainEvent => ({
+  type: 'counted',
+  equipmentId,
+  ts,
+  data: { counter: 'good', delta, raw: 0, total: 0, anomaly: null },
+});
+
+export async function kpiContract(t: TestContext, newTarget: NewStoreTarget): Promise<void> {
+  async function fresh(t: TestContext): Promise<Store> {
+    const store = await (await newTarget(t)).open();
+    await store.migrate();
+    return store;
+  }
+
+  // A: running 05:00–06:30:30, then down (jam, 90.5 min … a long stop) to 08:01, a micro-stop
+  // of 20 s, then running; B counts. The ranges cut hours and minutes both ways.
+  const history: DomainEvent[][] = [
+    [change(A, T0 + 90 * MIN + 30_000, 'running', 90 * MIN + 30_000, { state: 'down' })],
+    [good(A, T0 + 10 * MIN + 5, 3), good(A, T0 + 61 * MIN, 2), good(B, T0 + 61 * MIN, 7)],
+    [
+      change(A, T0 + 181 * MIN, 'down', 90 * MIN + 30_000, { previousReasonCode: 'JAM' }),
+      change(A, T0 + 181 * MIN + 20_000, 'down', 20_000, { previousMicroStop: true }),
+    ],
+  ];
+
+  await t.test('commits keep per-minute and per-hour sums that any range adds up', async (t) => {
+    const store = await fresh(t);
+    for (const events of history) await store.commit(batch({ events }));
+    const ranges = [
+      { from: T0, to: T0 + 240 * MIN }, // whole hours
+      { from: T0 + 30 * MIN, to: T0 + 125 * MIN }, // ragged at both ends
+      { from: T0 + 91 * MIN, to: T0 + 92 * MIN }, // one minute
+      { from: T0 + 500 * MIN, to: T0 + 600 * MIN }, // nothing
+    ];
+    const sums = await store.sumKpi({ equipmentIds: [A, B], ranges });
+    const of = (id: string, r: number) => sums.find((s) => s.equipmentId === id && s.range === r);
+    const all = of(A, 0)!;
+    assert.equal(all.figures.ms.running, 90 * MIN + 30_000);
+    assert.equal(all.figures.ms.down, 90 * MIN + 30_000 + 20_000);
+    assert.equal(all.figures.n.down, 2);
+    assert.equal(all.figures.microMs, 20_000);
+    assert.equal(all.figures.microStops, 1);
+    assert.equal(all.figures.good, 5);
+    assert.deepEqual(all.reasons, [
+      { state: 'down', reasonCode: 'JAM', ms: 90 * MIN + 30_000, n: 1, microMs: 0, microStops: 0 },
+    ]);
+    const ragged = of(A, 1)!;
+    assert.equal(ragged.figures.ms.running, 60 * MIN + 30_000);
+    assert.equal(ragged.figures.ms.down, 34 * MIN + 30_000);
+    // The stop began in the range: counted once; the micro-stop is outside it.
+    assert.equal(ragged.figures.n.down, 1);
+    assert.equal(ragged.figures.good, 2);
+    assert.equal(ragged.reasons[0]!.ms, 34 * MIN + 30_000);
+    assert.equal(of(A, 2)!.figures.ms.down, MIN);
+    assert.equal(of(A, 2)!.figures.n.down, 0);
+    assert.equal(of(B, 0)!.figures.good, 7);
+    assert.equal(of(B, 0)!.figures.ms.running, 0);
+    assert.equal(of(A, 3), undefined);
+    await assert.rejects(
+      store.sumKpi({ equipmentIds: [A], ranges: [{ from: T0 + 1, to: T0 + MIN }] }),
+      /not on whole minutes/,
+    );
+  });
+
+  await t.test('a rebuild from the journal gives the same buckets', async (t) => {
+    const store = await fresh(t);
+    for (const events of history) await store.commit(batch({ events }));
+    const ranges = [
+      { from: T0, to: T0 + 240 * MIN },
+      { from: T0 + 30 * MIN, to: T0 + 125 * MIN },
+    ];
+    const before = await store.sumKpi({ equipmentIds: [A, B], ranges });
+    const progress: number[] = [];
+    assert.equal(await store.rebuildKpi((n) => progress.push(n)), 6);
+    assert.deepEqual(progress, [6]);
+    const key = (s: { equipmentId: string; range: number }) => `${s.equipmentId}#${s.range}`;
+    const sorted = (x: typeof before) => [...x].sort((a, b) => (key(a) < key(b) ? -1 : 1));
+    assert.deepEqual(sorted(await store.sumKpi({ equipmentIds: [A, B], ranges })), sorted(before));
+    // Deltas added by hand (a bulk load) sum like committed ones.
+    await store.addKpiDeltas([
+      {
+        equipmentId: B,
+        minute: T0,
+        figures: { ...before[0]!.figures, good: 4 },
+        reasons: [],
+      },
+    ]);
+    const [b] = await store.sumKpi({ equipmentIds: [B], ranges: [{ from: T0, to: T0 + MIN }] });
+    assert.equal(b!.figures.good, 4);
+  });
+}
