@@ -9,6 +9,7 @@ import type { Config } from './config/schema.ts';
 import type { EmbeddedBroker } from './connectors/mqtt/embedded-broker.ts';
 import type { ConnectorInstance } from './core/connector.ts';
 import type { DowntimeService } from './core/downtime-service.ts';
+import type { KpiService } from './core/kpi/service.ts';
 import type { LiveValues } from './core/live-values.ts';
 import type { MappingService } from './core/mapping-service.ts';
 import type { MaterialCatalog } from './core/materials.ts';
@@ -42,6 +43,8 @@ export interface HubView {
   readonly materials: MaterialCatalog;
   /** Stops and their reasons (issue #5). */
   readonly downtime: DowntimeService;
+  /** OEE and the KPIs around it (issue #11). */
+  readonly kpi: KpiService;
   /** Work orders (issue #10). */
   readonly orders: OrderService;
   /** Everything an ERP sends: parse, import, quarantine. */

@@ -14,6 +14,8 @@ import { EmbeddedBroker } from './connectors/mqtt/embedded-broker.ts';
 import { BindingTable } from './core/bindings.ts';
 import type { ConnectorInstance, ConnectorState } from './core/connector.ts';
 import { DowntimeService } from './core/downtime-service.ts';
+import { KpiService } from './core/kpi/service.ts';
+import { siteCalendars } from './core/kpi/groups.ts';
 import { LiveValues } from './core/live-values.ts';
 import { MappingService } from './core/mapping-service.ts';
 import { MaterialCatalog } from './core/materials.ts';
@@ -181,6 +183,17 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       identity,
       new Map(config.sites.map((site) => [site.id, new ReasonTree(site.reasons)])),
     );
+    const kpi = new KpiService({
+      store,
+      hierarchy,
+      downtime,
+      calendars: siteCalendars(config),
+      materialIdealMs: new Map(
+        config.materials.flatMap((m) =>
+          m.idealCycleTime === undefined ? [] : [[m.id, m.idealCycleTime] as const],
+        ),
+      ),
+    });
     const mappings = await MappingService.open(store, identity, {
       checkOurs: {
         equipment: (id) =>
@@ -347,6 +360,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       mappings,
       materials,
       downtime,
+      kpi,
       orders,
       inbound,
       dispatcher,

@@ -6,6 +6,7 @@
  */
 import net from 'node:net';
 import { compileExpression, ExpressionError } from '../model/expression.ts';
+import { shiftCalendarErrors, type ShiftCalendar } from '../model/shifts.ts';
 import {
   findUnit,
   materialConversionErrors,
@@ -21,6 +22,14 @@ export interface CrossReferenceIssue {
 }
 
 type Loose = Record<string, unknown>;
+
+/** `shifts[1].breaks[0].start` as path segments. */
+function pathOf(text: string): (string | number)[] {
+  return text
+    .split(/[.[\]]+/)
+    .filter((p) => p !== '')
+    .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+}
 
 const loopback = new net.BlockList();
 loopback.addSubnet('127.0.0.0', 8, 'ipv4');
@@ -99,6 +108,25 @@ export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
         } else plcCodes.set(plc, ri);
       });
     });
+  });
+  sites.forEach((s, si) => {
+    // The calendar's own rules (overlaps, a rotation that fits its shifts, …), where the
+    // schema's shapes hold; the site's zone is checked by the schema.
+    const calendar = s.calendar as Loose | undefined;
+    if (calendar === undefined || typeof s.timeZone !== 'string' || !Array.isArray(calendar.shifts))
+      return;
+    for (const error of shiftCalendarErrors({
+      ...(calendar as unknown as ShiftCalendar),
+      timeZone: s.timeZone,
+    })) {
+      const [where, ...rest] = error.split(': ');
+      // Shapes (`expected HH:MM`, `expected a list`) are the schema's to report.
+      if (where?.startsWith('timeZone') || rest.join(': ').startsWith('expected ')) continue;
+      issues.push({
+        path: ['sites', si, 'calendar', ...pathOf(where ?? '')],
+        message: rest.join(': '),
+      });
+    }
   });
   sites.forEach((s, si) => {
     const areas = list(s.areas);

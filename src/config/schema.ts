@@ -126,6 +126,96 @@ const reasonSchema = z
   })
   .describe('A downtime reason.');
 
+const wallTimeSchema = z
+  .string()
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'expected a local time HH:MM, e.g. "06:00"' });
+
+const shiftSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .min(1)
+      .describe('Name of the shift, unique in the calendar (reports group by it).')
+      .meta({ examples: ['Night'] }),
+    start: wallTimeSchema
+      .describe('Local start time, HH:MM in the site’s time zone.')
+      .meta({ examples: ['22:00'] }),
+    end: wallTimeSchema
+      .describe(
+        'Local end time, HH:MM; at or before `start` the shift ends the next day (22:00–06:00).',
+      )
+      .meta({ examples: ['06:00'] }),
+    days: z
+      .array(z.number().int().min(1).max(7))
+      .min(1)
+      .optional()
+      .describe('ISO weekdays the shift starts on (1 = Monday … 7 = Sunday); default every day.')
+      .meta({ examples: [[1, 2, 3, 4, 5]] }),
+    breaks: z
+      .array(
+        z.strictObject({
+          name: z
+            .string()
+            .min(1)
+            .describe('Name of the break.')
+            .meta({ examples: ['Lunch'] }),
+          start: wallTimeSchema.describe('Local start, HH:MM.').meta({ examples: ['02:00'] }),
+          end: wallTimeSchema.describe('Local end, HH:MM.').meta({ examples: ['02:30'] }),
+        }),
+      )
+      .default([])
+      .describe(
+        'Breaks and meals inside the shift: not planned operation time (OEE does not count them).',
+      ),
+  })
+  .describe('A shift by local wall-clock times.');
+
+const calendarSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Name of the calendar, stated in every report; defaults to "<site id> shifts".')
+      .meta({ examples: ['3-shift'] }),
+    shifts: z.array(shiftSchema).min(1).describe('The shifts, in the order of a day.'),
+    rotation: z
+      .strictObject({
+        crews: z.array(z.string().min(1)).min(1).describe('The crews.'),
+        cycleDays: z.number().int().min(1).describe('Length of the rotation in days.'),
+        anchor: z
+          .string()
+          .regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'expected a day YYYY-MM-DD' })
+          .describe('A local day that is day 0 of the cycle.')
+          .meta({ examples: ['2026-01-05'] }),
+        pattern: z
+          .array(z.array(z.string().nullable()))
+          .describe(
+            'pattern[d][k]: the crew on shifts[k] on cycle day d; null: shift k is not worked that day.',
+          )
+          .meta({
+            examples: [
+              [
+                ['A', 'C'],
+                ['A', 'C'],
+                ['B', 'D'],
+                ['B', 'D'],
+              ],
+            ],
+          }),
+      })
+      .optional()
+      .describe('Which crew works which shift (e.g. 4 crews on 12-hour shifts).'),
+    holidays: z
+      .array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'expected a day YYYY-MM-DD' }))
+      .default([])
+      .describe('Local days on which no shift starts (a night shift begun the day before runs on).')
+      .meta({ examples: [['2026-12-25', '2026-12-26']] }),
+  })
+  .describe(
+    'The site’s shift calendar, in its time zone (docs/kpi.md). Without one the site is planned 24 hours a day, in one shift named Day.',
+  );
+
 const siteSchema = z
   .strictObject({
     id: idSchema
@@ -143,6 +233,7 @@ const siteSchema = z
       .describe(
         'The site’s downtime reason tree: planned or unplanned → category → reason. PLC stop codes map into it; a stop without a mapped code can be given a reason afterwards (POST /api/v1/equipment/{id}/downtimes/{seq}/reason).',
       ),
+    calendar: calendarSchema.optional(),
   })
   .describe('An ISA-95 site (a plant).');
 
@@ -156,6 +247,12 @@ const materialSchema = z
       .describe('The hub’s material code (devices’ and ERPs’ codes map to it, docs/mapping.md).')
       .meta({ examples: ['PET-28G'] }),
     name: z.string().optional().describe('Display name; defaults to the id.'),
+    idealCycleTime: durationSchema
+      .optional()
+      .describe(
+        'Ideal time to make one piece of this product on any unit, for OEE performance while an order for it runs; overrides the unit’s `idealCycleTime`.',
+      )
+      .meta({ examples: ['1.2s'] }),
     uom: z
       .string()
       .describe(

@@ -13,3 +13,4 @@ export * from './erp.ts';
 export * from './oee.ts';
 export * from './shifts.ts';
 export * from './kpi-buckets.ts';
+export * from './kpi.ts';

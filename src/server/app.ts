@@ -14,6 +14,7 @@ import { registerAuditRoutes } from './audit-routes.ts';
 import { registerBindingRoutes } from './binding-routes.ts';
 import { registerConnectionRoutes } from './connection-routes.ts';
 import { registerDowntimeRoutes } from './downtime-routes.ts';
+import { registerKpiRoutes } from './kpi-routes.ts';
 import { registerMappingRoutes } from './mapping-routes.ts';
 import { registerOrderRoutes } from './order-routes.ts';
 import { buildMetrics } from './metrics.ts';
@@ -92,6 +93,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerConnectionRoutes(app, options.hub);
   registerBindingRoutes(app, options.hub);
   registerDowntimeRoutes(app, options.hub);
+  registerKpiRoutes(app, options.hub);
   await registerOrderRoutes(app, options.hub);
   await registerMappingRoutes(app, options.hub);
   const metrics = buildMetrics(options.hub);

@@ -1,0 +1,476 @@
+/**
+ * OEE and the KPIs around it (issue #11; docs/kpi.md), by shift, day, week, order or product,
+ * for any level of the hierarchy: each unit's totals from its buckets (figures.ts) over its
+ * groups' planned time, classified by the site's reason tree and the reasons people assigned,
+ * then summed (never averaged) into the level asked for.
+ */
+import { authorize, type Principal } from '../../compliance/roles.ts';
+import { MwError } from '../../errors.ts';
+import {
+  addKpiTotals,
+  emptyFigures,
+  isPlannedStop,
+  kpisOfTotals,
+  lossesOf,
+  PLANNED_STATES,
+  quantities,
+  unitTotals,
+  type CounterKind,
+  type EquipmentLevel,
+  type EquipmentState,
+  type Hierarchy,
+  type KpiTotals,
+  type Kpis,
+  type Losses,
+  type Reason,
+  type UnitStatus,
+} from '../../model/index.ts';
+import type { Store } from '../../store/types.ts';
+import type { DowntimeService } from '../downtime-service.ts';
+import type { OrderData } from '../orders/types.ts';
+import { figuresOver, noFigures, mergeFigures, type Figures } from './figures.ts';
+import {
+  orderGroups,
+  timeGroups,
+  within,
+  type Group,
+  type GroupBy,
+  type Interval,
+  type OrderRun,
+  type SiteCalendar,
+} from './groups.ts';
+
+export interface GroupResult {
+  readonly key: string;
+  readonly label: string;
+  readonly from: number;
+  readonly to: number;
+  readonly site: string;
+  readonly shift: Group['shift'];
+  readonly order: string | null;
+  readonly product: string | null;
+  readonly totals: KpiTotals;
+  readonly kpis: Kpis;
+  readonly losses: Losses;
+  readonly members: readonly MemberResult[];
+}
+
+export interface MemberResult {
+  readonly id: string;
+  readonly name: string;
+  readonly totals: KpiTotals;
+  readonly kpis: Kpis;
+  readonly losses: Losses;
+}
+
+export interface OeeReport {
+  readonly equipment: string;
+  readonly level: EquipmentLevel;
+  readonly from: number;
+  readonly to: number;
+  readonly groupBy: GroupBy;
+  /** The calendar of each site in the report (one for a line or a site). */
+  readonly calendars: readonly { site: string; name: string; timeZone: string }[];
+  readonly units: readonly string[];
+  readonly summary: GroupResult;
+  readonly groups: readonly GroupResult[];
+}
+
+export interface KpiServiceOptions {
+  readonly store: Store;
+  readonly hierarchy: Hierarchy;
+  readonly downtime: DowntimeService;
+  /** The calendar of every site, by site id (`acme/plant1`). */
+  readonly calendars: ReadonlyMap<string, SiteCalendar>;
+  /** Ideal cycle time of products that have their own, ms, by material. */
+  readonly materialIdealMs: ReadonlyMap<string, number>;
+  readonly now?: () => number;
+}
+
+interface Assigned {
+  readonly state: EquipmentState;
+  readonly plcCode: string | null;
+  readonly from: number;
+  /** null while the stop lasts. */
+  readonly to: number | null;
+  readonly micro: boolean;
+  readonly reason: string;
+}
+
+const PAGE = 1000;
+
+export class KpiService {
+  private readonly now: () => number;
+  /** Stops of the reasons people assigned, by stop id: ended stops never change. */
+  private readonly stopCache = new Map<string, Omit<Assigned, 'reason'>>();
+
+  constructor(private readonly o: KpiServiceOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  calendarOf(equipmentId: string): SiteCalendar {
+    const site = equipmentId.split('/').slice(0, 2).join('/');
+    const cal = this.o.calendars.get(site);
+    if (cal === undefined) throw new Error(`no calendar for site ${site}`);
+    return cal;
+  }
+
+  /** The work units at or below an equipment id (404 for an unknown id). */
+  unitsOf(equipmentId: string): string[] {
+    const node = this.o.hierarchy.get(equipmentId);
+    if (node === undefined) throw new MwError('MW_ERR_EQUIPMENT_NOT_FOUND', { id: equipmentId });
+    return this.o.hierarchy
+      .workUnits()
+      .filter((u) => within(u.id, equipmentId))
+      .map((u) => u.id);
+  }
+
+  async oee(
+    by: Principal,
+    query: { equipment: string; from: number; to: number; groupBy: GroupBy },
+  ): Promise<OeeReport> {
+    authorize(by, 'equipment.read');
+    const now = this.now();
+    const node = this.o.hierarchy.get(query.equipment);
+    const units = this.unitsOf(query.equipment);
+    const end = Math.min(query.to, now);
+    const bySite = new Map<string, string[]>();
+    for (const u of units) {
+      const site = this.calendarOf(u).site;
+      bySite.set(site, [...(bySite.get(site) ?? []), u]);
+    }
+    let groups: Group[];
+    if (query.groupBy === 'order' || query.groupBy === 'product') {
+      groups = orderGroups(
+        await this.orders(query.from, end),
+        (u) => this.calendarOf(u),
+        units,
+        query.groupBy,
+        query.from,
+        end,
+        (m) => this.o.materialIdealMs.get(m) ?? null,
+      );
+    } else {
+      const groupBy = query.groupBy;
+      groups = [...bySite.entries()]
+        .flatMap(([site, siteUnits]) =>
+          timeGroups(this.o.calendars.get(site)!, siteUnits, groupBy, query.from, end),
+        )
+        .sort((a, b) => a.from - b.from || (a.site < b.site ? -1 : 1));
+    }
+    const results = await this.evaluate(
+      groups,
+      units,
+      now,
+      query.groupBy !== 'order' && query.groupBy !== 'product',
+    );
+    const summaryTotals = new Map<string, KpiTotals[]>();
+    for (const g of results)
+      for (const m of g.members)
+        summaryTotals.set(m.id, [...(summaryTotals.get(m.id) ?? []), m.totals]);
+    const members = units.map((id) => this.member(id, addKpiTotals(summaryTotals.get(id) ?? [])));
+    const summaryTotal = addKpiTotals(members.map((m) => m.totals));
+    return {
+      equipment: query.equipment,
+      level: node!.level,
+      from: query.from,
+      to: query.to,
+      groupBy: query.groupBy,
+      calendars: [...bySite.keys()].map((site) => {
+        const c = this.o.calendars.get(site)!;
+        return { site, name: c.name, timeZone: c.calendar.timeZone };
+      }),
+      units,
+      summary: {
+        key: 'summary',
+        label: 'whole range',
+        from: query.from,
+        to: end,
+        site: [...bySite.keys()].join(','),
+        shift: null,
+        order: null,
+        product: null,
+        totals: summaryTotal,
+        kpis: kpisOfTotals(summaryTotal),
+        losses: lossesOf(summaryTotal),
+        members,
+      },
+      groups: results,
+    };
+  }
+
+  private member(id: string, totals: KpiTotals): MemberResult {
+    return {
+      id,
+      name: this.o.hierarchy.get(id)?.name ?? id,
+      totals,
+      kpis: kpisOfTotals(totals),
+      losses: lossesOf(totals),
+    };
+  }
+
+  /** Each group's totals per unit and summed. */
+  private async evaluate(
+    groups: readonly Group[],
+    units: readonly string[],
+    now: number,
+    productOverrides: boolean,
+  ): Promise<GroupResult[]> {
+    const statuses = new Map<string, UnitStatus>(
+      (await this.o.store.loadUnits())
+        .filter((u) => units.includes(u.equipmentId))
+        .map((u) => [u.equipmentId, u.status]),
+    );
+    const parts = groups.flatMap((g) => g.parts);
+    const requests = parts.flatMap((p) => [
+      { unitIds: p.unitIds, intervals: p.planned },
+      { unitIds: p.unitIds, intervals: p.outside },
+    ]);
+    const figures = await figuresOver(this.o.store, requests, statuses, now);
+    const assigned = await this.assignedStops(units);
+    const overrides = productOverrides ? await this.productRuns(units, groups, now) : [];
+    let k = 0;
+    return groups.map((g) => {
+      const perUnit = new Map<string, KpiTotals[]>();
+      for (const part of g.parts) {
+        const planned = figures[k]!;
+        const outside = figures[k + 1]!;
+        k += 2;
+        const pot = part.planned.reduce((s, [a, b]) => s + (b - a), 0);
+        const span = pot + part.outside.reduce((s, [a, b]) => s + (b - a), 0);
+        for (const unit of part.unitIds) {
+          const sum = (m: readonly Map<string, Figures>[]): Figures =>
+            m.reduce((f, x) => mergeFigures(f, x.get(unit) ?? noFigures()), noFigures());
+          const inPlan = sum(planned);
+          const out = sum(outside);
+          const cls = this.classify(unit, inPlan, assigned.get(unit) ?? [], part.planned);
+          const ideal = this.idealTime(unit, inPlan, part.productIdealMs, overrides, part.planned);
+          perUnit.set(unit, [
+            ...(perUnit.get(unit) ?? []),
+            unitTotals({
+              calendarTimeMs: span,
+              plannedOperationTimeMs: pot,
+              figures: inPlan.figures,
+              outside: out.figures,
+              plannedMs: cls.plannedMs,
+              plannedDownStops: cls.plannedDownStops,
+              idealTimeMs: ideal.idealTimeMs,
+              piecesWithoutIdealTime: ideal.without,
+            }),
+          ]);
+        }
+      }
+      const members = [...perUnit.entries()].map(([id, t]) => this.member(id, addKpiTotals(t)));
+      const totals = addKpiTotals(members.map((m) => m.totals));
+      return {
+        key: g.key,
+        label: g.label,
+        from: g.from,
+        to: g.to,
+        site: g.site,
+        shift: g.shift,
+        order: g.order,
+        product: g.product,
+        totals,
+        kpis: kpisOfTotals(totals),
+        losses: lossesOf(totals),
+        members,
+      };
+    });
+  }
+
+  /** Planned stop time per state: by the state, by the PLC code's reason, by a person's reason. */
+  private classify(
+    unit: string,
+    f: Figures,
+    assigned: readonly Assigned[],
+    planned: readonly Interval[],
+  ): { plannedMs: Partial<Record<EquipmentState, number>>; plannedDownStops: number } {
+    const tree = this.o.downtime.treeOf(unit);
+    const plannedMs: Partial<Record<EquipmentState, number>> = {};
+    for (const s of PLANNED_STATES) plannedMs[s] = f.figures.ms[s];
+    let plannedDownStops = 0;
+    const shift = (state: EquipmentState, ms: number, stops: number, toPlanned: boolean): void => {
+      const sign = toPlanned ? 1 : -1;
+      plannedMs[state] = (plannedMs[state] ?? 0) + sign * ms;
+      if (state === 'down') plannedDownStops += sign * stops;
+    };
+    for (const r of f.reasons) {
+      const reason = tree.ofPlcCode(r.reasonCode) ?? null;
+      const was = isPlannedStop(r.state, null);
+      const is = isPlannedStop(r.state, reason);
+      if (was !== is) shift(r.state, r.ms - r.microMs, r.n - r.microStops, is);
+    }
+    for (const a of assigned) {
+      if (a.micro) continue; // a micro-stop is a performance loss whatever its reason
+      const before = isPlannedStop(a.state, tree.ofPlcCode(a.plcCode) ?? null);
+      const reason: Reason | null = tree.get(a.reason) ?? null;
+      const after = isPlannedStop(a.state, reason);
+      if (before === after) continue;
+      const to = a.to ?? this.now();
+      let ms = 0;
+      let began = 0;
+      for (const [lo, hi] of planned) {
+        ms += Math.max(0, Math.min(hi, to) - Math.max(lo, a.from));
+        if (a.from >= lo && a.from < hi) began = 1;
+      }
+      if (ms > 0) shift(a.state, ms, began, after);
+    }
+    return { plannedMs, plannedDownStops };
+  }
+
+  /** Ideal time of the pieces a unit made: its own ideal cycle time or its product's. */
+  private idealTime(
+    unit: string,
+    f: Figures,
+    productIdealMs: number | null,
+    overrides: readonly ProductRun[],
+    planned: readonly Interval[],
+  ): { idealTimeMs: number; without: number } {
+    const s = this.o.hierarchy.get(unit)?.idealCycleTimeS;
+    const own = s === undefined ? null : s * 1000;
+    const produced = quantities(f.figures).produced;
+    const ict = productIdealMs ?? own;
+    let idealTimeMs = ict === null ? 0 : ict * produced;
+    let without = ict === null ? produced : 0;
+    if (productIdealMs === null) {
+      // Pieces made while an order for a product with its own ideal cycle time ran.
+      for (const run of overrides) {
+        if (run.unit !== unit) continue;
+        const counts = { ...emptyFigures() };
+        for (const p of run.pieces)
+          if (planned.some(([lo, hi]) => p.ts >= lo && p.ts < hi)) counts[p.counter] += p.n;
+        const pieces = quantities(counts).produced;
+        if (pieces === 0) continue;
+        idealTimeMs += (run.idealMs - (own ?? 0)) * pieces;
+        if (own === null) without -= pieces;
+      }
+    }
+    return { idealTimeMs, without: Math.max(0, without) };
+  }
+
+  /** Orders that ran in [from, to) (their records; open periods up to now). */
+  async orders(from: number, to: number): Promise<OrderRun[]> {
+    const out: OrderRun[] = [];
+    for (let afterId: string | undefined; ;) {
+      const page = await this.o.store.listRecords({ entityType: 'order', afterId, limit: PAGE });
+      for (const r of page) {
+        const d = r.data as unknown as OrderData;
+        const ran = d.operations.some((op) =>
+          op.periods.some((p) => p.from < to && (p.to === null || p.to > from)),
+        );
+        if (ran) out.push({ id: r.entityId, content: d.content, operations: d.operations });
+      }
+      if (page.length < PAGE) break;
+      afterId = page.at(-1)!.entityId;
+    }
+    return out;
+  }
+
+  /** Pieces each unit made while an order for a product with its own ideal cycle time ran. */
+  private async productRuns(
+    units: readonly string[],
+    groups: readonly Group[],
+    now: number,
+  ): Promise<ProductRun[]> {
+    if (this.o.materialIdealMs.size === 0 || groups.length === 0) return [];
+    const from = Math.min(...groups.map((g) => g.from));
+    const to = Math.max(...groups.map((g) => g.to));
+    const out: ProductRun[] = [];
+    for (const o of await this.orders(from, to)) {
+      const idealMs = this.o.materialIdealMs.get(o.content.material);
+      if (idealMs === undefined) continue;
+      for (const [i, op] of o.operations.entries()) {
+        const equipment = o.content.operations[i]?.equipment;
+        if (equipment === undefined) continue;
+        for (const unit of units.filter((u) => within(u, equipment))) {
+          const pieces: ProductRun['pieces'][number][] = [];
+          for (const p of op.periods) {
+            const lo = Math.max(p.from, from);
+            const hi = Math.min(p.to ?? now, to);
+            if (hi <= lo) continue;
+            for (let afterSeq = 0; ;) {
+              const page = await this.o.store.listEvents({
+                equipmentId: unit,
+                fromTs: lo,
+                toTs: hi,
+                type: 'counted',
+                afterSeq,
+                limit: PAGE,
+              });
+              for (const e of page)
+                if (e.type === 'counted' && e.equipmentId === unit)
+                  pieces.push({ ts: e.ts, counter: e.data.counter, n: e.data.delta });
+              if (page.length < PAGE) break;
+              afterSeq = page.at(-1)!.seq;
+            }
+          }
+          out.push({ unit, idealMs, pieces });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The stops of these units that a person gave a reason, with their intervals. */
+  private async assignedStops(units: readonly string[]): Promise<Map<string, Assigned[]>> {
+    const wanted = new Set(units);
+    const out = new Map<string, Assigned[]>();
+    for (let afterId: string | undefined; ;) {
+      const page = await this.o.store.listRecords({
+        entityType: 'downtime-reason',
+        afterId,
+        limit: PAGE,
+      });
+      for (const r of page) {
+        const at = r.entityId.lastIndexOf('@');
+        const unit = r.entityId.slice(0, at);
+        const seq = Number(r.entityId.slice(at + 1));
+        if (!wanted.has(unit)) continue;
+        const stop = await this.stop(r.entityId, unit, seq);
+        if (stop === null) continue;
+        out.set(unit, [...(out.get(unit) ?? []), { ...stop, reason: String(r.data.reason) }]);
+      }
+      if (page.length < PAGE) break;
+      afterId = page.at(-1)!.entityId;
+    }
+    return out;
+  }
+
+  private async stop(
+    id: string,
+    unit: string,
+    seq: number,
+  ): Promise<Omit<Assigned, 'reason'> | null> {
+    const cached = this.stopCache.get(id);
+    if (cached !== undefined) return cached;
+    const [start] = await this.o.store.listEvents({
+      equipmentId: unit,
+      afterSeq: seq - 1,
+      limit: 1,
+    });
+    if (start === undefined || start.seq !== seq || start.type !== 'state.changed') return null;
+    const [end] = await this.o.store.listEvents({
+      equipmentId: unit,
+      afterSeq: seq,
+      type: 'state.changed',
+      limit: 1,
+    });
+    const ended = end !== undefined && end.type === 'state.changed' && end.equipmentId === unit;
+    const stop = {
+      state: start.data.state,
+      plcCode: start.data.reasonCode,
+      from: start.ts,
+      to: ended ? end.ts : null,
+      micro: ended ? end.data.previousMicroStop : false,
+    };
+    if (ended) this.stopCache.set(id, stop);
+    return stop;
+  }
+}
+
+interface ProductRun {
+  readonly unit: string;
+  readonly idealMs: number;
+  readonly pieces: readonly { ts: number; counter: CounterKind; n: number }[];
+}

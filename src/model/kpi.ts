@@ -1,0 +1,253 @@
+/**
+ * The KPI totals of a unit over a group (a shift, a day, an order …) from its bucket figures,
+ * and their rollup, ratios and losses (issue #11; docs/kpi.md). Pure: no I/O. The ratios are
+ * those of `oee.ts` (ISO 22400-2) on summed times and counts.
+ *
+ * The time model of one unit over the group's planned operation time (POT: shift time minus
+ * breaks, up to now):
+ *   POT = running + micro-stops + planned stops + unplanned stops + idle + no data
+ *   PBT = POT − planned stops                      (planned busy time)
+ *   APT = running + micro-stops                    (actual production time: a micro-stop is a
+ *                                                   performance loss, not an availability loss)
+ * A stop is planned by its reason (the reason tree's `planned`), else by its state
+ * (`planned-stop`, `changeover`): `isPlannedStop` of downtime.ts, the rule of the downtime
+ * summary. A micro-stop is a performance loss whatever its reason. Planned time no interval
+ * covers (the hub heard nothing) is `no-data`, an availability loss.
+ */
+import type { BucketFigures } from './kpi-buckets.ts';
+import { kpisOf } from './oee.ts';
+import { EQUIPMENT_STATES, type EquipmentState } from './state.ts';
+
+export type StateMs = Record<EquipmentState | 'no-data', number>;
+
+export interface KpiTotals {
+  readonly calendarTimeMs: number;
+  readonly plannedOperationTimeMs: number;
+  readonly plannedDownTimeMs: number;
+  readonly plannedBusyTimeMs: number;
+  readonly actualProductionTimeMs: number;
+  readonly runningMs: number;
+  readonly microStopMs: number;
+  readonly microStops: number;
+  /** Stop and idle time that is neither planned nor a micro-stop. */
+  readonly unplannedStopMs: number;
+  readonly changeoverMs: number;
+  readonly changeovers: number;
+  /** Unplanned `down` stops that are not micro-stops, and their time (MTBF, MTTR). */
+  readonly failures: number;
+  readonly failureDownTimeMs: number;
+  /** Σ ideal cycle time × pieces, for the pieces whose ideal cycle time is known. */
+  readonly idealProductionTimeMs: number;
+  /** Pieces made without a known ideal cycle time (performance is then null). */
+  readonly piecesWithoutIdealTime: number;
+  readonly producedQuantity: number;
+  readonly goodQuantity: number;
+  readonly scrapQuantity: number;
+  /** Time in each state within the planned operation time, and the time nothing covered. */
+  readonly stateMs: StateMs;
+  /** The part of `stateMs` that is an unplanned loss (micro-stops apart). */
+  readonly unplannedStateMs: StateMs;
+  /** What the unit did outside planned operation time (breaks, no shift): not in OEE. */
+  readonly outsidePlannedTime: {
+    readonly runningMs: number;
+    readonly producedQuantity: number;
+    readonly goodQuantity: number;
+    readonly scrapQuantity: number;
+  };
+}
+
+export interface UnitGroupInput {
+  readonly calendarTimeMs: number;
+  readonly plannedOperationTimeMs: number;
+  /** The unit's figures within the planned operation time. */
+  readonly figures: BucketFigures;
+  /** Its figures outside it (within the group's span). */
+  readonly outside: BucketFigures;
+  /** Planned stop time per state (micro-stops never), and the planned `down` stops. */
+  readonly plannedMs: Readonly<Partial<Record<EquipmentState, number>>>;
+  readonly plannedDownStops: number;
+  /** Ideal time of the pieces produced, ms, and the pieces without one. */
+  readonly idealTimeMs: number;
+  readonly piecesWithoutIdealTime: number;
+}
+
+const zeroStates = (): StateMs =>
+  Object.fromEntries([...EQUIPMENT_STATES, 'no-data'].map((s) => [s, 0])) as StateMs;
+
+/** Pieces of a unit: a `total` counter, when counted, is what it made; else good + scrap. */
+export function quantities(f: BucketFigures): { produced: number; good: number; scrap: number } {
+  if (f.total > 0) {
+    const good = f.good > 0 ? f.good : Math.max(0, f.total - f.scrap);
+    return { produced: Math.max(f.total, good + f.scrap), good, scrap: f.scrap };
+  }
+  return { produced: f.good + f.scrap, good: f.good, scrap: f.scrap };
+}
+
+export function unitTotals(input: UnitGroupInput): KpiTotals {
+  const f = input.figures;
+  const planned = (s: EquipmentState): number => input.plannedMs[s] ?? 0;
+  const stateMs = zeroStates();
+  let covered = 0;
+  for (const s of EQUIPMENT_STATES) {
+    stateMs[s] = f.ms[s];
+    covered += f.ms[s];
+  }
+  stateMs['no-data'] = Math.max(0, input.plannedOperationTimeMs - covered);
+  const unplannedStateMs = zeroStates();
+  for (const s of EQUIPMENT_STATES) {
+    if (s === 'running') continue;
+    unplannedStateMs[s] = Math.max(0, f.ms[s] - planned(s) - (s === 'down' ? f.microMs : 0));
+  }
+  unplannedStateMs['no-data'] = stateMs['no-data'];
+  let plannedDown = 0;
+  for (const s of EQUIPMENT_STATES) plannedDown += planned(s);
+  let unplannedStop = 0;
+  for (const s of EQUIPMENT_STATES) unplannedStop += unplannedStateMs[s];
+  const q = quantities(f);
+  const o = quantities(input.outside);
+  return {
+    calendarTimeMs: input.calendarTimeMs,
+    plannedOperationTimeMs: input.plannedOperationTimeMs,
+    plannedDownTimeMs: plannedDown,
+    plannedBusyTimeMs: Math.max(0, input.plannedOperationTimeMs - plannedDown),
+    actualProductionTimeMs: f.ms.running + f.microMs,
+    runningMs: f.ms.running,
+    microStopMs: f.microMs,
+    microStops: f.microStops,
+    unplannedStopMs: unplannedStop,
+    changeoverMs: f.ms.changeover,
+    changeovers: f.n.changeover,
+    failures: Math.max(0, f.n.down - f.microStops - input.plannedDownStops),
+    failureDownTimeMs: unplannedStateMs.down,
+    idealProductionTimeMs: input.idealTimeMs,
+    piecesWithoutIdealTime: input.piecesWithoutIdealTime,
+    producedQuantity: q.produced,
+    goodQuantity: q.good,
+    scrapQuantity: q.scrap,
+    stateMs,
+    unplannedStateMs,
+    outsidePlannedTime: {
+      runningMs: input.outside.ms.running,
+      producedQuantity: o.produced,
+      goodQuantity: o.good,
+      scrapQuantity: o.scrap,
+    },
+  };
+}
+
+const addStates = (a: StateMs, b: StateMs): StateMs => {
+  const out = zeroStates();
+  for (const k of Object.keys(out) as (keyof StateMs)[]) out[k] = a[k] + b[k];
+  return out;
+};
+
+/** Totals summed: a line of its units, a range of its groups (calendar time too, as PBT is). */
+export function addKpiTotals(all: readonly KpiTotals[]): KpiTotals {
+  const sum = (k: keyof KpiTotals): number => all.reduce((s, t) => s + (t[k] as number), 0);
+  const outside = (k: keyof KpiTotals['outsidePlannedTime']): number =>
+    all.reduce((s, t) => s + t.outsidePlannedTime[k], 0);
+  return {
+    calendarTimeMs: sum('calendarTimeMs'),
+    plannedOperationTimeMs: sum('plannedOperationTimeMs'),
+    plannedDownTimeMs: sum('plannedDownTimeMs'),
+    plannedBusyTimeMs: sum('plannedBusyTimeMs'),
+    actualProductionTimeMs: sum('actualProductionTimeMs'),
+    runningMs: sum('runningMs'),
+    microStopMs: sum('microStopMs'),
+    microStops: sum('microStops'),
+    unplannedStopMs: sum('unplannedStopMs'),
+    changeoverMs: sum('changeoverMs'),
+    changeovers: sum('changeovers'),
+    failures: sum('failures'),
+    failureDownTimeMs: sum('failureDownTimeMs'),
+    idealProductionTimeMs: sum('idealProductionTimeMs'),
+    piecesWithoutIdealTime: sum('piecesWithoutIdealTime'),
+    producedQuantity: sum('producedQuantity'),
+    goodQuantity: sum('goodQuantity'),
+    scrapQuantity: sum('scrapQuantity'),
+    stateMs: all.reduce((s, t) => addStates(s, t.stateMs), zeroStates()),
+    unplannedStateMs: all.reduce((s, t) => addStates(s, t.unplannedStateMs), zeroStates()),
+    outsidePlannedTime: {
+      runningMs: outside('runningMs'),
+      producedQuantity: outside('producedQuantity'),
+      goodQuantity: outside('goodQuantity'),
+      scrapQuantity: outside('scrapQuantity'),
+    },
+  };
+}
+
+export interface Kpis {
+  readonly availability: number | null;
+  readonly performance: number | null;
+  readonly quality: number | null;
+  readonly oee: number | null;
+  readonly teep: number | null;
+  readonly yield: number | null;
+  readonly firstPassYield: number | null;
+  readonly scrapRatio: number | null;
+  readonly mtbfMs: number | null;
+  readonly mttrMs: number | null;
+}
+
+/** The ratios of totals (oee.ts); performance is null while some pieces lack an ideal time. */
+export function kpisOfTotals(t: KpiTotals): Kpis {
+  const k = kpisOf({
+    plannedBusyTimeMs: t.plannedBusyTimeMs,
+    actualProductionTimeMs: t.actualProductionTimeMs,
+    idealProductionTimeMs: t.idealProductionTimeMs,
+    producedWithIdealTime: t.producedQuantity - t.piecesWithoutIdealTime,
+    producedQuantity: t.producedQuantity,
+    goodQuantity: t.goodQuantity,
+    scrapQuantity: t.scrapQuantity,
+    calendarTimeMs: t.calendarTimeMs,
+    failures: t.failures,
+    failureDownTimeMs: t.failureDownTimeMs,
+  });
+  const performance = t.piecesWithoutIdealTime > 0 ? null : k.performance;
+  const oee =
+    k.availability === null || performance === null || k.quality === null
+      ? null
+      : k.availability * performance * k.quality;
+  return {
+    availability: k.availability,
+    performance,
+    quality: k.quality,
+    oee,
+    teep:
+      oee === null || t.calendarTimeMs <= 0 ? null : (oee * t.plannedBusyTimeMs) / t.calendarTimeMs,
+    // Until rework is counted (issue #12) every good piece is good the first time.
+    yield: k.quality,
+    firstPassYield: k.quality,
+    scrapRatio: k.scrapRatio,
+    mtbfMs: k.mtbfMs,
+    mttrMs: k.mttrMs,
+  };
+}
+
+/** The six big losses as time, ms; the performance and quality ones need the ideal time. */
+export interface Losses {
+  readonly breakdownsMs: number;
+  readonly setupMs: number;
+  readonly otherStopsMs: number;
+  readonly smallStopsMs: number;
+  readonly reducedSpeedMs: number | null;
+  readonly rejectsMs: number | null;
+}
+
+export function lossesOf(t: KpiTotals): Losses {
+  const u = t.unplannedStateMs;
+  const ideal = t.piecesWithoutIdealTime > 0 ? null : t.idealProductionTimeMs;
+  return {
+    breakdownsMs: u.down + u.unknown,
+    setupMs: u.changeover,
+    otherStopsMs: u.idle + u.starved + u.blocked + u['planned-stop'] + u['no-data'],
+    smallStopsMs: t.microStopMs,
+    reducedSpeedMs: ideal === null ? null : t.actualProductionTimeMs - ideal - t.microStopMs,
+    rejectsMs:
+      ideal === null || t.producedQuantity === 0
+        ? ideal === null
+          ? null
+          : 0
+        : (ideal * t.scrapQuantity) / t.producedQuantity,
+  };
+}
