@@ -331,6 +331,8 @@ function leafType(s: z.ZodType, where: string): string {
     return `map of ${leafType(inner.keyType as z.ZodType, where)} → ${leafType(inner.valueType as z.ZodType, where)}`;
   }
   if (inner instanceof z.ZodArray) return `list of ${leafType(inner.element as z.ZodType, where)}`;
+  if (inner instanceof z.ZodNullable)
+    return `${leafType(inner.unwrap() as z.ZodType, where)} or null`;
   throw new Error(
     `${where}: scripts/docs-lib.ts cannot describe a zod "${inner.def.type}" value; teach leafType() this kind`,
   );

@@ -153,15 +153,17 @@ const shiftSchema = z
       .meta({ examples: [[1, 2, 3, 4, 5]] }),
     breaks: z
       .array(
-        z.strictObject({
-          name: z
-            .string()
-            .min(1)
-            .describe('Name of the break.')
-            .meta({ examples: ['Lunch'] }),
-          start: wallTimeSchema.describe('Local start, HH:MM.').meta({ examples: ['02:00'] }),
-          end: wallTimeSchema.describe('Local end, HH:MM.').meta({ examples: ['02:30'] }),
-        }),
+        z
+          .strictObject({
+            name: z
+              .string()
+              .min(1)
+              .describe('Name of the break.')
+              .meta({ examples: ['Lunch'] }),
+            start: wallTimeSchema.describe('Local start, HH:MM.').meta({ examples: ['02:00'] }),
+            end: wallTimeSchema.describe('Local end, HH:MM.').meta({ examples: ['02:30'] }),
+          })
+          .describe('A break or meal inside its shift, by local wall-clock times.'),
       )
       .default([])
       .describe(
@@ -181,7 +183,11 @@ const calendarSchema = z
     shifts: z.array(shiftSchema).min(1).describe('The shifts, in the order of a day.'),
     rotation: z
       .strictObject({
-        crews: z.array(z.string().min(1)).min(1).describe('The crews.'),
+        crews: z
+          .array(z.string().min(1))
+          .min(1)
+          .describe('The crews.')
+          .meta({ examples: [['A', 'B', 'C', 'D']] }),
         cycleDays: z.number().int().min(1).describe('Length of the rotation in days.'),
         anchor: z
           .string()
@@ -204,8 +210,8 @@ const calendarSchema = z
             ],
           }),
       })
-      .optional()
-      .describe('Which crew works which shift (e.g. 4 crews on 12-hour shifts).'),
+      .describe('Which crew works which shift (e.g. 4 crews on 12-hour shifts).')
+      .optional(),
     holidays: z
       .array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'expected a day YYYY-MM-DD' }))
       .default([])

@@ -238,9 +238,10 @@ export function lossesOf(t: KpiTotals): Losses {
   const u = t.unplannedStateMs;
   const ideal = t.piecesWithoutIdealTime > 0 ? null : t.idealProductionTimeMs;
   return {
-    breakdownsMs: u.down + u.unknown,
+    breakdownsMs: u.down,
     setupMs: u.changeover,
-    otherStopsMs: u.idle + u.starved + u.blocked + u['planned-stop'] + u['no-data'],
+    // `unknown` (the device went silent) and no data at all are not failures of the machine.
+    otherStopsMs: u.idle + u.starved + u.blocked + u['planned-stop'] + u.unknown + u['no-data'],
     smallStopsMs: t.microStopMs,
     reducedSpeedMs: ideal === null ? null : t.actualProductionTimeMs - ideal - t.microStopMs,
     rejectsMs:

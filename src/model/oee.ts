@@ -8,9 +8,10 @@
  * product's own ideal cycle time × its count), so units of different speeds weigh in by time.
  *
  * ISO 22400-2 names used (its clause 5 time model and clause 6 KPIs):
- * - PBT, planned busy time: planned operation time minus planned down time (breaks, planned
- *   stops; with a changeover counted as planned when the site says so).
- * - APT, actual production time: the unit was producing (state `running`).
+ * - PBT, planned busy time: planned operation time (shift time minus breaks) minus planned down
+ *   time (stops planned by their reason, else by their state: `planned-stop`, `changeover`).
+ * - APT, actual production time: the unit was producing (state `running`), plus its micro-stops
+ *   (model/kpi.ts: a micro-stop is a performance loss, not an availability loss).
  * - PRI × PQ, planned run time per item × produced quantity: the ideal time for what was made.
  * - PQ produced quantity, GQ good quantity, SQ scrap quantity (PQ = GQ + SQ).
  * - Availability = APT / PBT; Effectiveness ("performance") = PRI × PQ / APT;

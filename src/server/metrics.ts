@@ -6,6 +6,16 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { HubView } from '../hub-view.ts';
+import { EQUIPMENT_STATES, shiftAt } from '../model/index.ts';
+import type { Principal } from '../compliance/roles.ts';
+
+/** Who reads the KPIs for a scrape (already allowed metrics.read): nothing but equipment.read. */
+const METRICS_READER: Principal = {
+  kind: 'local',
+  actor: 'system:metrics',
+  username: 'system:metrics',
+  permissions: new Set(['equipment.read']),
+};
 
 const STATUS_VALUE = { connected: 1, connecting: 0.5, disconnected: 0, stopped: 0 } as const;
 
@@ -221,10 +231,62 @@ export function buildMetrics(hub: HubView): { contentType: string; scrape(): Pro
       }
     }
   };
+  new Gauge({
+    name: 'millwright_unit_state',
+    help: 'Current state of each work unit: 1 for the state it is in, 0 for the others.',
+    labelNames: ['equipment', 'state'],
+    registers: [registry],
+    collect() {
+      for (const u of hub.runtime.all())
+        for (const state of EQUIPMENT_STATES)
+          this.set({ equipment: u.equipmentId, state }, u.status.state === state ? 1 : 0);
+    },
+  });
+  const kpiGauges = (['oee', 'availability', 'performance', 'quality'] as const).map(
+    (kpi) =>
+      [
+        kpi,
+        new Gauge({
+          name: `millwright_unit_${kpi}`,
+          help: `${kpi === 'oee' ? 'OEE' : kpi[0]!.toUpperCase() + kpi.slice(1)} of each work unit in its site's current shift so far (0..1; absent while undefined, e.g. nothing planned).`,
+          labelNames: ['equipment'],
+          registers: [registry],
+        }),
+      ] as const,
+  );
+  let kpiAt = 0;
+  /** The current shift's KPIs per unit, at most every 10 s (a report per site). */
+  async function currentShiftKpis(): Promise<void> {
+    const now = Date.now();
+    if (now - kpiAt < 10_000) return;
+    kpiAt = now;
+    for (const [, g] of kpiGauges) g.reset();
+    for (const site of hub.hierarchy.all().filter((e) => e.level === 'site')) {
+      const shift = shiftAt(hub.kpi.calendarOf(`${site.id}/`).calendar, now);
+      if (shift === null) continue;
+      const report = await hub.kpi.oee(METRICS_READER, {
+        equipment: site.id,
+        from: shift.startMs,
+        to: now,
+        groupBy: 'shift',
+      });
+      for (const m of report.summary.members)
+        for (const [kpi, g] of kpiGauges) {
+          const v = m.kpis[kpi];
+          if (v !== null) g.set({ equipment: m.id }, v);
+        }
+    }
+  }
+
   return {
     contentType: registry.contentType,
     async scrape() {
       connectorMetrics();
+      try {
+        await currentShiftKpis();
+      } catch {
+        // the store is away: the other figures still answer (health says why)
+      }
       try {
         for (const [target, byStatus] of Object.entries(await hub.store.countOutbox()))
           for (const [status, n] of Object.entries(byStatus))

@@ -36,6 +36,7 @@ import {
 
 import { body, errors, json, ok, queryParameters, schema, type Json } from './openapi-helpers.ts';
 import { orderPaths } from './openapi-orders.ts';
+import { kpiPaths } from './openapi-kpi.ts';
 
 const idParam = {
   name: 'id',
@@ -318,6 +319,7 @@ export function buildOpenApi(routes: ReadonlyMap<string, RouteAccess>): Json {
       {
         ...identityPaths,
         ...orderPaths,
+        ...kpiPaths,
         ...mappingPaths,
         ...connectionPaths,
         '/api/v1/health': {
