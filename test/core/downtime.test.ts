@@ -110,6 +110,22 @@ describe('stops and their reasons', () => {
     const metrics = await (await fetch(`${hub.url}/metrics`, { headers: admin })).text();
     assert.match(metrics, /^millwright_unmapped_reason_codes_total\{connection="plc"\} 1$/m);
     assert.equal(hub.runtime.get(FILLER)?.status.state, 'running');
+    // The unit's state as a one-hot gauge, and its OEE in the current shift (a site without a
+    // calendar is one 24-hour shift): a number between 0 and 1 once it has run.
+    assert.match(
+      metrics,
+      new RegExp(`^millwright_unit_state\\{equipment="${FILLER}",state="running"\\} 1$`, 'm'),
+    );
+    assert.match(
+      metrics,
+      new RegExp(`^millwright_unit_state\\{equipment="${FILLER}",state="down"\\} 0$`, 'm'),
+    );
+    const oee = new RegExp(
+      `^millwright_unit_availability\\{equipment="${FILLER}"\\} (\\S+)$`,
+      'm',
+    ).exec(metrics);
+    assert.ok(oee !== null, 'availability of the filler');
+    assert.ok(Number(oee[1]) > 0 && Number(oee[1]) <= 1, oee[1]);
   });
 
   it('lets an operator classify a stop afterwards, audited with the comment', async () => {
