@@ -19,6 +19,7 @@ import {
   session,
 } from './lib/api.js';
 import { $, h, setText } from './lib/dom.js';
+import { oeeView } from './views/oee.js';
 import { ordersView } from './views/orders.js';
 import { unitsView } from './views/units.js';
 
@@ -31,7 +32,7 @@ const app = {
 };
 
 /** The pages, in the order of the navigation; the first also shows a hash no page owns. */
-const VIEWS = [unitsView, ordersView];
+const VIEWS = [unitsView, ordersView, oeeView];
 const views = VIEWS.map((make) => make(app));
 
 for (const view of views) {

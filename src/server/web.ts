@@ -33,12 +33,16 @@ const DEFAULTS = {
 };
 
 /**
- * Browser libraries the pages import, served from node_modules: `{ name, dir }` serves the files
- * of `node_modules/<name>/<dir>` at `/vendor/<name>/…`, and nothing else of the package. To add
- * one: `npm install --save-exact <name>`, add its entry here, and import it from a page as
- * `/vendor/<name>/<file>` (the CSP allows it: same origin). None yet.
+ * Browser libraries the pages load, served from node_modules: `{ name, dir }` serves the files
+ * of `node_modules/<name>/<dir>` at `/vendor/<name>/<dir>/…` (the URL names the file as it lies
+ * in the package), and nothing else of the package. To add one: `npm install --save-exact
+ * <name>`, add its entry here, and load it from a page as `/vendor/<name>/<dir>/<file>` (the
+ * CSP allows it: same origin). Plants are offline: never a CDN.
  */
-export const VENDOR: readonly { readonly name: string; readonly dir: string }[] = [];
+export const VENDOR: readonly { readonly name: string; readonly dir: string }[] = [
+  // Chart.js 4 (MIT): the OEE page's charts, its UMD build as a classic script (window.Chart).
+  { name: 'chart.js', dir: 'dist' },
+];
 
 /** Where node would find a package from `root`: its node_modules, or one of a parent folder. */
 function packageDir(root: string, name: string): string | null {
@@ -76,7 +80,7 @@ export async function registerWebUi(
       }
       await scope.register(fastifyStatic, {
         root: path.join(dir, lib.dir),
-        prefix: `/vendor/${lib.name}/`,
+        prefix: `/vendor/${lib.name}/${lib.dir}/`,
         wildcard: false,
         cacheControl: false,
         decorateReply: false,

@@ -14,6 +14,7 @@ import { needService, PG_URL } from '../helpers/services.ts';
 import { auditTamperSuite } from './audit-tamper.ts';
 import { CONTRACT_OPTIONS, storeContract, type NewStoreTarget } from './contract.ts';
 import { kpiContract } from './kpi-contract.ts';
+import { batch } from './fixtures.ts';
 import { outboxContract } from './outbox-contract.ts';
 
 const auditSample = {
@@ -145,5 +146,80 @@ test('PostgreSQL: an unreachable server is MW_ERR_STORE_UNAVAILABLE at open', as
       );
       return true;
     },
+  );
+});
+
+test('PostgreSQL: the KPI views a BI tool reads give the buckets and the state intervals', async (t) => {
+  if (!(await needService(t, 'PostgreSQL', PG_URL))) return;
+  const schema = `${RUN}_${++targets}`;
+  const store = await openPostgresStore({ ...CONTRACT_OPTIONS, url: PG_URL, schema, poolSize: 2 });
+  const client = new pg.Client({ connectionString: PG_URL });
+  t.after(async () => {
+    await store.close();
+    await client.end();
+    await onSchema('public', `DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
+  });
+  await store.migrate();
+  const unit = 'acme/plant1/packaging/line1/filler';
+  const t0 = Date.UTC(2026, 2, 2, 6, 0, 0);
+  // Running 06:00–06:30 ends with this change, then down 06:30–06:32 (JAM).
+  const changed = (
+    ts: number,
+    previousState: 'running' | 'down',
+    ms: number,
+    code: string | null,
+  ) => ({
+    type: 'state.changed' as const,
+    equipmentId: unit,
+    ts,
+    data: {
+      state: previousState === 'running' ? ('down' as const) : ('running' as const),
+      reasonCode: null,
+      previousState,
+      previousReasonCode: code,
+      previousDurationMs: ms,
+      previousMicroStop: false,
+    },
+  });
+  await store.commit(
+    batch({
+      events: [
+        changed(t0 + 30 * 60_000, 'running', 30 * 60_000, null),
+        changed(t0 + 32 * 60_000, 'down', 2 * 60_000, 'JAM'),
+      ],
+    }),
+  );
+  await client.connect();
+  const hour = await client.query(
+    `SELECT equipment_id, bucket_start, running_ms, down_ms, down_n FROM ${pg.escapeIdentifier(schema)}.kpi_hour_v`,
+  );
+  assert.deepEqual(
+    hour.rows.map((r) => [
+      r.equipment_id,
+      (r.bucket_start as Date).toISOString(),
+      Number(r.running_ms),
+      Number(r.down_ms),
+      Number(r.down_n),
+    ]),
+    [[unit, '2026-03-02T06:00:00.000Z', 30 * 60_000, 2 * 60_000, 1]],
+  );
+  const minutes = await client.query(
+    `SELECT count(*) AS n, sum(running_ms) AS running FROM ${pg.escapeIdentifier(schema)}.kpi_minute_v`,
+  );
+  assert.deepEqual([Number(minutes.rows[0].n), Number(minutes.rows[0].running)], [32, 30 * 60_000]);
+  const intervals = await client.query(
+    `SELECT state, reason_code, started_at, ended_at, duration_ms FROM ${pg.escapeIdentifier(schema)}.kpi_state_intervals_v ORDER BY ended_by_seq`,
+  );
+  assert.deepEqual(
+    intervals.rows.map((r) => [
+      r.state,
+      r.reason_code,
+      (r.started_at as Date).toISOString(),
+      Number(r.duration_ms),
+    ]),
+    [
+      ['running', null, '2026-03-02T06:00:00.000Z', 30 * 60_000],
+      ['down', 'JAM', '2026-03-02T06:30:00.000Z', 2 * 60_000],
+    ],
   );
 });
