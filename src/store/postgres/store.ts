@@ -255,12 +255,9 @@ export class PostgresStore implements Store {
   async migrate(): Promise<MigrationStatus[]> {
     const client = await this.connect();
     let failed: Error | undefined;
+    let status: MigrationStatus[];
     try {
-      const status = await runMigrations(client, this.schema, this.label);
-      // The KPI buckets are new to a journal that already has events: make them from it.
-      if (status.some((m) => m.name === KPI_MIGRATION && m.state === 'applied'))
-        await this.rebuildKpi();
-      return status;
+      status = await runMigrations(client, this.schema, this.label);
     } catch (err) {
       // A broken connection may still hold the session lock: destroy it rather than pool it.
       failed = err instanceof Error ? err : new Error(String(err));
@@ -268,6 +265,11 @@ export class PostgresStore implements Store {
     } finally {
       client.release(failed);
     }
+    // The KPI buckets are new to a journal that already has events: make them from it (on a
+    // connection of its own, after the migration's is back: a pool of one works too).
+    if (status.some((m) => m.name === KPI_MIGRATION && m.state === 'applied'))
+      await this.rebuildKpi();
+    return status;
   }
 
   async commit(batch: IngestBatch): Promise<JournalEvent[]> {
