@@ -223,3 +223,19 @@ test('PostgreSQL: the KPI views a BI tool reads give the buckets and the state i
     ],
   );
 });
+
+test('PostgreSQL: a pool of one connection migrates and fills the KPI buckets from the journal', async (t) => {
+  if (!(await needService(t, 'PostgreSQL', PG_URL))) return;
+  const schema = `${RUN}_${++targets}`;
+  const store = await openPostgresStore({ ...CONTRACT_OPTIONS, url: PG_URL, schema, poolSize: 1 });
+  t.after(async () => {
+    await store.close();
+    await onSchema('public', `DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
+  });
+  const status = await store.migrate();
+  assert.ok(status.some((m) => m.name === '008_kpi_buckets' && m.state === 'applied'));
+  assert.deepEqual(
+    await store.sumKpi({ equipmentIds: ['x'], ranges: [{ from: 0, to: 60_000 }] }),
+    [],
+  );
+});
