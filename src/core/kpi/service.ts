@@ -9,6 +9,8 @@ import { MwError } from '../../errors.ts';
 import {
   addKpiTotals,
   emptyFigures,
+  MINUTE_MS,
+  STOP_STATES,
   isPlannedStop,
   kpisOfTotals,
   lossesOf,
@@ -31,6 +33,7 @@ import type { OrderData } from '../orders/types.ts';
 import { figuresOver, noFigures, mergeFigures, type Figures } from './figures.ts';
 import {
   orderGroups,
+  plannedTime,
   timeGroups,
   within,
   type Group,
@@ -222,26 +225,35 @@ export class KpiService {
         .map((u) => [u.equipmentId, u.status]),
     );
     const parts = groups.flatMap((g) => g.parts);
-    const requests = parts.flatMap((p) => [
+    // Where planned time resumes after time that is not planned (a break, no shift): a stop
+    // going on there that began in that gap is counted there (stopsGoingOn).
+    const resumes = parts.map((p) => resumePoints(this.calendarOf(p.unitIds[0]!), p.planned, now));
+    const requests = parts.flatMap((p, i) => [
       { unitIds: p.unitIds, intervals: p.planned },
       { unitIds: p.unitIds, intervals: p.outside },
+      { unitIds: p.unitIds, intervals: resumes[i]!.map((r) => r.minute) },
+      { unitIds: p.unitIds, intervals: resumes[i]!.map((r) => r.gap) },
     ]);
     const figures = await figuresOver(this.o.store, requests, statuses, now);
+    const resumed = parts.map((p, i) =>
+      stopsGoingOn(p.unitIds, figures[4 * i + 2]!, figures[4 * i + 3]!),
+    );
     const assigned = await this.assignedStops(units);
     const overrides = productOverrides ? await this.productRuns(units, groups, now) : [];
     let k = 0;
     return groups.map((g) => {
       const perUnit = new Map<string, KpiTotals[]>();
       for (const part of g.parts) {
-        const planned = figures[k]!;
-        const outside = figures[k + 1]!;
-        k += 2;
+        const planned = figures[4 * k]!;
+        const outside = figures[4 * k + 1]!;
+        const going = resumed[k]!;
+        k += 1;
         const pot = part.planned.reduce((s, [a, b]) => s + (b - a), 0);
         const span = pot + part.outside.reduce((s, [a, b]) => s + (b - a), 0);
         for (const unit of part.unitIds) {
           const sum = (m: readonly Map<string, Figures>[]): Figures =>
             m.reduce((f, x) => mergeFigures(f, x.get(unit) ?? noFigures()), noFigures());
-          const inPlan = sum(planned);
+          const inPlan = mergeFigures(sum(planned), going.get(unit) ?? noFigures());
           const out = sum(outside);
           const cls = this.classify(unit, inPlan, assigned.get(unit) ?? [], part.planned);
           const ideal = this.idealTime(unit, inPlan, part.productIdealMs, overrides, part.planned);
@@ -473,4 +485,61 @@ interface ProductRun {
   readonly unit: string;
   readonly idealMs: number;
   readonly pieces: readonly { ts: number; counter: CounterKind; n: number }[];
+}
+
+/** How far back the gap before a resume point is looked for (a plant shut for longer: cut). */
+const GAP_LOOKBACK_MS = 14 * 86_400_000;
+
+/**
+ * The starts of planned intervals that follow time that is not planned by the calendar, each
+ * with its first minute and the gap before it (from the end of the planned time before).
+ */
+function resumePoints(
+  cal: SiteCalendar,
+  planned: readonly Interval[],
+  now: number,
+): { minute: Interval; gap: Interval }[] {
+  const out: { minute: Interval; gap: Interval }[] = [];
+  for (const [a] of planned) {
+    if (a >= now || plannedTime(cal.calendar, a - MINUTE_MS, a).planned.length > 0) continue;
+    const before = plannedTime(cal.calendar, a - GAP_LOOKBACK_MS, a).planned;
+    const gapStart = before.length === 0 ? a - GAP_LOOKBACK_MS : before.at(-1)![1];
+    out.push({ minute: [a, Math.min(a + MINUTE_MS, now)], gap: [gapStart, a] });
+  }
+  return out;
+}
+
+/**
+ * The stops going on where planned time resumes that began in the gap before: one occurrence
+ * each (no time: their time in planned time is in the planned figures). Intervals follow one
+ * another, so the state in the resume minute with time but no interval beginning there is the
+ * one going on, and it began in the gap exactly when an interval of that state began there.
+ */
+function stopsGoingOn(
+  units: readonly string[],
+  minutes: readonly Map<string, Figures>[],
+  gaps: readonly Map<string, Figures>[],
+): Map<string, Figures> {
+  const out = new Map<string, Figures>();
+  minutes.forEach((byUnit, i) => {
+    for (const unit of units) {
+      const m = byUnit.get(unit);
+      const gap = gaps[i]?.get(unit);
+      if (m === undefined || gap === undefined) continue;
+      const state = STOP_STATES.find((st) => m.figures.ms[st] > 0 && m.figures.n[st] === 0);
+      if (state === undefined || gap.figures.n[state] === 0) continue;
+      const micro = state === 'down' && m.figures.microMs > 0 && m.figures.microStops === 0;
+      const reason = m.reasons.find((r) => r.state === state && r.n === 0 && r.ms > 0);
+      const f = emptyFigures();
+      const one: Figures = {
+        figures: { ...f, n: { ...f.n, [state]: 1 }, microStops: micro ? 1 : 0 },
+        reasons:
+          reason === undefined
+            ? []
+            : [{ ...reason, ms: 0, n: 1, microMs: 0, microStops: micro ? 1 : 0 }],
+      };
+      out.set(unit, mergeFigures(out.get(unit) ?? noFigures(), one));
+    }
+  });
+  return out;
 }
