@@ -1,9 +1,13 @@
 /**
  * The hub's enterprise side (issue #10), wired by startHub: the targets and their outbox
- * dispatcher, the order service, and the inbound drop folders and queues.
+ * dispatcher, the order service, the inbound drop folders and queues, and the KPI export to BI
+ * (issue #11) for the targets that list `kpi.shift`.
  */
 import type { IdentityService } from './compliance/identity.ts';
 import type { Config } from './config/schema.ts';
+import { KpiExporter, kpiTargets } from './core/kpi/export.ts';
+import { siteCalendars } from './core/kpi/groups.ts';
+import type { KpiService } from './core/kpi/service.ts';
 import type { MappingService } from './core/mapping-service.ts';
 import { OrderService } from './core/orders/service.ts';
 import type { IngestPipeline } from './core/pipeline.ts';
@@ -13,12 +17,13 @@ import { createTarget } from './enterprise/index.ts';
 import { ErpInbound, formatOf } from './enterprise/inbound.ts';
 import { hubInstanceId, OutboxDispatcher, type DispatchTarget } from './enterprise/outbox.ts';
 import type { Logger } from 'pino';
-import type { Hierarchy } from './model/index.ts';
+import { isErpMessageType, type Hierarchy } from './model/index.ts';
 import type { Store } from './store/types.ts';
 
 /**
- * The enterprise side (issue #10): targets and their dispatcher, the order service, and the
- * inbound drop folders and queues. Stopped in reverse: inbound first, then the dispatcher.
+ * The enterprise side (issue #10): targets and their dispatcher, the order service, the KPI
+ * exporter, and the inbound drop folders and queues. Stopped in reverse: inbound first, then
+ * the exporter, then the dispatcher.
  */
 export async function startErp(x: {
   config: Config;
@@ -29,6 +34,7 @@ export async function startErp(x: {
   mappings: MappingService;
   identity: IdentityService;
   pipeline: IngestPipeline;
+  kpi: KpiService;
   dataDir: string;
   cleanups: (() => Promise<void>)[];
 }): Promise<{ orders: OrderService; inbound: ErpInbound; dispatcher: OutboxDispatcher }> {
@@ -58,6 +64,21 @@ export async function startErp(x: {
   });
   dispatcher.start();
   x.cleanups.push(() => dispatcher.stop());
+  if (kpiTargets(config.targets).length > 0) {
+    const exporter = new KpiExporter({
+      store,
+      kpi: x.kpi,
+      hierarchy,
+      calendars: siteCalendars(config),
+      targets: config.targets,
+      exportDelayMs: config.kpi.exportDelay,
+      logger: logger.child({ component: 'kpi-export' }),
+      onEnqueued: (ids) => dispatcher.kick(ids),
+      settle: () => x.pipeline.flush(),
+    });
+    exporter.start();
+    x.cleanups.push(() => exporter.stop());
+  }
   const lines = new Map(
     config.sites.flatMap((site) =>
       site.areas.flatMap((area) =>
@@ -73,7 +94,10 @@ export async function startErp(x: {
     hierarchy,
     mappings,
     outputUnitOf: (lineId) => lines.get(lineId) ?? null,
-    targets: config.targets.map((t) => ({ id: t.id, messages: t.messages })),
+    targets: config.targets.map((t) => ({
+      id: t.id,
+      messages: t.messages.filter(isErpMessageType),
+    })),
     onEnqueued: (ids) => dispatcher.kick(ids),
     settle: () => x.pipeline.flush(),
     audit: (by, action, entityType, entityId, changes, reason) =>

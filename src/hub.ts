@@ -338,6 +338,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       mappings,
       identity,
       pipeline,
+      kpi,
       dataDir,
       cleanups,
     });

@@ -60,6 +60,21 @@ export function brokerExposureProblem(broker: {
   return `listening on ${broker.host} (not loopback) needs broker.tls and broker.authentication: hub`;
 }
 
+/**
+ * Why a target cannot carry `kpi.shift` (a site's KPIs per shift, docs/kpi.md), or null: only
+ * a transport that takes any format (folder, webhook, amqp, amqp10) in `json` or `csv` can.
+ * OData and SOAP are an ERP's transaction interfaces with no entity or operation for it, and
+ * B2MML's performance documents report orders, not shifts.
+ */
+function kpiTargetProblem(t: Loose): string | null {
+  const use = 'use a folder, webhook, amqp or amqp10 target with format json or csv';
+  if (t.type === 'odata' || t.type === 'soap')
+    return `kpi.shift cannot be sent to a ${t.type} target (an ERP interface has no entity or operation for shift KPIs): ${use}`;
+  if (t.format === 'b2mml')
+    return `kpi.shift cannot be sent in format b2mml (B2MML has no document for shift KPIs): ${use}`;
+  return null;
+}
+
 const list = (v: unknown): Loose[] =>
   Array.isArray(v) ? v.filter((x): x is Loose => x !== null && typeof x === 'object') : [];
 
@@ -87,6 +102,12 @@ export function crossReferenceIssues(raw: unknown): CrossReferenceIssue[] {
         message:
           'a batch target needs a schedule (a cron expression, e.g. the shift ends "0 6,14,22 * * *")',
       });
+  });
+  targets.forEach((t, i) => {
+    const messages: unknown[] = Array.isArray(t.messages) ? t.messages : [];
+    const j = messages.indexOf('kpi.shift');
+    const problem = j < 0 ? null : kpiTargetProblem(t);
+    if (problem !== null) issues.push({ path: ['targets', i, 'messages', j], message: problem });
   });
   dup(list(cfg.inbound), (i) => ['inbound', i, 'id'], 'inbound');
   sites.forEach((s, si) => {

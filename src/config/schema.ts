@@ -706,6 +706,17 @@ const ordersSchema = z
   })
   .describe('Work orders from the ERP (docs/erp.md).');
 
+const kpiSchema = z
+  .strictObject({
+    exportDelay: durationSchema
+      .default(120_000)
+      .describe(
+        'How long after a shift ends its KPIs are exported to the targets that list `kpi.shift` (docs/kpi.md): time for readings a device or the spool still holds to arrive. Readings later than this are in the API’s figures but not in that export.',
+      )
+      .meta({ examples: ['2m'] }),
+  })
+  .describe('KPIs (docs/kpi.md): the export of each shift’s figures to BI.');
+
 export const configSchema = z.strictObject({
   enterprise: enterpriseSchema,
   sites: z
@@ -732,6 +743,7 @@ export const configSchema = z.strictObject({
   http: httpSchema.prefault({}),
   security: securitySchema.prefault({}),
   orders: ordersSchema.prefault({}),
+  kpi: kpiSchema.prefault({}),
   targets: z
     .array(targetSchema)
     .default([])

@@ -21,7 +21,9 @@ export const targetSchema = z
     amqpTargetSchema,
     amqp10TargetSchema,
   ])
-  .describe('An enterprise target: where the transaction points of orders are sent (docs/erp.md).');
+  .describe(
+    'An enterprise target: where the transaction points of orders (docs/erp.md) and, when it lists `kpi.shift`, each shift’s KPIs (docs/kpi.md) are sent.',
+  );
 
 export type TargetConfig = z.infer<typeof targetSchema>;
 

@@ -1,6 +1,8 @@
 /**
- * The wire formats a target can send: every one renders the same ErpMessage (types.ts). The
+ * The wire formats a target can send: every one renders the same OutboundMessage (types.ts). The
  * codes are first translated into the receiver's (`toReceiverCodes`), so a format only lays out.
+ * A `kpi.shift` message goes in `json` and `csv` only (config/cross-references.ts refuses it
+ * for `b2mml`, which has no document for it).
  */
 import { isMwError } from '../errors.ts';
 import { renderB2mml } from './b2mml/render.ts';
@@ -13,6 +15,7 @@ import {
   type B2mmlVersion,
   type ErpMessage,
   type OperationReport,
+  type OutboundMessage,
   type RenderContext,
   type RenderedMessage,
 } from './types.ts';
@@ -33,9 +36,11 @@ function mapOperation(op: OperationReport, ctx: RenderContext): OperationReport 
 
 /**
  * The message with the hub's material, equipment and unit codes replaced by the receiver's.
- * Throws the mapping's MwError when a code has no entry.
+ * Throws the mapping's MwError when a code has no entry. A `kpi.shift` message keeps the hub's
+ * codes: its rows are the hub's equipment hierarchy (ids, levels, names), which a BI model
+ * joins on as it is, and a mapping system maps an ERP's work centers, not every unit and area.
  */
-export function toReceiverCodes(m: ErpMessage, ctx: RenderContext): ErpMessage {
+export function toReceiverCodes(m: OutboundMessage, ctx: RenderContext): OutboundMessage {
   switch (m.type) {
     case 'order.started':
       return {
@@ -75,12 +80,17 @@ export function toReceiverCodes(m: ErpMessage, ctx: RenderContext): ErpMessage {
       };
     case 'order.closed':
     case 'order.cancelled':
+    case 'kpi.shift':
       return m;
   }
 }
 
-/** The JSON body of one message (docs/erp.md): times as ISO 8601 UTC. */
-export function jsonMessage(m: ErpMessage): Record<string, unknown> {
+/**
+ * The JSON body of one message (docs/erp.md): times as ISO 8601 UTC. A `kpi.shift` message's
+ * data already holds its times as ISO text and none of the keys converted here, so it goes as
+ * it is.
+ */
+export function jsonMessage(m: OutboundMessage): Record<string, unknown> {
   const iso = (ms: number | null): string | null =>
     ms === null ? null : new Date(ms).toISOString();
   const data: Record<string, unknown> = { ...m.data };
@@ -95,7 +105,7 @@ export function jsonMessage(m: ErpMessage): Record<string, unknown> {
   return { id: m.id, type: m.type, orderId: m.orderId, seq: m.seq, at: iso(m.at), data };
 }
 
-function renderJson(messages: readonly ErpMessage[]): RenderedMessage {
+function renderJson(messages: readonly OutboundMessage[]): RenderedMessage {
   const first = messages[0]!;
   const body =
     messages.length === 1 ? jsonMessage(first) : { messages: messages.map((m) => jsonMessage(m)) };
@@ -112,12 +122,12 @@ function renderJson(messages: readonly ErpMessage[]): RenderedMessage {
  * help until the mapping is fixed; replay the dead letter then).
  */
 export function renderMessages(
-  messages: readonly ErpMessage[],
+  messages: readonly OutboundMessage[],
   options: FormatOptions,
   ctx: RenderContext,
 ): RenderedMessage {
   if (messages.length === 0) throw new Error('renderMessages: no messages');
-  let mapped: ErpMessage[];
+  let mapped: OutboundMessage[];
   try {
     mapped = messages.map((m) => toReceiverCodes(m, ctx));
   } catch (err) {

@@ -31,7 +31,7 @@ import { MwError } from '../errors.ts';
 import { reasonOf } from '../store/common.ts';
 import type { OutboxRow, OutboxSettlement, Store } from '../store/types.ts';
 import type { RetryConfig } from './target-config.ts';
-import { DeliveryError, type ErpMessage, type TargetInstance } from './types.ts';
+import { DeliveryError, type OutboundMessage, type TargetInstance } from './types.ts';
 
 export interface DispatchTarget {
   readonly id: string;
@@ -362,7 +362,7 @@ export class OutboxDispatcher {
     const s = this.stat(t);
     let failure: unknown;
     try {
-      await t.instance.deliver(rows.map((r) => r.payload as unknown as ErpMessage));
+      await t.instance.deliver(rows.map((r) => r.payload as unknown as OutboundMessage));
     } catch (err) {
       failure = err;
     }

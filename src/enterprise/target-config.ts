@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { durationSchema, idSchema } from '../config/common.ts';
-import { ERP_MESSAGE_TYPES } from './types.ts';
+import { ERP_MESSAGE_TYPES, OUTBOUND_MESSAGE_TYPES, type OutboundMessageType } from './types.ts';
 
 export const MESSAGE_FORMATS = ['json', 'b2mml', 'csv'] as const;
 export type MessageFormat = (typeof MESSAGE_FORMATS)[number];
@@ -48,10 +48,12 @@ export const targetFields = {
     )
     .meta({ examples: ['sap'] }),
   messages: z
-    .array(z.enum(ERP_MESSAGE_TYPES))
+    .array(z.enum(OUTBOUND_MESSAGE_TYPES))
     .min(1)
     .default([...ERP_MESSAGE_TYPES])
-    .describe('The transaction points this target receives (docs/erp.md).')
+    .describe(
+      'The transaction points this target receives (docs/erp.md). The default is every order message; `kpi.shift` (each site’s KPIs at each shift end, docs/kpi.md) is sent only to a target that lists it, and only a folder, webhook, amqp or amqp10 target with `format: json` or `csv` can.',
+    )
     .meta({ examples: [['order.started', 'operation.confirmed', 'goods.receipt']] }),
   mode: z
     .enum(['realtime', 'batch'])
@@ -81,7 +83,7 @@ export interface TargetCommonConfig {
   readonly id: string;
   readonly type: string;
   readonly system?: string | undefined;
-  readonly messages: readonly (typeof ERP_MESSAGE_TYPES)[number][];
+  readonly messages: readonly OutboundMessageType[];
   readonly mode: 'realtime' | 'batch';
   readonly schedule?: string | undefined;
   readonly timeZone?: string | undefined;

@@ -7,14 +7,15 @@
  * - Outbound: core/orders.ts writes an `ErpMessage` (the hub's codes) into the outbox in the
  *   same transaction as the fact that causes it; the dispatcher hands each to the target it was
  *   written for. A target renders it in its format (mapping codes to the ERP's through
- *   `RenderContext.toTheirs`) and sends it over its transport.
+ *   `RenderContext.toTheirs`) and sends it over its transport. The KPI exports to BI
+ *   (core/kpi/export.ts, `KpiMessage`) ride the same outbox to the same targets.
  *
  * A target folder (`src/enterprise/<type>/index.ts`) exports a `TargetDefinition`, as a
  * connector folder exports a ConnectorDefinition (STYLE.md rule 1).
  */
 import type { z } from 'zod';
 import type { Logger } from 'pino';
-import type { ErpMessage } from '../model/erp.ts';
+import type { OutboundMessage } from '../model/erp.ts';
 
 export * from '../model/erp.ts';
 
@@ -70,7 +71,7 @@ export interface TargetInstance {
    * file/message where the format allows, else one by one). Resolves when the receiver has
    * accepted it; rejects with a DeliveryError (anything else counts as temporary).
    */
-  deliver(messages: readonly ErpMessage[]): Promise<void>;
+  deliver(messages: readonly OutboundMessage[]): Promise<void>;
   /** Reach the receiver without sending anything (check-config --connect, the UI). */
   connectionTest(): Promise<void>;
   close(): Promise<void>;

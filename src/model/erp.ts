@@ -6,9 +6,12 @@
  *   identity mapping tables and imports it, idempotent on each order's external id.
  * - Outbound: core/orders writes an `ErpMessage` (the hub's codes) into the outbox in the same
  *   transaction as the fact that causes it; an enterprise target renders and sends it.
+ * - Outbound to BI (issue #11): core/kpi/export.ts writes a `KpiMessage` per site and shift
+ *   into the same outbox, for the targets that list `kpi.shift`. `OutboundMessage` is either.
  *
  * Pure types: no I/O.
  */
+import type { KpiTotals } from './kpi.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Inbound
@@ -102,6 +105,18 @@ export const ERP_MESSAGE_TYPES = [
 ] as const;
 export type ErpMessageType = (typeof ERP_MESSAGE_TYPES)[number];
 
+/** The messages to BI (issue #11): one per site and shift, at the shift end (docs/kpi.md). */
+export const KPI_MESSAGE_TYPES = ['kpi.shift'] as const;
+export type KpiMessageType = (typeof KPI_MESSAGE_TYPES)[number];
+
+/** Every message type a target can list in its `messages`. */
+export const OUTBOUND_MESSAGE_TYPES = [...ERP_MESSAGE_TYPES, ...KPI_MESSAGE_TYPES] as const;
+export type OutboundMessageType = (typeof OUTBOUND_MESSAGE_TYPES)[number];
+
+export function isErpMessageType(type: string): type is ErpMessageType {
+  return (ERP_MESSAGE_TYPES as readonly string[]).includes(type);
+}
+
 export interface OperationReport {
   readonly id: string;
   /** The hub's equipment id of the operation (line or unit). */
@@ -121,11 +136,14 @@ export interface OperationReport {
 interface MessageBase {
   /** Unique and stable: the Idempotency-Key every transport carries. */
   readonly id: string;
-  /** The ERP's order number. */
+  /**
+   * The ERP's order number; for a KPI message the stream key `kpi:<site id>`. Either way the
+   * outbox's ordering key: the messages of one key reach a target one after another.
+   */
   readonly orderId: string;
   /**
-   * Position among the messages of this order: 1, 2, 3 … without gaps (the same for every
-   * target), so a receiver can put them in order and see one missing.
+   * Position among the messages of this order (of this site's KPI exports): 1, 2, 3 … without
+   * gaps (the same for every target), so a receiver can put them in order and see one missing.
    */
   readonly seq: number;
   /** When the fact happened (UTC epoch ms). */
@@ -185,3 +203,74 @@ export type ErpMessage = MessageBase &
     | { readonly type: 'order.closed'; readonly data: Record<string, never> }
     | { readonly type: 'order.cancelled'; readonly data: { readonly reason: string | null } }
   );
+
+/** The KpiTotals fields a `kpi.shift` row carries: every number of them (times ms, counts). */
+export const KPI_SHIFT_TOTALS = [
+  'calendarTimeMs',
+  'plannedOperationTimeMs',
+  'plannedDownTimeMs',
+  'plannedBusyTimeMs',
+  'actualProductionTimeMs',
+  'runningMs',
+  'microStopMs',
+  'microStops',
+  'unplannedStopMs',
+  'changeoverMs',
+  'changeovers',
+  'failures',
+  'failureDownTimeMs',
+  'idealProductionTimeMs',
+  'piecesWithoutIdealTime',
+  'producedQuantity',
+  'goodQuantity',
+  'scrapQuantity',
+] as const satisfies readonly (keyof KpiTotals)[];
+
+/** The KPIs a `kpi.shift` row carries (model/kpi.ts Kpis; null where undefined). */
+export const KPI_SHIFT_KPIS = [
+  'availability',
+  'performance',
+  'quality',
+  'oee',
+  'teep',
+  'mtbfMs',
+  'mttrMs',
+  'scrapRatio',
+] as const;
+
+/** One equipment of a site in one shift: a work unit, or a line, area or the site (summed). */
+export interface KpiEquipmentRow {
+  readonly id: string;
+  readonly level: 'site' | 'area' | 'workCenter' | 'workUnit';
+  readonly name: string;
+  readonly totals: Readonly<Record<(typeof KPI_SHIFT_TOTALS)[number], number>>;
+  readonly kpis: Readonly<Record<(typeof KPI_SHIFT_KPIS)[number], number | null>>;
+}
+
+/**
+ * A site's KPIs of one ended shift (issue #11). `orderId` is `kpi:<site id>`, `seq` counts the
+ * site's exports, `at` is the shift's end, `id` is derived from site and shift start (the same
+ * on every hub, so a shared store holds each shift once per target).
+ */
+export type KpiMessage = MessageBase & {
+  readonly type: 'kpi.shift';
+  readonly data: {
+    /** The site's id, `acme/plant1`. */
+    readonly site: string;
+    readonly calendar: { readonly name: string; readonly timeZone: string };
+    readonly shift: {
+      readonly name: string;
+      /** The local day the shift starts on, `YYYY-MM-DD`. */
+      readonly day: string;
+      readonly crew: string | null;
+      /** ISO 8601 UTC. */
+      readonly start: string;
+      readonly end: string;
+    };
+    /** The site, then each area, its lines and their units (parents before children). */
+    readonly equipment: readonly KpiEquipmentRow[];
+  };
+};
+
+/** Whatever the outbox carries to a target. */
+export type OutboundMessage = ErpMessage | KpiMessage;

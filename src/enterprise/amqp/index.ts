@@ -24,7 +24,7 @@ import { MwError } from '../../errors.ts';
 import { renderMessages } from '../formats.ts';
 import {
   DeliveryError,
-  type ErpMessage,
+  type OutboundMessage,
   type RenderedMessage,
   type TargetContext,
   type TargetDefinition,
@@ -43,7 +43,7 @@ export const AMQP_DEFAULTS = {
 } as const;
 
 /** The routing key of a message: `{type}` and `{orderId}` filled in. */
-export function routingKeyOf(template: string, message: ErpMessage): string {
+export function routingKeyOf(template: string, message: OutboundMessage): string {
   return template.replace(/\{(type|orderId)\}/g, (_, name: string) =>
     name === 'type' ? message.type : message.orderId,
   );
@@ -83,7 +83,7 @@ class AmqpPublisher implements AmqpTargetInstance {
     this.where = `target ${config.id}`;
   }
 
-  async deliver(messages: readonly ErpMessage[]): Promise<void> {
+  async deliver(messages: readonly OutboundMessage[]): Promise<void> {
     if (messages.length === 0) return;
     const format = { format: this.config.format, b2mmlVersion: this.config.b2mmlVersion };
     // Rendered first: an unmapped code is permanent whether or not the broker is there.
@@ -104,7 +104,7 @@ class AmqpPublisher implements AmqpTargetInstance {
   /** Publish one message; `confirmed` settles with the broker's confirm. */
   private publish(
     channel: ConfirmChannel,
-    m: ErpMessage,
+    m: OutboundMessage,
     r: RenderedMessage,
   ): { confirmed: Promise<void>; flushed: boolean } {
     const { exchange, mandatory, timeout } = this.config;

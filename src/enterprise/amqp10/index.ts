@@ -31,7 +31,7 @@ import { MwError } from '../../errors.ts';
 import { renderMessages } from '../formats.ts';
 import {
   DeliveryError,
-  type ErpMessage,
+  type OutboundMessage,
   type RenderedMessage,
   type TargetContext,
   type TargetDefinition,
@@ -96,7 +96,7 @@ class Amqp10Publisher implements Amqp10TargetInstance {
     return `amqp${this.config.tls === undefined ? '' : 's'}://${this.config.host}:${this.config.port}`;
   }
 
-  async deliver(messages: readonly ErpMessage[]): Promise<void> {
+  async deliver(messages: readonly OutboundMessage[]): Promise<void> {
     if (messages.length === 0) return;
     const format = { format: this.config.format, b2mmlVersion: this.config.b2mmlVersion };
     const rendered = messages.map((m) => ({ m, r: renderMessages([m], format, this.ctx.render) }));
@@ -107,7 +107,7 @@ class Amqp10Publisher implements Amqp10TargetInstance {
     this.lastDataTs = Date.now();
   }
 
-  private send(sender: Sender, m: ErpMessage, r: RenderedMessage): Promise<void> {
+  private send(sender: Sender, m: OutboundMessage, r: RenderedMessage): Promise<void> {
     const { timeout, address } = this.config;
     return new Promise<void>((resolve, reject) => {
       let delivery: Delivery | null = null;

@@ -29,6 +29,10 @@
  *   good + scrap, a MaterialActual Consumed per consumed material), then one per operation.
  * - order.closed: Completed (V0701: Closed); order.cancelled: Aborted, the reason as the
  *   segment's Description.
+ * - kpi.shift: none. A production performance document reports what orders did; shift KPIs
+ *   have no element in it. The configuration refuses `kpi.shift` for `format: b2mml`
+ *   (config/cross-references.ts), so one only comes here from a store written under another
+ *   configuration: a permanent DeliveryError, a dead letter naming the reason.
  *
  * Element order follows each XSD's sequence (checked by the test that validates every message
  * type in every version).
@@ -36,7 +40,14 @@
 import { Decimal } from 'decimal.js';
 import { XMLBuilder } from 'fast-xml-parser';
 import { messageFileStem, safeName } from '../file-names.ts';
-import type { B2mmlVersion, ErpMessage, OperationReport, RenderedMessage } from '../types.ts';
+import {
+  DeliveryError,
+  type B2mmlVersion,
+  type ErpMessage,
+  type OperationReport,
+  type OutboundMessage,
+  type RenderedMessage,
+} from '../types.ts';
 import { B2MML_NAMESPACES } from './schemas.ts';
 import { NOT_XML_CHAR } from './xml-source.ts';
 
@@ -144,7 +155,7 @@ function operationSegment(op: OperationReport, state: State): Segment {
   };
 }
 
-function responseOf(m: ErpMessage): Response {
+function responseOf(m: OutboundMessage): Response {
   switch (m.type) {
     case 'order.started': {
       const { operation, equipment } = m.data;
@@ -193,6 +204,11 @@ function responseOf(m: ErpMessage): Response {
       const seg = { id: m.orderId, ...reason, end: m.at, state: 'aborted' as const };
       return { end: m.at, state: 'aborted', segments: [seg] };
     }
+    case 'kpi.shift':
+      throw new DeliveryError(
+        `message ${m.id} (kpi.shift of ${m.data.site}): B2MML has no document for shift KPIs; send kpi.shift with format json or csv`,
+        true,
+      );
   }
 }
 
@@ -285,7 +301,7 @@ function segmentResponse(d: Dialect, s: Segment): Xml {
     : { ...head, ...actuals, SegmentState: state };
 }
 
-function response(d: Dialect, m: ErpMessage): Xml {
+function response(d: Dialect, m: OutboundMessage): Xml {
   const r = responseOf(m);
   const state = r.state === undefined ? undefined : d.states[r.state];
   const segments = r.segments.map((s) => segmentResponse(d, s));
@@ -329,7 +345,7 @@ const builder = new XMLBuilder({
 });
 
 export function renderB2mml(
-  messages: readonly ErpMessage[],
+  messages: readonly OutboundMessage[],
   version: B2mmlVersion,
 ): RenderedMessage {
   const first = messages[0];

@@ -3,16 +3,20 @@
  * records, a header row, fields quoted where they hold a delimiter, a quote or a line break.
  *
  * Outbound (`renderCsv`): one file for one message or a batch, a row per message and, for
- * `order.completed`, a row per operation and per consumed material as well. The columns:
+ * `order.completed`, a row per operation and per consumed material as well; a `kpi.shift`
+ * message is a row per equipment (the site, its areas, lines and units). One layout for all:
+ * a row leaves empty what does not apply to it. The columns:
  *
  *   message_id   the message's idempotency key (the rows of one message share it)
- *   type         the message type (types.ts ERP_MESSAGE_TYPES); the detail rows of
+ *   type         the message type (types.ts OUTBOUND_MESSAGE_TYPES); the detail rows of
  *                order.completed are `order.completed/operation` and `order.completed/consumption`
- *   order_id     the ERP's order number
- *   seq          the message's position among its order's messages (1, 2, 3 …)
- *   at           when the fact happened
+ *   order_id     the ERP's order number; kpi.shift: the stream key `kpi:<site id>`
+ *   seq          the message's position among its order's messages (1, 2, 3 …); kpi.shift:
+ *                among the site's exports
+ *   at           when the fact happened; kpi.shift: the shift's end
  *   operation    order.started (when known), operation.confirmed, goods.issue, operation rows
- *   equipment    the equipment of the operation / where material was received or issued
+ *   equipment    the equipment of the operation / where material was received or issued;
+ *                kpi.shift: the equipment id of the row (`acme/plant1/packaging/line1`)
  *   work_unit    the unit whose counts were attributed to the operation
  *   material     goods.receipt / goods.issue / order.completed (product) / consumption rows
  *   quantity     good quantity (operation rows), received / issued / produced / consumed quantity
@@ -24,6 +28,26 @@
  *   run_time_s   operation rows: seconds the operation ran (held time excluded), decimal
  *   final        operation.confirmed: `true` when the operation is complete, `false` for a
  *                partial confirmation
+ *
+ * kpi.shift rows only (docs/kpi.md has the definitions):
+ *   shift, shift_day, crew        the shift's name, the local day it starts on, its crew
+ *   shift_start, shift_end        the shift, [start, end)
+ *   calendar, time_zone           the site calendar's name and the site's IANA zone
+ *   level                         site, area, workCenter (a line) or workUnit
+ *   equipment_name                the equipment's name
+ *   calendar_time_ms … scrap_quantity
+ *                                 the totals, in the order of model/erp.ts KPI_SHIFT_TOTALS in
+ *                                 snake case: calendar_time_ms, planned_operation_time_ms,
+ *                                 planned_down_time_ms, planned_busy_time_ms,
+ *                                 actual_production_time_ms, running_ms, micro_stop_ms,
+ *                                 micro_stops, unplanned_stop_ms, changeover_ms, changeovers,
+ *                                 failures, failure_down_time_ms, ideal_production_time_ms,
+ *                                 pieces_without_ideal_time, produced_quantity, good_quantity,
+ *                                 scrap_quantity (times whole ms, counts); a line, area or site
+ *                                 row holds the sums of its units
+ *   availability, performance, quality, oee, teep, mtbf_ms, mttr_ms, scrap_ratio
+ *                                 the KPIs of the row's totals (never averages), decimal; empty
+ *                                 where a denominator is zero
  *
  * Times are ISO 8601 UTC (`2024-05-01T06:00:00.000Z`), quantities decimal text with a point;
  * a cell that does not apply is empty. Not carried (use `format: json` or `b2mml` if needed):
@@ -40,10 +64,50 @@
 import { stringify } from 'csv-stringify/sync';
 import { Decimal } from 'decimal.js';
 import { messageFileStem } from '../file-names.ts';
-import type { ErpMessage, OperationReport, RenderedMessage } from '../types.ts';
+import {
+  KPI_SHIFT_KPIS,
+  KPI_SHIFT_TOTALS,
+  type KpiMessage,
+  type OperationReport,
+  type OutboundMessage,
+  type RenderedMessage,
+} from '../types.ts';
 import { PLAIN_DECIMAL } from './orders-csv.ts';
 
 export { ORDER_CSV_COLUMNS, parseOrdersCsv } from './orders-csv.ts';
+
+/** The column of each total and KPI of a kpi.shift row: its name in snake case. */
+const KPI_COLUMN = {
+  calendarTimeMs: 'calendar_time_ms',
+  plannedOperationTimeMs: 'planned_operation_time_ms',
+  plannedDownTimeMs: 'planned_down_time_ms',
+  plannedBusyTimeMs: 'planned_busy_time_ms',
+  actualProductionTimeMs: 'actual_production_time_ms',
+  runningMs: 'running_ms',
+  microStopMs: 'micro_stop_ms',
+  microStops: 'micro_stops',
+  unplannedStopMs: 'unplanned_stop_ms',
+  changeoverMs: 'changeover_ms',
+  changeovers: 'changeovers',
+  failures: 'failures',
+  failureDownTimeMs: 'failure_down_time_ms',
+  idealProductionTimeMs: 'ideal_production_time_ms',
+  piecesWithoutIdealTime: 'pieces_without_ideal_time',
+  producedQuantity: 'produced_quantity',
+  goodQuantity: 'good_quantity',
+  scrapQuantity: 'scrap_quantity',
+  availability: 'availability',
+  performance: 'performance',
+  quality: 'quality',
+  oee: 'oee',
+  teep: 'teep',
+  mtbfMs: 'mtbf_ms',
+  mttrMs: 'mttr_ms',
+  scrapRatio: 'scrap_ratio',
+} as const satisfies Record<
+  (typeof KPI_SHIFT_TOTALS)[number] | (typeof KPI_SHIFT_KPIS)[number],
+  string
+>;
 
 export const CSV_COLUMNS = [
   'message_id',
@@ -63,6 +127,17 @@ export const CSV_COLUMNS = [
   'ended_at',
   'run_time_s',
   'final',
+  'shift',
+  'shift_day',
+  'crew',
+  'shift_start',
+  'shift_end',
+  'calendar',
+  'time_zone',
+  'level',
+  'equipment_name',
+  ...KPI_SHIFT_TOTALS.map((k) => KPI_COLUMN[k]),
+  ...KPI_SHIFT_KPIS.map((k) => KPI_COLUMN[k]),
 ] as const;
 type Column = (typeof CSV_COLUMNS)[number];
 type Row = Partial<Record<Column, string>>;
@@ -91,8 +166,35 @@ function operationRow(op: OperationReport): Row {
   };
 }
 
-/** The rows of one message: its own, then (order.completed) its operations and consumption. */
-function messageRows(m: ErpMessage): Row[] {
+/** A kpi.shift message: one row per equipment, the shift's columns on each. */
+function kpiRows(m: KpiMessage, head: Row): Row[] {
+  const { shift, calendar } = m.data;
+  const common: Row = {
+    ...head,
+    shift: shift.name,
+    shift_day: shift.day,
+    crew: shift.crew ?? '',
+    shift_start: shift.start,
+    shift_end: shift.end,
+    calendar: calendar.name,
+    time_zone: calendar.timeZone,
+  };
+  return m.data.equipment.map((e) => {
+    const row: Row = { ...common, equipment: e.id, level: e.level, equipment_name: e.name };
+    for (const k of KPI_SHIFT_TOTALS) row[KPI_COLUMN[k]] = String(e.totals[k]);
+    for (const k of KPI_SHIFT_KPIS) {
+      const v = e.kpis[k];
+      row[KPI_COLUMN[k]] = v === null ? '' : String(v);
+    }
+    return row;
+  });
+}
+
+/**
+ * The rows of one message: its own, then (order.completed) its operations and consumption;
+ * kpi.shift: one per equipment.
+ */
+function messageRows(m: OutboundMessage): Row[] {
   const head = {
     message_id: m.id,
     type: m.type,
@@ -149,11 +251,13 @@ function messageRows(m: ErpMessage): Row[] {
     case 'order.closed':
     case 'order.cancelled':
       return [head];
+    case 'kpi.shift':
+      return kpiRows(m, head);
   }
 }
 
 /** One CSV file holding the messages (codes already the receiver's: formats.ts). */
-export function renderCsv(messages: readonly ErpMessage[]): RenderedMessage {
+export function renderCsv(messages: readonly OutboundMessage[]): RenderedMessage {
   const first = messages[0];
   if (first === undefined) throw new Error('renderCsv: no messages');
   const rows = messages

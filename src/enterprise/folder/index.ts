@@ -18,7 +18,7 @@ import { safeName } from '../file-names.ts';
 import { renderMessages } from '../formats.ts';
 import {
   DeliveryError,
-  type ErpMessage,
+  type OutboundMessage,
   type TargetContext,
   type TargetDefinition,
   type TargetInstance,
@@ -35,7 +35,7 @@ function batchTime(ms: number): string {
 
 /** The file name of a delivery. */
 export function folderFileName(
-  messages: readonly ErpMessage[],
+  messages: readonly OutboundMessage[],
   renderedName: string,
   prefix: string,
 ): string {

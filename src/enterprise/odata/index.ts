@@ -18,7 +18,7 @@
  * Decimal quantities are JSON strings, so requests say `IEEE754Compatible=true` (OData JSON
  * Format 4.01 §3.2).
  */
-import { erpEntity } from '../shared/entity.ts';
+import { erpEntity, kpiRefused } from '../shared/entity.ts';
 import {
   authHeaders,
   headerOf,
@@ -32,6 +32,7 @@ import {
 import {
   DeliveryError,
   type ErpMessage,
+  type OutboundMessage,
   type TargetContext,
   type TargetDefinition,
   type TargetInstance,
@@ -78,9 +79,11 @@ class ODataTarget implements TargetInstance {
     this.root = config.serviceUrl.replace(/\/+$/, '');
   }
 
-  async deliver(messages: readonly ErpMessage[]): Promise<void> {
+  async deliver(messages: readonly OutboundMessage[]): Promise<void> {
     const parts: Part[] = [];
     for (const message of messages) {
+      // Refused by the configuration check; here only from a store written under another one.
+      if (message.type === 'kpi.shift') throw kpiRefused(message, `odata ${this.config.id}`);
       const entitySet = this.config.entitySet[message.type];
       if (entitySet === undefined)
         this.ctx.logger.debug(

@@ -21,10 +21,20 @@
  * The names follow the JSON format's keys (first letter upper case), except: `id` and
  * `operation` → OperationID, `uom` → UnitOfMeasure (the ISA-95 / B2MML name), `consumed` →
  * Consumption.
+ *
+ * kpi.shift: none. OData and SOAP targets are an ERP's transaction interfaces, with no entity or
+ * operation for shift KPIs; the configuration refuses `kpi.shift` for them
+ * (config/cross-references.ts), so one only comes here from a store written under another
+ * configuration: a permanent DeliveryError (`kpiRefused`).
  */
 import { isMwError } from '../../errors.ts';
 import { jsonMessage, toReceiverCodes } from '../formats.ts';
-import { DeliveryError, type ErpMessage, type RenderContext } from '../types.ts';
+import {
+  DeliveryError,
+  type KpiMessage,
+  type OutboundMessage,
+  type RenderContext,
+} from '../types.ts';
 
 const RENAMED: Readonly<Record<string, string>> = {
   id: 'OperationID',
@@ -53,13 +63,22 @@ function layOut(data: Record<string, unknown>, omitNull: boolean): Entity {
   return out;
 }
 
+/** The permanent failure of a kpi.shift message on a target that has no place for it. */
+export function kpiRefused(m: KpiMessage, target: string): DeliveryError {
+  return new DeliveryError(
+    `${target}: message ${m.id} (kpi.shift of ${m.data.site}) has no ERP entity or operation; send kpi.shift to a folder, webhook or AMQP target with format json or csv`,
+    true,
+  );
+}
+
 /**
  * The message as an entity in the receiver's codes. `omitNull`: leave out properties without a
  * value (SOAP: an absent optional element) instead of sending null (OData).
- * An unmapped code is a permanent DeliveryError, as in renderMessages.
+ * An unmapped code is a permanent DeliveryError, as in renderMessages; so is a kpi.shift.
  */
-export function erpEntity(m: ErpMessage, ctx: RenderContext, omitNull = false): Entity {
-  let mapped: ErpMessage;
+export function erpEntity(m: OutboundMessage, ctx: RenderContext, omitNull = false): Entity {
+  if (m.type === 'kpi.shift') throw kpiRefused(m, 'ERP entity');
+  let mapped: OutboundMessage;
   try {
     mapped = toReceiverCodes(m, ctx);
   } catch (err) {

@@ -15,11 +15,12 @@
  */
 import path from 'node:path';
 import { createClientAsync, WSSecurity, type Client } from 'soap';
-import { erpEntity } from '../shared/entity.ts';
+import { erpEntity, kpiRefused } from '../shared/entity.ts';
 import { authHeaders, HttpClient, refusal, sfString } from '../shared/http.ts';
 import {
   DeliveryError,
   type ErpMessage,
+  type OutboundMessage,
   type TargetContext,
   type TargetDefinition,
   type TargetInstance,
@@ -161,8 +162,10 @@ class SoapTarget implements TargetInstance {
     return client;
   }
 
-  async deliver(messages: readonly ErpMessage[]): Promise<void> {
+  async deliver(messages: readonly OutboundMessage[]): Promise<void> {
     for (const message of messages) {
+      // Refused by the configuration check; here only from a store written under another one.
+      if (message.type === 'kpi.shift') throw kpiRefused(message, `soap ${this.config.id}`);
       const operation = this.config.operation[message.type];
       if (operation === undefined) {
         this.ctx.logger.debug({ message: message.id, type: message.type }, 'no operation: skipped');

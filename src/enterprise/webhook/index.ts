@@ -22,7 +22,7 @@
 import { createHmac } from 'node:crypto';
 import { renderMessages } from '../formats.ts';
 import { authHeaders, HttpClient, refusal, sfString } from '../shared/http.ts';
-import type { ErpMessage, TargetContext, TargetDefinition, TargetInstance } from '../types.ts';
+import type { OutboundMessage, TargetContext, TargetDefinition, TargetInstance } from '../types.ts';
 import { webhookTargetSchema, type WebhookTargetConfig } from './config.ts';
 
 /** The X-Millwright-Signature value of a body sent at `timestampS` (see above). */
@@ -55,7 +55,7 @@ class WebhookTarget implements TargetInstance {
     this.what = `webhook ${config.id}: ${config.method} ${config.url}`;
   }
 
-  async deliver(messages: readonly ErpMessage[]): Promise<void> {
+  async deliver(messages: readonly OutboundMessage[]): Promise<void> {
     if (messages.length === 0) return;
     const { config } = this;
     const rendered = renderMessages(messages, config, this.ctx.render);
