@@ -63,6 +63,10 @@ function describeHub(hub: Hub, title: string): string {
       `  MQTT broker  ${hub.broker.url} (embedded${hub.broker.portNote === null ? '' : `; ${hub.broker.portNote}`})`,
     );
   lines.push(`  Store        ${hub.store.kind} ${hub.store.location}`);
+  const calendars = [...new Set(hub.kpi.calendarNames())];
+  lines.push(
+    `  Shifts       ${calendars.join('; ')}  (OEE by shift: ${hub.url ?? ''}/#oee, GET /api/v1/kpi/oee)`,
+  );
   const units = hub.hierarchy.workUnits().length;
   lines.push(
     `  Equipment    ${units} work unit(s) on ${hub.hierarchy.all().filter((e) => e.level === 'workCenter').length} line(s)`,

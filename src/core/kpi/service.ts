@@ -118,6 +118,13 @@ export class KpiService {
     return cal;
   }
 
+  /** Each site's calendar as `<site>: <name> (<zone>)`, for the start-up lines. */
+  calendarNames(): string[] {
+    return [...this.o.calendars.values()].map(
+      (c) => `${c.site}: ${c.name} (${c.calendar.timeZone})`,
+    );
+  }
+
   /** The work units at or below an equipment id (404 for an unknown id). */
   unitsOf(equipmentId: string): string[] {
     const node = this.o.hierarchy.get(equipmentId);
