@@ -53,7 +53,6 @@ import { collectKpiSums, FIGURE_COLUMNS, kpiSegments, sums } from '../../src/sto
 import {
   openPostgresStore,
   openSqliteStore,
-  type KpiSum,
   type KpiSumQuery,
   type Store,
 } from '../../src/store/index.ts';
@@ -93,7 +92,6 @@ import {
   type ChunkFigures,
   type StateInterval,
 } from './plant.ts';
-import { proposedPostgresSum, proposedSqliteSum, withSumKpi } from './proposed.ts';
 
 const UNITS = numArg('units', 200);
 const DAYS = numArg('days', 30);
@@ -424,9 +422,9 @@ interface Bare {
   /** The store's own four bucket statements for a query, each timed; rows → sums timed. */
   statements(
     q: KpiSumQuery,
-  ): Promise<{ name: string; ms: number; rows: number; server?: number }[]>;
-  /** sumKpi with the statement proposed.ts proposes. */
-  proposedSum?: (q: KpiSumQuery) => KpiSum[] | Promise<KpiSum[]>;
+  ): Promise<
+    { name: string; ms: number; rows: number; server?: number; jit?: number; noJit?: number }[]
+  >;
   close(): Promise<void>;
 }
 
@@ -442,7 +440,6 @@ const TABLES = [
 function bareSqlite(file: string): Bare {
   const db = new Database(file, { fileMustExist: true });
   const s = prepareKpi(db);
-  const proposedSum = proposedSqliteSum(db);
   const running = db.prepare<[string, number, number], { s: number }>(
     `SELECT sum(running_ms) AS s FROM kpi_hour
      WHERE equipment_id IN (SELECT value FROM json_each(?)) AND bucket >= ? AND bucket < ?`,
@@ -500,7 +497,6 @@ function bareSqlite(file: string): Bare {
       out.push(collectTime(figureRows, reasonRows));
       return out;
     },
-    proposedSum,
     close: async () => {
       db.close();
     },
@@ -521,14 +517,17 @@ function collectTime(
   return { name: 'rows → sums (collectKpiSums)', ms: times.sort((a, b) => a - b)[2]!, rows: n };
 }
 
+interface ExplainJson {
+  'Execution Time': number;
+  JIT?: { Timing: { Total: number } };
+}
+
 async function barePostgres(schema: string): Promise<Bare> {
   const client = new pg.Client({ connectionString: PG_URL });
   await client.connect();
   const s = pg.escapeIdentifier(schema);
   const sql = kpiStatements(schema);
-  const proposed = proposedPostgresSum(PG_URL, schema);
   return {
-    proposedSum: proposed.sum,
     sumRunning: async (units, from, to) => {
       const r = await client.query<{ s: string }>(
         `SELECT sum(running_ms) AS s FROM ${s}.kpi_hour
@@ -568,7 +567,14 @@ async function barePostgres(schema: string): Promise<Bare> {
         segs.map((g) => g.hi),
         q.equipmentIds,
       ];
-      const out: { name: string; ms: number; rows: number; server?: number }[] = [];
+      const out: {
+        name: string;
+        ms: number;
+        rows: number;
+        server?: number;
+        jit?: number;
+        noJit?: number;
+      }[] = [];
       const figureRows: Record<string, unknown>[] = [];
       const reasonRows: Record<string, unknown>[] = [];
       for (const [name, stmt, segs, into] of [
@@ -588,11 +594,17 @@ async function barePostgres(schema: string): Promise<Bare> {
           `EXPLAIN (ANALYZE, FORMAT JSON) ${stmt.text}`,
           values(segs),
         );
-        const server = Number(
-          (plan.rows[0] as { 'QUERY PLAN': [{ 'Execution Time': number }] })['QUERY PLAN'][0][
-            'Execution Time'
-          ],
-        );
+        const top = (plan.rows[0] as { 'QUERY PLAN': [ExplainJson] })['QUERY PLAN'][0];
+        // The same statement with the session's JIT off: PostgreSQL compiles a statement whose
+        // estimated cost passes jit_above_cost, and these estimates are large.
+        await client.query('SET jit = off');
+        const noJit: number[] = [];
+        for (let i = 0; i < 3 && !(noJit[0]! > 2000); i++) {
+          const t0 = performance.now();
+          await client.query(stmt.text, values(segs));
+          noJit.push(performance.now() - t0);
+        }
+        await client.query('RESET jit');
         into.push(...rows);
         out.push({
           name,
@@ -601,14 +613,18 @@ async function barePostgres(schema: string): Promise<Bare> {
             50,
           ),
           rows: rows.length,
-          server,
+          server: top['Execution Time'],
+          jit: top.JIT?.Timing.Total ?? 0,
+          noJit: pct(
+            noJit.sort((a, b) => a - b),
+            50,
+          ),
         });
       }
       out.push(collectTime(figureRows, reasonRows));
       return out;
     },
     close: async () => {
-      await proposed.close();
       await client.end();
     },
   };
@@ -702,7 +718,7 @@ async function printProfile(call: () => Promise<unknown>, label: string): Promis
   const p = await profileCalls(call, label.split(/[ ,]/)[0]!.toLowerCase());
   const total = p.areas.reduce((s, [, t]) => s + t, 0);
   console.log(
-    `  CPU profile of ${RUNS} warm calls${label.includes('proposed') ? ' with the proposed statement' : ''} (${ms(p.wallMs / RUNS)} ms each under the profiler), self time by area:`,
+    `  CPU profile of ${RUNS} warm calls (${ms(p.wallMs / RUNS)} ms each under the profiler), self time by area:`,
   );
   for (const [a, t] of p.areas.slice(0, 10))
     console.log(
@@ -729,8 +745,6 @@ interface StoreResult {
   readonly line: Timing;
   readonly ceiling: Timing;
   readonly ceilingAll: Timing;
-  /** Site by shift with proposed.ts's statement (SQLite). */
-  readonly proposed: Timing | null;
   readonly rssMb: number;
   readonly heapMb: number;
 }
@@ -858,7 +872,7 @@ async function runStore(
     );
     for (const st of await b.statements(q))
       console.log(
-        `      ${st.name.padEnd(30)} ${ms(st.ms).padStart(8)} ms  ${fmt(st.rows).padStart(7)} rows${st.server === undefined ? '' : `  (server execution ${ms(st.server)} ms)`}`,
+        `      ${st.name.padEnd(30)} ${ms(st.ms).padStart(8)} ms  ${fmt(st.rows).padStart(7)} rows${st.server === undefined ? '' : `  (server execution ${ms(st.server)} ms of which JIT ${ms(st.jit ?? 0)} ms; with jit off ${ms(st.noJit ?? NaN)} ms)`}`,
       );
     console.log(
       `    outside the store (KpiService, figures.ts, model): about ${ms(wall - inStore - (calls.get('listEvents')?.ms ?? 0) / 8)} ms`,
@@ -868,40 +882,6 @@ async function runStore(
         `  CPU profile skipped: one call takes ${sec(shift.timing.cold)} (the statements above say where)`,
       );
     else if (PROFILE) await printProfile(warm, name);
-    let proposed: Timing | null = null;
-    if (b.proposedSum !== undefined) {
-      // The same service on the same store, only sumKpi with the statement of proposed.ts.
-      const svc = new KpiService({
-        store: withSumKpi(metered, b.proposedSum),
-        hierarchy,
-        downtime,
-        calendars,
-        materialIdealMs: new Map(),
-        now: () => NOW,
-      });
-      const call = () =>
-        svc.oee(ADMIN, { equipment: SITE, from: START, to: END, groupBy: 'shift' });
-      const r = await timed(call);
-      proposed = r.timing;
-      check('site by shift, proposed statement', r.first, UNIT_IDS, loaded.expected);
-      note(
-        'with the statements of bench/kpi/proposed.ts',
-        `${timingText(r.timing)}  (site by shift; check ok)`,
-      );
-      meter.calls.clear();
-      meter.on = true;
-      let t0 = performance.now();
-      await call();
-      const w = performance.now() - t0;
-      meter.on = false;
-      const q2 = meter.lastSum;
-      t0 = performance.now();
-      if (q2 !== null) await b.proposedSum(q2);
-      console.log(
-        `    one warm call ${ms(w)} ms: sumKpi with the proposed statement ${ms(performance.now() - t0)} ms, the rest (loadUnits, listEvents, listRecords, JS) ${ms(w - (performance.now() - t0))} ms`,
-      );
-      if (PROFILE) await printProfile(call, `${name}, proposed statement`);
-    }
     return {
       name,
       loaded,
@@ -912,7 +892,6 @@ async function runStore(
       line: line.timing,
       ceiling: ceiling.timing,
       ceilingAll: ceilingAll.timing,
-      proposed,
       rssMb: mem.rss / 1048576,
       heapMb: mem.heapUsed / 1048576,
     };
@@ -1026,10 +1005,6 @@ try {
   row(`OEE by shift, one line (${LINE_UNITS.length} units)`, (r) => timingText(r.line));
   row('ceiling: bare sum(running_ms), kpi_hour', (r) => timingText(r.ceiling));
   row('ceiling: all figures per unit, kpi_hour', (r) => timingText(r.ceilingAll));
-  if (results.some((r) => r.proposed !== null))
-    row('site by shift, statements of proposed.ts', (r) =>
-      r.proposed === null ? '' : timingText(r.proposed),
-    );
   row('RSS / heap after the queries', (r) => `${fmt(r.rssMb)} / ${fmt(r.heapMb)} MB`);
   row(`target < ${TARGET_MS} ms`, (r) => (typical(r.shift) < TARGET_MS ? 'met' : 'not met'));
   console.log(`\nwhole run: ${sec(performance.now() - runStarted)}`);
