@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { IdentityService } from './compliance/identity.ts';
 import { SignatureService } from './compliance/signatures.ts';
+import { hierarchyOf } from './config/hierarchy.ts';
 import type { Config } from './config/schema.ts';
 import { connectorFor } from './connectors/index.ts';
 import { EmbeddedBroker } from './connectors/mqtt/embedded-broker.ts';
@@ -22,7 +23,7 @@ import { MaterialCatalog } from './core/materials.ts';
 import { IngestPipeline } from './core/pipeline.ts';
 import { RateMeter } from './core/rates.ts';
 import { EquipmentRuntime, type UnitSettings } from './core/runtime.ts';
-import { findUnit, Hierarchy, ReasonTree } from './model/index.ts';
+import { findUnit, ReasonTree } from './model/index.ts';
 import type { HubView } from './hub-view.ts';
 import { startErp } from './hub-erp.ts';
 import { buildServer, listenServer } from './server/app.ts';
@@ -140,23 +141,7 @@ function connectorState(store: Store, connectionId: string): ConnectorState {
 export async function startHub(options: HubOptions): Promise<Hub> {
   const { config, logger } = options;
   const { store, dataDir } = await openConfiguredStore(options);
-  const hierarchy = new Hierarchy({
-    enterprise: config.enterprise,
-    sites: config.sites.map((s) => ({
-      ...s,
-      areas: s.areas.map((a) => ({
-        ...a,
-        lines: a.lines.map((l) => ({
-          ...l,
-          units: l.units.map((u) => ({
-            id: u.id,
-            name: u.name,
-            idealCycleTimeMs: u.idealCycleTime,
-          })),
-        })),
-      })),
-    })),
-  });
+  const hierarchy = hierarchyOf(config);
   const cleanups: (() => Promise<void>)[] = [() => store.close()];
   const stopAll = async (): Promise<void> => {
     for (const cleanup of cleanups.reverse()) {

@@ -25,9 +25,12 @@
  * Usage: npm run bench:kpi [-- --units 200 --days 30 --store both|sqlite|postgres
  *        --start 2026-10-12 --batch-hours 24 --runs 10 --seed 11 --assigned <units>
  *        --journal-hours 0 --counts-per-minute 1 --pg-url postgres://… --save-profile
- *        --max-seconds 7200]
+ *        --max-seconds 7200 --keep <folder>]
+ *
+ * `--keep` keeps the SQLite database in that folder; a later run with the same flags finds it
+ * and skips the load (the history is made again for the check, not written).
  */
-import { rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,6 +38,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { permissionsOf, type Principal } from '../../src/compliance/roles.ts';
 import { IdentityService } from '../../src/compliance/identity.ts';
+import { hierarchyOf } from '../../src/config/hierarchy.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { DowntimeService } from '../../src/core/downtime-service.ts';
 import { siteCalendars } from '../../src/core/kpi/groups.ts';
@@ -42,7 +46,6 @@ import { KpiService, type OeeReport } from '../../src/core/kpi/service.ts';
 import {
   bucketDeltas,
   dayStart,
-  Hierarchy,
   HOUR_MS,
   ReasonTree,
   STOP_STATES,
@@ -105,6 +108,8 @@ const COUNTS_PER_MINUTE = numArg('counts-per-minute', 1);
 const STORES = strArg('store', 'both');
 const PROFILE = !flag('no-profile');
 const SAVE_PROFILE = flag('save-profile');
+/** A folder to keep the SQLite database in; a later run with the same flags reuses it (no load). */
+const KEEP = strArg('keep', '');
 const PG_URL = strArg(
   'pg-url',
   process.env.MILLWRIGHT_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
@@ -126,20 +131,7 @@ const runStarted = performance.now();
 // The plant and its history
 
 const config = parseConfig(plantYaml(UNITS), '<bench>');
-// As src/hub.ts builds them.
-const hierarchy = new Hierarchy({
-  enterprise: config.enterprise,
-  sites: config.sites.map((s) => ({
-    ...s,
-    areas: s.areas.map((a) => ({
-      ...a,
-      lines: a.lines.map((l) => ({
-        ...l,
-        units: l.units.map((u) => ({ id: u.id, name: u.name, idealCycleTimeMs: u.idealCycleTime })),
-      })),
-    })),
-  })),
-});
+const hierarchy = hierarchyOf(config);
 const calendars = siteCalendars(config);
 const trees = new Map(config.sites.map((site) => [site.id, new ReasonTree(site.reasons)]));
 const ADMIN: Principal = {
@@ -208,7 +200,7 @@ function spread(e: DomainEvent, k: number): DomainEvent[] {
   return out;
 }
 
-async function load(store: Store, downtime: DowntimeService): Promise<Loaded> {
+async function load(store: Store, downtime: DowntimeService, write: boolean): Promise<Loaded> {
   const chunkMs = BATCH_HOURS * HOUR_MS;
   const chunks = Math.ceil((END - START) / chunkMs);
   const expected = UNIT_IDS.map(noChunkFigures);
@@ -251,7 +243,7 @@ async function load(store: Store, downtime: DowntimeService): Promise<Loaded> {
     });
     const d = bucketDeltas(batch);
     const t1 = performance.now();
-    await store.addKpiDeltas(d);
+    if (write) await store.addKpiDeltas(d);
     const t2 = performance.now();
     generateMs += t1 - t0;
     storeMs += t2 - t1;
@@ -266,7 +258,7 @@ async function load(store: Store, downtime: DowntimeService): Promise<Loaded> {
   journal.sort((a, b) => a.ts - b.ts);
   const t3 = performance.now();
   const committed: JournalEvent[] = [];
-  for (let i = 0; i < journal.length; i += JOURNAL_BATCH) {
+  for (let i = 0; write && i < journal.length; i += JOURNAL_BATCH) {
     const last = i + JOURNAL_BATCH >= journal.length;
     committed.push(
       ...(await store.commit({
@@ -282,7 +274,7 @@ async function load(store: Store, downtime: DowntimeService): Promise<Loaded> {
   const done = new Set<string>();
   let assigned = 0;
   for (const e of committed) {
-    if (assigned >= ASSIGNED) break;
+    if (assigned >= ASSIGNED || !write) break;
     if (e.type !== 'state.changed' || !STOP_STATES.includes(e.data.state)) continue;
     if (done.has(e.equipmentId)) continue;
     done.add(e.equipmentId);
@@ -754,6 +746,7 @@ async function runStore(
   store: Store,
   bare: () => Promise<Bare>,
   afterLoad: () => Promise<void>,
+  write = true,
 ): Promise<StoreResult> {
   console.log(`\n${name} (${store.location})`);
   await store.migrate();
@@ -761,7 +754,8 @@ async function runStore(
   const metered = meter.wrap(store);
   const identity = new IdentityService(metered, { security: config.security });
   const downtime = new DowntimeService(metered, identity, trees);
-  const loaded = await load(metered, downtime);
+  if (!write) console.log(`  … reusing the kept database: the history is made again, not written`);
+  const loaded = await load(metered, downtime, write);
   console.log(
     `  … journal: ${fmt(loaded.journalEvents)} events committed, ${loaded.assigned} stops given a reason (${sec(loaded.commitMs)})`,
   );
@@ -901,8 +895,10 @@ async function runStore(
 }
 
 async function sqliteRun(): Promise<StoreResult> {
-  const dir = tempDir('mw-bench-kpi-');
+  const dir = KEEP === '' ? tempDir('mw-bench-kpi-') : path.resolve(KEEP);
   const file = path.join(dir, 'millwright.db');
+  const reuse = KEEP !== '' && existsSync(file);
+  mkdirSync(dir, { recursive: true });
   const store = await openSqliteStore({
     path: file,
     synchronous: 'FULL',
@@ -915,10 +911,11 @@ async function sqliteRun(): Promise<StoreResult> {
       store,
       async () => bareSqlite(file),
       async () => undefined,
+      !reuse,
     );
   } finally {
     await store.close();
-    rmSync(dir, { recursive: true, force: true }); // now: the next store wants the disk
+    if (KEEP === '') rmSync(dir, { recursive: true, force: true }); // now: the next store wants the disk
   }
 }
 

@@ -11,7 +11,7 @@
  *
  * Pure types: no I/O.
  */
-import type { KpiTotals } from './kpi.ts';
+import { KPI_TOTAL_FIELDS, type KPI_RATIO_FIELDS } from './kpi-fields.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Inbound
@@ -205,28 +205,12 @@ export type ErpMessage = MessageBase &
   );
 
 /** The KpiTotals fields a `kpi.shift` row carries: every number of them (times ms, counts). */
-export const KPI_SHIFT_TOTALS = [
-  'calendarTimeMs',
-  'plannedOperationTimeMs',
-  'plannedDownTimeMs',
-  'plannedBusyTimeMs',
-  'actualProductionTimeMs',
-  'runningMs',
-  'microStopMs',
-  'microStops',
-  'unplannedStopMs',
-  'changeoverMs',
-  'changeovers',
-  'failures',
-  'failureDownTimeMs',
-  'idealProductionTimeMs',
-  'piecesWithoutIdealTime',
-  'producedQuantity',
-  'goodQuantity',
-  'scrapQuantity',
-] as const satisfies readonly (keyof KpiTotals)[];
+export const KPI_SHIFT_TOTALS = KPI_TOTAL_FIELDS;
 
-/** The KPIs a `kpi.shift` row carries (model/kpi.ts Kpis; null where undefined). */
+/**
+ * The KPIs a `kpi.shift` row carries (model/kpi.ts Kpis; null where undefined): a subset of
+ * KPI_RATIO_FIELDS in the order of docs/erp.md, which BI loaders read, so kept apart from it.
+ */
 export const KPI_SHIFT_KPIS = [
   'availability',
   'performance',
@@ -236,7 +220,7 @@ export const KPI_SHIFT_KPIS = [
   'mtbfMs',
   'mttrMs',
   'scrapRatio',
-] as const;
+] as const satisfies readonly (typeof KPI_RATIO_FIELDS)[number][];
 
 /** One equipment of a site in one shift: a work unit, or a line, area or the site (summed). */
 export interface KpiEquipmentRow {

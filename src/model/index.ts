@@ -14,3 +14,4 @@ export * from './oee.ts';
 export * from './shifts.ts';
 export * from './kpi-buckets.ts';
 export * from './kpi.ts';
+export * from './kpi-fields.ts';

@@ -7,7 +7,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { downtimePareto, type ParetoReport } from '../core/kpi/pareto.ts';
 import type { GroupResult, OeeReport } from '../core/kpi/service.ts';
-import { EQUIPMENT_STATES, MINUTE_MS, type KpiTotals, type Kpis } from '../model/index.ts';
+import {
+  EQUIPMENT_STATES,
+  KPI_RATIO_FIELDS,
+  KPI_TOTAL_FIELDS,
+  MINUTE_MS,
+  type KpiTotals,
+  type Kpis,
+} from '../model/index.ts';
 import type { HubView } from '../hub-view.ts';
 import { MwError } from '../errors.ts';
 import { principalOf } from './auth.ts';
@@ -111,38 +118,6 @@ export function oeeJson(r: OeeReport) {
 const csvLine = (fields: readonly (string | number | null)[]): string =>
   stringify([fields], { record_delimiter: 'windows', quote_record_delimiter: true });
 
-const TOTAL_FIELDS = [
-  'calendarTimeMs',
-  'plannedOperationTimeMs',
-  'plannedDownTimeMs',
-  'plannedBusyTimeMs',
-  'actualProductionTimeMs',
-  'runningMs',
-  'microStopMs',
-  'microStops',
-  'unplannedStopMs',
-  'changeoverMs',
-  'changeovers',
-  'failures',
-  'failureDownTimeMs',
-  'idealProductionTimeMs',
-  'piecesWithoutIdealTime',
-  'producedQuantity',
-  'goodQuantity',
-  'scrapQuantity',
-] as const satisfies readonly (keyof KpiTotals)[];
-const KPI_FIELDS = [
-  'availability',
-  'performance',
-  'quality',
-  'oee',
-  'teep',
-  'yield',
-  'firstPassYield',
-  'scrapRatio',
-  'mtbfMs',
-  'mttrMs',
-] as const satisfies readonly (keyof Kpis)[];
 const STATES = [...EQUIPMENT_STATES, 'no-data'] as const;
 
 export const OEE_CSV_COLUMNS = [
@@ -154,9 +129,9 @@ export const OEE_CSV_COLUMNS = [
   'order',
   'product',
   'equipment',
-  ...TOTAL_FIELDS,
+  ...KPI_TOTAL_FIELDS,
   ...STATES.map((s) => `state_${s.replace('-', '_')}_ms`),
-  ...KPI_FIELDS,
+  ...KPI_RATIO_FIELDS,
 ];
 
 /** One line per group and unit, and one for the group (equipment: the report's). */
@@ -172,9 +147,9 @@ export function oeeCsv(r: OeeReport): string {
       g.order ?? '',
       g.product ?? '',
       equipment,
-      ...TOTAL_FIELDS.map((f) => t[f]),
+      ...KPI_TOTAL_FIELDS.map((f) => t[f]),
       ...STATES.map((s) => t.stateMs[s]),
-      ...KPI_FIELDS.map((f) => k[f]),
+      ...KPI_RATIO_FIELDS.map((f) => k[f]),
     ]);
   for (const g of [...r.groups, r.summary]) {
     lines.push(line(g, r.equipment, g.totals, g.kpis));

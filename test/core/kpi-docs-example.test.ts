@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { downtimePareto } from '../../src/core/kpi/pareto.ts';
-import { OrderService } from '../../src/core/orders/service.ts';
 import { tempDir } from '../helpers/hub.ts';
-import { at, kpiWorld, MIN, type Step } from '../helpers/kpi.ts';
+import { at, importOrder, kpiWorld, MIN, orderService, type Step } from '../helpers/kpi.ts';
 
 const tmp = tempDir('mw-kpi-docs-');
 after(() => tmp.remove());
@@ -57,42 +56,13 @@ test('the worked example of docs/kpi.md is what the service computes', async (t)
   const doc = readFileSync(new URL('../../docs/kpi.md', import.meta.url), 'utf8');
   assert.match(doc, /\*\*OEE\*\* = 0\.9186 × 0\.9304 × 0\.9796 = \*\*0\.8372\*\*/);
   const w = await kpiWorld(t, tmp.dir, YAML, at('05:50', DAY));
-  const orders = new OrderService(w.store, {
-    hierarchy: w.hierarchy,
-    mappings: {
-      toOurs: () => {
-        throw new Error('no mapping system in this test');
-      },
-    },
-    outputUnitOf: () => null,
-    targets: [],
-    audit: (by, action, entityType, entityId, changes, reason) =>
-      w.identity.audit(by, action, entityType, entityId, changes, reason),
-    now: () => w.clock.now,
+  const orders = orderService(w);
+  await importOrder(orders, {
+    externalId: 'O-7',
+    material: 'WATER-05L',
+    quantity: '14000',
+    equipment: FILLER,
   });
-  await orders.importDocument(
-    {
-      format: 'json',
-      root: null,
-      orders: [
-        {
-          externalId: 'O-7',
-          material: 'WATER-05L',
-          quantity: '14000',
-          uom: 'H87',
-          operations: [{ id: '0010', equipment: FILLER, description: null }],
-          plannedStart: null,
-          plannedEnd: null,
-          priority: 0,
-          lot: null,
-          description: null,
-        },
-      ],
-      materials: [],
-      lots: [],
-    },
-    { id: 'test', system: null, actor: 'erp:test' },
-  );
   await orders.act(w.admin, 'O-7', 'dispatch');
   w.clock.now = at('06:00', DAY);
   await orders.act(w.admin, 'O-7', 'start');

@@ -18,7 +18,6 @@ import { after, test } from 'node:test';
 import fc from 'fast-check';
 import { downtimePareto } from '../../src/core/kpi/pareto.ts';
 import type { GroupResult } from '../../src/core/kpi/service.ts';
-import { OrderService } from '../../src/core/orders/service.ts';
 import {
   EQUIPMENT_STATES,
   type DomainEvent,
@@ -26,7 +25,17 @@ import {
   type KpiTotals,
 } from '../../src/model/index.ts';
 import { tempDir } from '../helpers/hub.ts';
-import { at, counts, HOUR, kpiWorld, MIN, timeline, type Step } from '../helpers/kpi.ts';
+import {
+  at,
+  counts,
+  HOUR,
+  importOrder,
+  kpiWorld,
+  MIN,
+  orderService,
+  timeline,
+  type Step,
+} from '../helpers/kpi.ts';
 
 const tmp = tempDir('mw-kpi-scenarios-');
 after(() => tmp.remove());
@@ -739,42 +748,13 @@ test('a line of three units: OEE of summed times and counts, not the mean of uni
 
 test('an order across two shifts: one order group, split by shift, the product’s cycle time', async (t) => {
   const w = await kpiWorld(t, tmp.dir, YAML, at('2026-06-10T05:00+02:00'));
-  const orders = new OrderService(w.store, {
-    hierarchy: w.hierarchy,
-    mappings: {
-      toOurs: () => {
-        throw new Error('no mapping system in this test');
-      },
-    },
-    outputUnitOf: () => null,
-    targets: [],
-    audit: (by, action, entityType, entityId, changes, reason) =>
-      w.identity.audit(by, action, entityType, entityId, changes, reason),
-    now: () => w.clock.now,
+  const orders = orderService(w);
+  await importOrder(orders, {
+    externalId: 'O-1',
+    material: 'PET-05L', // idealCycleTime 2 s; the filler's own is 1 s
+    quantity: '6000',
+    equipment: FILLER,
   });
-  await orders.importDocument(
-    {
-      format: 'json',
-      root: null,
-      orders: [
-        {
-          externalId: 'O-1',
-          material: 'PET-05L', // idealCycleTime 2 s; the filler's own is 1 s
-          quantity: '6000',
-          uom: 'H87',
-          operations: [{ id: '0010', equipment: FILLER, description: null }],
-          plannedStart: null,
-          plannedEnd: null,
-          priority: 0,
-          lot: null,
-          description: null,
-        },
-      ],
-      materials: [],
-      lots: [],
-    },
-    { id: 'test', system: null, actor: 'erp:test' },
-  );
   await orders.act(w.admin, 'O-1', 'dispatch');
   // The filler runs 06:00–22:00 without a stop. Before the order (1 s each) 17,820 good;
   // during it (2 s each) 3,240 in Early and 3,000 good + 60 scrap in Late; after it (1 s) 16,000.

@@ -7,9 +7,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { hierarchyOf } from '../../src/config/hierarchy.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { DOWNSTREAM_REASON, EquipmentRuntime, UPSTREAM_REASON } from '../../src/core/runtime.ts';
-import { EQUIPMENT_STATES, Hierarchy, type EquipmentState } from '../../src/model/index.ts';
+import { EQUIPMENT_STATES, type EquipmentState } from '../../src/model/index.ts';
 
 const LINE = 'acme/plant1/packaging/line1';
 const UNITS = ['depal', 'filler', 'capper', 'labeller'] as const;
@@ -31,7 +32,7 @@ sites:
 `,
     '<test>',
   );
-  const hierarchy = new Hierarchy({ enterprise: config.enterprise, sites: config.sites });
+  const hierarchy = hierarchyOf(config);
   return new EquipmentRuntime(
     hierarchy,
     () => ({ debounceMs, microStopMaxMs: 0, noDataTimeoutMs: 0 }),

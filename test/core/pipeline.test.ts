@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
+import { hierarchyOf } from '../../src/config/hierarchy.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { BindingTable } from '../../src/core/bindings.ts';
 import { IngestPipeline } from '../../src/core/pipeline.ts';
 import { EquipmentRuntime } from '../../src/core/runtime.ts';
-import { Hierarchy } from '../../src/model/index.ts';
 import { openStore } from '../../src/store/index.ts';
 import type { IngestBatch, Store, UnitProjection } from '../../src/store/types.ts';
 import { PLANT_YAML, tempDir } from '../helpers/hub.ts';
@@ -67,7 +67,7 @@ describe('ingest pipeline', () => {
 
   /** A pipeline over a runtime loaded with `units` (as the hub loads it from the store). */
   function pipeline(store: GatedStore, queueMax: number, units: UnitProjection[] = []) {
-    const hierarchy = new Hierarchy({ enterprise: config.enterprise, sites: config.sites });
+    const hierarchy = hierarchyOf(config);
     const runtime = new EquipmentRuntime(hierarchy);
     runtime.reset(units);
     const facade = new Proxy(inner, {

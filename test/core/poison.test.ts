@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
+import { hierarchyOf } from '../../src/config/hierarchy.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { BindingTable } from '../../src/core/bindings.ts';
 import { IngestPipeline } from '../../src/core/pipeline.ts';
 import { EquipmentRuntime } from '../../src/core/runtime.ts';
-import { Hierarchy } from '../../src/model/index.ts';
 import { openStore } from '../../src/store/index.ts';
 import { openSpool } from '../../src/store/sqlite/spool.ts';
 import type { IngestBatch, Store } from '../../src/store/types.ts';
@@ -57,7 +57,7 @@ describe('an input the store refuses', () => {
             }
           : Reflect.get(target, prop),
     });
-    const hierarchy = new Hierarchy({ enterprise: config.enterprise, sites: config.sites });
+    const hierarchy = hierarchyOf(config);
     const runtime = new EquipmentRuntime(hierarchy);
     const spool = openSpool(path.join(tmp.dir, 'spool.db'), 10_000_000);
     const p = new IngestPipeline(

@@ -14,6 +14,7 @@ import { after, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { pino, type Logger } from 'pino';
 import { IdentityService } from '../../src/compliance/identity.ts';
+import { hierarchyOf } from '../../src/config/hierarchy.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { DowntimeService } from '../../src/core/downtime-service.ts';
@@ -33,7 +34,6 @@ import { erpEntity } from '../../src/enterprise/shared/entity.ts';
 import { DeliveryError, ERP_MESSAGE_TYPES, type KpiMessage } from '../../src/enterprise/types.ts';
 import { isMwError } from '../../src/errors.ts';
 import {
-  Hierarchy,
   ReasonTree,
   type DomainEvent,
   type EquipmentState,
@@ -135,26 +135,6 @@ const HISTORY: DomainEvent[] = [
   change(FILLER, T(21), 'idle', 4 * H, 'running'),
   change(CAPPER, T(21), 'idle', 8 * H, 'running'),
 ];
-
-function hierarchyOf(config: Config): Hierarchy {
-  return new Hierarchy({
-    enterprise: config.enterprise,
-    sites: config.sites.map((s) => ({
-      ...s,
-      areas: s.areas.map((a) => ({
-        ...a,
-        lines: a.lines.map((l) => ({
-          ...l,
-          units: l.units.map((u) => ({
-            id: u.id,
-            name: u.name,
-            idealCycleTimeMs: u.idealCycleTime,
-          })),
-        })),
-      })),
-    })),
-  });
-}
 
 /** Log lines (their `msg`) of a logger, for the assertions on what the exporter says. */
 function capture(): { logger: Logger; lines: string[] } {

@@ -8,18 +8,21 @@ import type { TestContext } from 'node:test';
 import { localPrincipal } from '../../src/compliance/identity.ts';
 import { IdentityService } from '../../src/compliance/identity.ts';
 import type { Principal } from '../../src/compliance/roles.ts';
+import { hierarchyOf } from '../../src/config/hierarchy.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { DowntimeService } from '../../src/core/downtime-service.ts';
 import type { GroupBy } from '../../src/core/kpi/groups.ts';
 import { siteCalendars } from '../../src/core/kpi/groups.ts';
 import { KpiService, type OeeReport } from '../../src/core/kpi/service.ts';
+import { OrderService } from '../../src/core/orders/service.ts';
 import {
-  Hierarchy,
   ReasonTree,
   type CountedEvent,
   type DomainEvent,
   type EquipmentState,
+  type Hierarchy,
+  type ImportResult,
   type StateChangedEvent,
   type UnitStatus,
 } from '../../src/model/index.ts';
@@ -187,23 +190,7 @@ export async function kpiWorld(
   };
   t.after(close);
   await store.migrate();
-  const hierarchy = new Hierarchy({
-    enterprise: config.enterprise,
-    sites: config.sites.map((s) => ({
-      ...s,
-      areas: s.areas.map((a) => ({
-        ...a,
-        lines: a.lines.map((l) => ({
-          ...l,
-          units: l.units.map((u) => ({
-            id: u.id,
-            name: u.name,
-            idealCycleTimeMs: u.idealCycleTime,
-          })),
-        })),
-      })),
-    })),
-  });
+  const hierarchy = hierarchyOf(config);
   const clock = { now };
   const identity = new IdentityService(store, { security: config.security, now: () => clock.now });
   const downtime = new DowntimeService(
@@ -265,4 +252,59 @@ export async function kpiWorld(
     oee: (equipment, from, to, groupBy) => kpi.oee(admin, { equipment, from, to, groupBy }),
     close,
   };
+}
+
+/**
+ * An OrderService on a KPI world's store, clock and audit trail, as src/hub-erp.ts builds it
+ * but with no ERP targets and no identity mapping (the tests' codes are the hub's own).
+ */
+export function orderService(w: KpiWorld): OrderService {
+  return new OrderService(w.store, {
+    hierarchy: w.hierarchy,
+    mappings: {
+      toOurs: () => {
+        throw new Error('no mapping system in this test');
+      },
+    },
+    outputUnitOf: () => null,
+    targets: [],
+    audit: (by, action, entityType, entityId, changes, reason) =>
+      w.identity.audit(by, action, entityType, entityId, changes, reason),
+    now: () => w.clock.now,
+  });
+}
+
+/** Import an order of one operation (`0010` on `equipment`) as an ERP sends it, in H87. */
+export function importOrder(
+  orders: OrderService,
+  order: {
+    readonly externalId: string;
+    readonly material: string;
+    readonly quantity: string;
+    readonly equipment: string;
+  },
+): Promise<ImportResult> {
+  return orders.importDocument(
+    {
+      format: 'json',
+      root: null,
+      orders: [
+        {
+          externalId: order.externalId,
+          material: order.material,
+          quantity: order.quantity,
+          uom: 'H87',
+          operations: [{ id: '0010', equipment: order.equipment, description: null }],
+          plannedStart: null,
+          plannedEnd: null,
+          priority: 0,
+          lot: null,
+          description: null,
+        },
+      ],
+      materials: [],
+      lots: [],
+    },
+    { id: 'test', system: null, actor: 'erp:test' },
+  );
 }
