@@ -52,7 +52,7 @@ import {
   type DomainEvent,
   type JournalEvent,
 } from '../../src/model/index.ts';
-import { collectKpiSums, FIGURE_COLUMNS, kpiSegments, sums } from '../../src/store/kpi-common.ts';
+import { FIGURE_COLUMNS, KPI_LEVELS, kpiSegments, sums } from '../../src/store/kpi-common.ts';
 import {
   openPostgresStore,
   openSqliteStore,
@@ -60,7 +60,7 @@ import {
   type Store,
 } from '../../src/store/index.ts';
 import { kpiStatements } from '../../src/store/postgres/kpi.ts';
-import { prepareKpi } from '../../src/store/sqlite/kpi.ts';
+import { prepareKpi, sumKpi as sqliteSumKpi } from '../../src/store/sqlite/kpi.ts';
 import type { UnitProjection } from '../../src/store/types.ts';
 import {
   deadline,
@@ -457,56 +457,29 @@ function bareSqlite(file: string): Bare {
       return `${mb(bytes)} file`;
     },
     statements: async (q) => {
-      const { minute, hour } = kpiSegments(q.ranges);
-      const units = JSON.stringify(q.equipmentIds);
-      const seg = (segs: typeof hour) => JSON.stringify(segs.map((g) => [g.range, g.lo, g.hi]));
-      const out: { name: string; ms: number; rows: number }[] = [];
-      const figureRows: Record<string, unknown>[] = [];
-      const reasonRows: Record<string, unknown>[] = [];
-      for (const [name, stmt, segs, into] of [
-        ['kpi_hour', s.sumHour, hour, figureRows],
-        ['kpi_reason_hour', s.sumReasonHour, hour, reasonRows],
-        ['kpi_minute', s.sumMinute, minute, figureRows],
-        ['kpi_reason_minute', s.sumReasonMinute, minute, reasonRows],
-      ] as const) {
-        const times: number[] = [];
-        let rows: Record<string, unknown>[] = [];
-        for (let i = 0; i < 5 && !(times[0]! > 2000); i++) {
-          const t0 = performance.now();
-          rows = stmt.all(seg(segs), units);
-          times.push(performance.now() - t0);
-        }
-        into.push(...rows);
-        out.push({
-          name,
+      // The store's own sumKpi on a connection of its own, whole (temp tables, three levels).
+      const times: number[] = [];
+      let n = 0;
+      for (let i = 0; i < 5; i++) {
+        const t0 = performance.now();
+        n = db.transaction(() => sqliteSumKpi(s, q))().length;
+        times.push(performance.now() - t0);
+      }
+      return [
+        {
+          name: 'sumKpi (all levels)',
           ms: pct(
-            times.sort((a, b) => a - b),
+            times.sort((x, y) => x - y),
             50,
           ),
-          rows: rows.length,
-        });
-      }
-      out.push(collectTime(figureRows, reasonRows));
-      return out;
+          rows: n,
+        },
+      ];
     },
     close: async () => {
       db.close();
     },
   };
-}
-
-function collectTime(
-  figureRows: Record<string, unknown>[],
-  reasonRows: Record<string, unknown>[],
-): { name: string; ms: number; rows: number } {
-  const times: number[] = [];
-  let n = 0;
-  for (let i = 0; i < 5; i++) {
-    const t0 = performance.now();
-    n = collectKpiSums(figureRows, reasonRows).length;
-    times.push(performance.now() - t0);
-  }
-  return { name: 'rows → sums (collectKpiSums)', ms: times.sort((a, b) => a - b)[2]!, rows: n };
 }
 
 interface ExplainJson {
@@ -552,13 +525,7 @@ async function barePostgres(schema: string): Promise<Bare> {
       return `${mb(Number(r.rows[0]?.b ?? 0))} tables and indexes`;
     },
     statements: async (q) => {
-      const { minute, hour } = kpiSegments(q.ranges);
-      const values = (segs: typeof hour): unknown[] => [
-        segs.map((g) => g.range),
-        segs.map((g) => g.lo),
-        segs.map((g) => g.hi),
-        q.equipmentIds,
-      ];
+      const segments = kpiSegments(q.ranges);
       const out: {
         name: string;
         ms: number;
@@ -567,25 +534,24 @@ async function barePostgres(schema: string): Promise<Bare> {
         jit?: number;
         noJit?: number;
       }[] = [];
-      const figureRows: Record<string, unknown>[] = [];
-      const reasonRows: Record<string, unknown>[] = [];
-      for (const [name, stmt, segs, into] of [
-        ['kpi_hour', sql.sumHour, hour, figureRows],
-        ['kpi_reason_hour', sql.sumReasonHour, hour, reasonRows],
-        ['kpi_minute', sql.sumMinute, minute, figureRows],
-        ['kpi_reason_minute', sql.sumReasonMinute, minute, reasonRows],
-      ] as const) {
+      for (const { name } of KPI_LEVELS) {
+        const segs = segments[name];
+        if (segs.length === 0) continue;
+        const values = [
+          segs.map((g) => g.key),
+          segs.map((g) => g.lo),
+          segs.map((g) => g.hi),
+          q.equipmentIds,
+        ];
+        const stmt = sql.sum[name];
         const times: number[] = [];
-        let rows: Record<string, unknown>[] = [];
+        let rows = 0;
         for (let i = 0; i < 5 && !(times[0]! > 2000); i++) {
           const t0 = performance.now();
-          rows = (await client.query(stmt.text, values(segs))).rows;
+          rows = (await client.query({ text: stmt.text, values, rowMode: 'array' })).rows.length;
           times.push(performance.now() - t0);
         }
-        const plan = await client.query(
-          `EXPLAIN (ANALYZE, FORMAT JSON) ${stmt.text}`,
-          values(segs),
-        );
+        const plan = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${stmt.text}`, values);
         const top = (plan.rows[0] as { 'QUERY PLAN': [ExplainJson] })['QUERY PLAN'][0];
         // The same statement with the session's JIT off: PostgreSQL compiles a statement whose
         // estimated cost passes jit_above_cost, and these estimates are large.
@@ -593,27 +559,25 @@ async function barePostgres(schema: string): Promise<Bare> {
         const noJit: number[] = [];
         for (let i = 0; i < 3 && !(noJit[0]! > 2000); i++) {
           const t0 = performance.now();
-          await client.query(stmt.text, values(segs));
+          await client.query({ text: stmt.text, values, rowMode: 'array' });
           noJit.push(performance.now() - t0);
         }
         await client.query('RESET jit');
-        into.push(...rows);
         out.push({
-          name,
+          name: `kpi_${name}`,
           ms: pct(
-            times.sort((a, b) => a - b),
+            times.sort((x, y) => x - y),
             50,
           ),
-          rows: rows.length,
+          rows,
           server: top['Execution Time'],
           jit: top.JIT?.Timing.Total ?? 0,
           noJit: pct(
-            noJit.sort((a, b) => a - b),
+            noJit.sort((x, y) => x - y),
             50,
           ),
         });
       }
-      out.push(collectTime(figureRows, reasonRows));
       return out;
     },
     close: async () => {
@@ -859,10 +823,13 @@ async function runStore(
     }
     const q = meter.lastSum!;
     const seg = kpiSegments(q.ranges);
-    const rowsRead = (segs: typeof seg.hour, unit: number) =>
-      segs.reduce((s, g) => s + (g.hi - g.lo) / unit, 0) * q.equipmentIds.length;
+    const keys = new Set(q.ranges.map((r, i) => r.key ?? i)).size;
+    const levels = KPI_LEVELS.map(({ name, size }) => {
+      const rows = seg[name].reduce((s, g) => s + (g.hi - g.lo) / size, 0) * q.equipmentIds.length;
+      return `${fmt(seg[name].length)} ${name} segments (${fmt(rows)} rows)`;
+    }).join(', ');
     console.log(
-      `    sumKpi query: ${q.ranges.length} ranges → ${seg.hour.length} hour + ${seg.minute.length} minute segments; reads ${fmt(rowsRead(seg.hour, HOUR_MS))} hour rows and ${fmt(rowsRead(seg.minute, MINUTE_MS))} minute rows; the store's statements bare (median of 5):`,
+      `    sumKpi query: ${fmt(q.ranges.length)} ranges in ${fmt(keys)} keys, ${q.reasons === undefined ? 'all' : q.reasons.length} reason pairs → ${levels}; the store's statements bare (median of 5):`,
     );
     for (const st of await b.statements(q))
       console.log(

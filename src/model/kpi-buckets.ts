@@ -54,8 +54,11 @@ export interface BucketDelta {
   readonly reasons: readonly ReasonFigures[];
 }
 
-const perState = (): Record<EquipmentState, number> =>
-  Object.fromEntries(EQUIPMENT_STATES.map((s) => [s, 0])) as Record<EquipmentState, number>;
+const perState = (): Record<EquipmentState, number> => {
+  const out = {} as Record<EquipmentState, number>;
+  for (const s of EQUIPMENT_STATES) out[s] = 0;
+  return out;
+};
 
 export function emptyFigures(): BucketFigures {
   return { ms: perState(), n: perState(), microMs: 0, microStops: 0, good: 0, scrap: 0, total: 0 };

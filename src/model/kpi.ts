@@ -71,8 +71,11 @@ export interface UnitGroupInput {
   readonly piecesWithoutIdealTime: number;
 }
 
-const zeroStates = (): StateMs =>
-  Object.fromEntries([...EQUIPMENT_STATES, 'no-data'].map((s) => [s, 0])) as StateMs;
+const zeroStates = (): StateMs => {
+  const out = { 'no-data': 0 } as StateMs;
+  for (const s of EQUIPMENT_STATES) out[s] = 0;
+  return out;
+};
 
 /** Pieces of a unit: a `total` counter, when counted, is what it made; else good + scrap. */
 export function quantities(f: BucketFigures): { produced: number; good: number; scrap: number } {
@@ -135,43 +138,93 @@ export function unitTotals(input: UnitGroupInput): KpiTotals {
   };
 }
 
-const addStates = (a: StateMs, b: StateMs): StateMs => {
-  const out = zeroStates();
-  for (const k of Object.keys(out) as (keyof StateMs)[]) out[k] = a[k] + b[k];
-  return out;
-};
+const STATE_KEYS = Object.keys(zeroStates()) as (keyof StateMs)[];
 
-/** Totals summed: a line of its units, a range of its groups (calendar time too, as PBT is). */
+/**
+ * Totals summed: a line of its units, a range of its groups (calendar time too, as PBT is).
+ * Written field by field: a report adds tens of thousands of these, and keyed access by a list
+ * of names was most of its time (bench/kpi).
+ */
 export function addKpiTotals(all: readonly KpiTotals[]): KpiTotals {
-  const sum = (k: keyof KpiTotals): number => all.reduce((s, t) => s + (t[k] as number), 0);
-  const outside = (k: keyof KpiTotals['outsidePlannedTime']): number =>
-    all.reduce((s, t) => s + t.outsidePlannedTime[k], 0);
+  let calendarTimeMs = 0;
+  let plannedOperationTimeMs = 0;
+  let plannedDownTimeMs = 0;
+  let plannedBusyTimeMs = 0;
+  let actualProductionTimeMs = 0;
+  let runningMs = 0;
+  let microStopMs = 0;
+  let microStops = 0;
+  let unplannedStopMs = 0;
+  let changeoverMs = 0;
+  let changeovers = 0;
+  let failures = 0;
+  let failureDownTimeMs = 0;
+  let idealProductionTimeMs = 0;
+  let piecesWithoutIdealTime = 0;
+  let producedQuantity = 0;
+  let goodQuantity = 0;
+  let scrapQuantity = 0;
+  const stateMs = zeroStates();
+  const unplannedStateMs = zeroStates();
+  let outRunning = 0;
+  let outProduced = 0;
+  let outGood = 0;
+  let outScrap = 0;
+  for (const t of all) {
+    calendarTimeMs += t.calendarTimeMs;
+    plannedOperationTimeMs += t.plannedOperationTimeMs;
+    plannedDownTimeMs += t.plannedDownTimeMs;
+    plannedBusyTimeMs += t.plannedBusyTimeMs;
+    actualProductionTimeMs += t.actualProductionTimeMs;
+    runningMs += t.runningMs;
+    microStopMs += t.microStopMs;
+    microStops += t.microStops;
+    unplannedStopMs += t.unplannedStopMs;
+    changeoverMs += t.changeoverMs;
+    changeovers += t.changeovers;
+    failures += t.failures;
+    failureDownTimeMs += t.failureDownTimeMs;
+    idealProductionTimeMs += t.idealProductionTimeMs;
+    piecesWithoutIdealTime += t.piecesWithoutIdealTime;
+    producedQuantity += t.producedQuantity;
+    goodQuantity += t.goodQuantity;
+    scrapQuantity += t.scrapQuantity;
+    for (const k of STATE_KEYS) {
+      stateMs[k] += t.stateMs[k];
+      unplannedStateMs[k] += t.unplannedStateMs[k];
+    }
+    const o = t.outsidePlannedTime;
+    outRunning += o.runningMs;
+    outProduced += o.producedQuantity;
+    outGood += o.goodQuantity;
+    outScrap += o.scrapQuantity;
+  }
   return {
-    calendarTimeMs: sum('calendarTimeMs'),
-    plannedOperationTimeMs: sum('plannedOperationTimeMs'),
-    plannedDownTimeMs: sum('plannedDownTimeMs'),
-    plannedBusyTimeMs: sum('plannedBusyTimeMs'),
-    actualProductionTimeMs: sum('actualProductionTimeMs'),
-    runningMs: sum('runningMs'),
-    microStopMs: sum('microStopMs'),
-    microStops: sum('microStops'),
-    unplannedStopMs: sum('unplannedStopMs'),
-    changeoverMs: sum('changeoverMs'),
-    changeovers: sum('changeovers'),
-    failures: sum('failures'),
-    failureDownTimeMs: sum('failureDownTimeMs'),
-    idealProductionTimeMs: sum('idealProductionTimeMs'),
-    piecesWithoutIdealTime: sum('piecesWithoutIdealTime'),
-    producedQuantity: sum('producedQuantity'),
-    goodQuantity: sum('goodQuantity'),
-    scrapQuantity: sum('scrapQuantity'),
-    stateMs: all.reduce((s, t) => addStates(s, t.stateMs), zeroStates()),
-    unplannedStateMs: all.reduce((s, t) => addStates(s, t.unplannedStateMs), zeroStates()),
+    calendarTimeMs,
+    plannedOperationTimeMs,
+    plannedDownTimeMs,
+    plannedBusyTimeMs,
+    actualProductionTimeMs,
+    runningMs,
+    microStopMs,
+    microStops,
+    unplannedStopMs,
+    changeoverMs,
+    changeovers,
+    failures,
+    failureDownTimeMs,
+    idealProductionTimeMs,
+    piecesWithoutIdealTime,
+    producedQuantity,
+    goodQuantity,
+    scrapQuantity,
+    stateMs,
+    unplannedStateMs,
     outsidePlannedTime: {
-      runningMs: outside('runningMs'),
-      producedQuantity: outside('producedQuantity'),
-      goodQuantity: outside('goodQuantity'),
-      scrapQuantity: outside('scrapQuantity'),
+      runningMs: outRunning,
+      producedQuantity: outProduced,
+      goodQuantity: outGood,
+      scrapQuantity: outScrap,
     },
   };
 }

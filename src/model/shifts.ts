@@ -320,6 +320,9 @@ function instances(calendar: ShiftCalendar, firstDay: string, lastDay: string) {
   return out;
 }
 
+/** Calendars already checked (a report asks for the shifts of one calendar many times). */
+const checked = new WeakMap<ShiftCalendar, string[]>();
+
 /**
  * Every shift instance overlapping [fromMs, toMs), in time order. Throws a RangeError naming the
  * problems when `shiftCalendarErrors` finds any.
@@ -329,7 +332,11 @@ export function shiftsBetween(
   fromMs: number,
   toMs: number,
 ): ShiftInstance[] {
-  const errors = shiftCalendarErrors(calendar);
+  let errors = checked.get(calendar);
+  if (errors === undefined) {
+    errors = shiftCalendarErrors(calendar);
+    checked.set(calendar, errors);
+  }
   if (errors.length > 0) throw new RangeError(`invalid shift calendar: ${errors.join('; ')}`);
   if (!(toMs > fromMs)) return [];
   const tz = calendar.timeZone;

@@ -42,14 +42,33 @@ function wallClock(ms: number, timeZone: string): number {
   );
 }
 
+/**
+ * Offsets already asked for, per zone and instant: a report over a month asks for the same few
+ * thousand instants (shift starts and ends, day starts) many times, and formatToParts takes
+ * microseconds. Bounded: cleared when it holds too many.
+ */
+const offsets = new Map<string, Map<number, number>>();
+const OFFSETS_MAX = 100_000;
+
 /** The zone's offset from UTC at an instant, in ms (Europe/Berlin in winter: 3,600,000). */
 export function zoneOffset(ms: number, timeZone: string): number {
-  return wallClock(ms, timeZone) - ms;
+  let zone = offsets.get(timeZone);
+  if (zone === undefined) {
+    zone = new Map();
+    offsets.set(timeZone, zone);
+  }
+  let offset = zone.get(ms);
+  if (offset === undefined) {
+    offset = wallClock(ms, timeZone) - ms;
+    if (zone.size >= OFFSETS_MAX) zone.clear();
+    zone.set(ms, offset);
+  }
+  return offset;
 }
 
 /** The local calendar day (YYYY-MM-DD) of an instant in a zone. */
 export function localDay(ms: number, timeZone: string): string {
-  return new Date(wallClock(ms, timeZone)).toISOString().slice(0, 10);
+  return new Date(ms + zoneOffset(ms, timeZone)).toISOString().slice(0, 10);
 }
 
 /**
@@ -63,10 +82,10 @@ export function dayStart(day: string, timeZone: string): number {
   // The offset at the instant of local midnight: try the offsets of the hours around it.
   for (const probe of [midnight - 14 * 3_600_000, midnight, midnight + 14 * 3_600_000]) {
     const t = midnight - zoneOffset(probe, timeZone);
-    if (wallClock(t, timeZone) === midnight) {
+    if (t + zoneOffset(t, timeZone) === midnight) {
       // Several instants can show the same wall clock (a DST fall-back at midnight): the first.
       const earlier = t - 3_600_000;
-      return wallClock(earlier, timeZone) === midnight ? earlier : t;
+      return earlier + zoneOffset(earlier, timeZone) === midnight ? earlier : t;
     }
   }
   // Midnight does not exist that day (a DST jump at 00:00): the first instant of the day.

@@ -1,17 +1,16 @@
 /**
  * The KPI bucket tables both stores keep (issue #11; model/kpi-buckets.ts says what a bucket
- * is): `kpi_minute` and `kpi_hour` hold a unit's figures per minute and per hour, and
- * `kpi_reason_minute` / `kpi_reason_hour` the part of them stop intervals with a reason code
- * made. Both levels are written in the commit's transaction from the same deltas; a range is
- * read from hours where it covers whole hours and from minutes at its ragged ends.
+ * is): `kpi_minute`, `kpi_quarter` and `kpi_hour` hold a unit's figures per minute, quarter hour
+ * and hour, and `kpi_reason_*` the part of them stop intervals with a reason code made. Every
+ * level is written in the commit's transaction from the same deltas; a range is read from hours
+ * where it covers whole hours, from quarters where it covers whole quarters (breaks at :15, :30,
+ * :45; zones at +5:30 or +5:45) and from minutes at its ragged ends.
  */
-import type { KpiSum } from './types.ts';
+import type { KpiSum, KpiSumQuery } from './types.ts';
 import {
-  addFigures,
   EQUIPMENT_STATES,
   HOUR_MS,
   MINUTE_MS,
-  emptyFigures,
   type BucketDelta,
   type BucketFigures,
   type EquipmentState,
@@ -46,24 +45,25 @@ export function figureValues(f: BucketFigures): number[] {
   ];
 }
 
-/** Figures from a row of sums named as FIGURE_COLUMNS (numbers or numeric text from PG). */
-export function figuresOfRow(row: Record<string, unknown>): BucketFigures {
-  const v = (c: string): number => Number(row[c] ?? 0);
-  const f = emptyFigures();
-  const ms = { ...f.ms };
-  const n = { ...f.n };
-  for (const s of EQUIPMENT_STATES) {
-    ms[s] = v(`${column(s)}_ms`);
-    n[s] = v(`${column(s)}_n`);
-  }
+const STATES = EQUIPMENT_STATES.length;
+
+/** Figures from sums in FIGURE_COLUMNS order. */
+export function figuresOfValues(v: ArrayLike<number>): BucketFigures {
+  const ms = {} as Record<EquipmentState, number>;
+  const n = {} as Record<EquipmentState, number>;
+  EQUIPMENT_STATES.forEach((s, i) => {
+    ms[s] = v[i]!;
+    n[s] = v[STATES + i]!;
+  });
+  const k = 2 * STATES;
   return {
     ms,
     n,
-    microMs: v('micro_ms'),
-    microStops: v('micro_n'),
-    good: v('good'),
-    scrap: v('scrap'),
-    total: v('total'),
+    microMs: v[k]!,
+    microStops: v[k + 1]!,
+    good: v[k + 2]!,
+    scrap: v[k + 3]!,
+    total: v[k + 4]!,
   };
 }
 
@@ -84,98 +84,121 @@ export interface KpiReasonRow {
 /** The rows a batch of deltas adds at each level, one per key (an upsert touches each once). */
 export function kpiRows(deltas: readonly BucketDelta[]): {
   minute: KpiRow[];
+  quarter: KpiRow[];
   hour: KpiRow[];
   reasonMinute: KpiReasonRow[];
+  reasonQuarter: KpiReasonRow[];
   reasonHour: KpiReasonRow[];
 } {
   const minute: KpiRow[] = [];
-  const hour = new Map<string, KpiRow>();
   const reasonMinute: KpiReasonRow[] = [];
-  const reasonHour = new Map<string, KpiReasonRow>();
+  const coarse = [QUARTER_MS, HOUR_MS].map(() => ({
+    rows: new Map<string, KpiRow>(),
+    reasons: new Map<string, KpiReasonRow>(),
+  }));
   const add = (into: number[], values: readonly number[]): void => {
     values.forEach((x, i) => (into[i] = (into[i] ?? 0) + x));
   };
   for (const d of deltas) {
     const values = figureValues(d.figures);
     minute.push({ equipmentId: d.equipmentId, bucket: d.minute, values });
-    const h = Math.floor(d.minute / HOUR_MS) * HOUR_MS;
-    const hk = `${d.equipmentId}\u0000${h}`;
-    const hr = hour.get(hk) ?? { equipmentId: d.equipmentId, bucket: h, values: [] };
-    add(hr.values, values);
-    hour.set(hk, hr);
-    for (const r of d.reasons) {
-      const rv = [r.ms, r.n, r.microMs, r.microStops];
+    const reasonValues = d.reasons.map((r) => [r.ms, r.n, r.microMs, r.microStops]);
+    d.reasons.forEach((r, i) =>
       reasonMinute.push({
         equipmentId: d.equipmentId,
         bucket: d.minute,
         state: r.state,
         reasonCode: r.reasonCode,
-        values: rv,
+        values: reasonValues[i]!,
+      }),
+    );
+    [QUARTER_MS, HOUR_MS].forEach((size, level) => {
+      const into = coarse[level]!;
+      const bucket = Math.floor(d.minute / size) * size;
+      const key = `${d.equipmentId}\u0000${bucket}`;
+      const row = into.rows.get(key) ?? { equipmentId: d.equipmentId, bucket, values: [] };
+      add(row.values, values);
+      into.rows.set(key, row);
+      d.reasons.forEach((r, i) => {
+        const rk = `${key}\u0000${r.state}\u0000${r.reasonCode}`;
+        const rr = into.reasons.get(rk) ?? {
+          equipmentId: d.equipmentId,
+          bucket,
+          state: r.state,
+          reasonCode: r.reasonCode,
+          values: [],
+        };
+        add(rr.values, reasonValues[i]!);
+        into.reasons.set(rk, rr);
       });
-      const rk = `${hk}\u0000${r.state}\u0000${r.reasonCode}`;
-      const rh = reasonHour.get(rk) ?? {
-        equipmentId: d.equipmentId,
-        bucket: h,
-        state: r.state,
-        reasonCode: r.reasonCode,
-        values: [],
-      };
-      add(rh.values, rv);
-      reasonHour.set(rk, rh);
-    }
+    });
   }
-  return { minute, hour: [...hour.values()], reasonMinute, reasonHour: [...reasonHour.values()] };
+  const [q, h] = coarse as [(typeof coarse)[number], (typeof coarse)[number]];
+  return {
+    minute,
+    quarter: [...q.rows.values()],
+    hour: [...h.rows.values()],
+    reasonMinute,
+    reasonQuarter: [...q.reasons.values()],
+    reasonHour: [...h.reasons.values()],
+  };
 }
 
-/** A piece of a range read from one level: [lo, hi) and the range it belongs to. */
+export const QUARTER_MS = 900_000;
+
+/** The bucket levels, finest first: their tables and bucket sizes. */
+export const KPI_LEVELS = [
+  { name: 'minute', size: MINUTE_MS },
+  { name: 'quarter', size: QUARTER_MS },
+  { name: 'hour', size: HOUR_MS },
+] as const;
+
+export type KpiLevel = (typeof KPI_LEVELS)[number]['name'];
+
+/** A piece of a range read from one level: [lo, hi) and the key of the range it belongs to. */
 export interface KpiSegment {
-  readonly range: number;
+  readonly key: number;
   readonly lo: number;
   readonly hi: number;
 }
 
 /**
- * The ranges (whole minutes) cut into the parts read from hours and the ragged ends read from
- * minutes. A range not on whole minutes is a programming error (the callers floor them).
+ * The ranges (whole minutes) cut into the parts read from each level: whole hours from hours,
+ * whole quarters left of them from quarters, the ragged ends from minutes. A range's key is its
+ * `key`, else its index. A range not on whole minutes is a programming error (callers floor).
  */
-export function kpiSegments(ranges: readonly { from: number; to: number }[]): {
-  minute: KpiSegment[];
-  hour: KpiSegment[];
-} {
-  const minute: KpiSegment[] = [];
-  const hour: KpiSegment[] = [];
-  ranges.forEach(({ from, to }, range) => {
-    if (from % MINUTE_MS !== 0 || to % MINUTE_MS !== 0)
-      throw new RangeError(`KPI range ${from}..${to} is not on whole minutes`);
-    if (to <= from) return;
-    const h0 = Math.ceil(from / HOUR_MS) * HOUR_MS;
-    const h1 = Math.floor(to / HOUR_MS) * HOUR_MS;
-    if (h1 <= h0) {
-      minute.push({ range, lo: from, hi: to });
+export function kpiSegments(ranges: KpiSumQuery['ranges']): Record<KpiLevel, KpiSegment[]> {
+  const out: Record<KpiLevel, KpiSegment[]> = { minute: [], quarter: [], hour: [] };
+  const cut = (key: number, lo: number, hi: number, level: number): void => {
+    if (hi <= lo) return;
+    const { name, size } = KPI_LEVELS[level]!;
+    if (level === 0) {
+      out[name].push({ key, lo, hi });
       return;
     }
-    if (from < h0) minute.push({ range, lo: from, hi: h0 });
-    hour.push({ range, lo: h0, hi: h1 });
-    if (h1 < to) minute.push({ range, lo: h1, hi: to });
-  });
-  return { minute, hour };
-}
-
-export function reasonOfRow(row: Record<string, unknown>): ReasonFigures {
-  return {
-    state: row['state'] as EquipmentState,
-    reasonCode: String(row['reason_code']),
-    ms: Number(row['ms']),
-    n: Number(row['n']),
-    microMs: Number(row['micro_ms']),
-    microStops: Number(row['micro_n']),
+    const a = Math.ceil(lo / size) * size;
+    const b = Math.floor(hi / size) * size;
+    if (b <= a) {
+      cut(key, lo, hi, level - 1);
+      return;
+    }
+    cut(key, lo, a, level - 1);
+    out[name].push({ key, lo: a, hi: b });
+    cut(key, b, hi, level - 1);
   };
+  ranges.forEach(({ from, to, key }, index) => {
+    if (from % MINUTE_MS !== 0 || to % MINUTE_MS !== 0)
+      throw new RangeError(`KPI range ${from}..${to} is not on whole minutes`);
+    cut(key ?? index, from, to, KPI_LEVELS.length - 1);
+  });
+  return out;
 }
 
 /** The CREATE TABLE statements, with the types of the store's dialect. */
 export function kpiTablesSql(
   table: (name: string) => string,
   types: { text: string; int: string; num: string; withoutRowid: string },
+  levels: readonly KpiLevel[],
 ): string {
   const figures = FIGURE_COLUMNS.map(
     (c) =>
@@ -184,7 +207,7 @@ export function kpiTablesSql(
   const reasons = REASON_COLUMNS.map((c) => `${c} ${types.int} NOT NULL DEFAULT 0`).join(
     ',\n        ',
   );
-  return ['minute', 'hour']
+  return levels
     .map(
       (level) => `
       CREATE TABLE ${table(`kpi_${level}`)} (
@@ -215,62 +238,72 @@ export function sums(columns: readonly string[]): string {
   return columns.map((c) => `SUM(b.${c}) AS ${c}`).join(', ');
 }
 
-export const KPI_TABLES = ['kpi_minute', 'kpi_hour', 'kpi_reason_minute', 'kpi_reason_hour'];
+export const KPI_TABLES = KPI_LEVELS.flatMap((l) => [`kpi_${l.name}`, `kpi_reason_${l.name}`]);
+
+/** A quarter's rows made from its minutes (migration 009 fills kpi_quarter from kpi_minute). */
+export function kpiQuarterFillSql(table: (name: string) => string): string {
+  const q = `(b.bucket - b.bucket % ${QUARTER_MS})`;
+  return `
+    INSERT INTO ${table('kpi_quarter')} (equipment_id, bucket, ${FIGURE_COLUMNS.join(', ')})
+      SELECT b.equipment_id, ${q}, ${FIGURE_COLUMNS.map((c) => `SUM(b.${c})`).join(', ')}
+      FROM ${table('kpi_minute')} b GROUP BY b.equipment_id, ${q};
+    INSERT INTO ${table('kpi_reason_quarter')}
+        (equipment_id, bucket, state, reason_code, ${REASON_COLUMNS.join(', ')})
+      SELECT b.equipment_id, ${q}, b.state, b.reason_code,
+             ${REASON_COLUMNS.map((c) => `SUM(b.${c})`).join(', ')}
+      FROM ${table('kpi_reason_minute')} b GROUP BY b.equipment_id, ${q}, b.state, b.reason_code;`;
+}
 
 /**
- * Rows of sums (columns `equipment_id`, `r` and the figure or reason columns), from the hour and
- * minute levels, merged per unit and range.
+ * Sums per (unit, key) from the levels' rows: figure rows `[unit index, key, ...FIGURE_COLUMNS]`
+ * and reason rows `[unit index, key, state, reason code, ...REASON_COLUMNS]` (numbers or
+ * numeric text), added across levels into one flat array each.
  */
 export function collectKpiSums(
-  figureRows: readonly Record<string, unknown>[],
-  reasonRows: readonly Record<string, unknown>[],
+  equipmentIds: readonly string[],
+  figureRows: readonly (readonly unknown[])[],
+  reasonRows: readonly (readonly unknown[])[],
 ): KpiSum[] {
+  const width = FIGURE_COLUMNS.length;
   const out = new Map<
     string,
-    {
-      equipmentId: string;
-      range: number;
-      figures: BucketFigures;
-      reasons: Map<string, ReasonFigures>;
-    }
+    { unit: number; key: number; sums: Float64Array; reasons: Map<string, ReasonFigures> }
   >();
-  const entry = (row: Record<string, unknown>) => {
-    const equipmentId = String(row['equipment_id']);
-    const range = Number(row['r']);
-    const key = `${equipmentId}\u0000${range}`;
-    let e = out.get(key);
+  const entry = (row: readonly unknown[]) => {
+    const unit = Number(row[0]);
+    const key = Number(row[1]);
+    const id = `${unit}#${key}`;
+    let e = out.get(id);
     if (e === undefined) {
-      e = { equipmentId, range, figures: emptyFigures(), reasons: new Map() };
-      out.set(key, e);
+      e = { unit, key, sums: new Float64Array(width), reasons: new Map() };
+      out.set(id, e);
     }
     return e;
   };
   for (const row of figureRows) {
     const e = entry(row);
-    e.figures = addFigures(e.figures, figuresOfRow(row));
+    for (let i = 0; i < width; i++) e.sums[i]! += Number(row[i + 2]);
   }
   for (const row of reasonRows) {
     const e = entry(row);
-    const r = reasonOfRow(row);
-    const key = `${r.state}\u0000${r.reasonCode}`;
-    const b = e.reasons.get(key);
-    e.reasons.set(
-      key,
-      b === undefined
-        ? r
-        : {
-            ...r,
-            ms: b.ms + r.ms,
-            n: b.n + r.n,
-            microMs: b.microMs + r.microMs,
-            microStops: b.microStops + r.microStops,
-          },
-    );
+    const state = row[2] as EquipmentState;
+    const reasonCode = String(row[3]);
+    const id = `${state}\u0000${reasonCode}`;
+    const b = e.reasons.get(id);
+    const [ms, n, microMs, microStops] = [4, 5, 6, 7].map((i) => Number(row[i]));
+    e.reasons.set(id, {
+      state,
+      reasonCode,
+      ms: (b?.ms ?? 0) + ms!,
+      n: (b?.n ?? 0) + n!,
+      microMs: (b?.microMs ?? 0) + microMs!,
+      microStops: (b?.microStops ?? 0) + microStops!,
+    });
   }
   return [...out.values()].map((e) => ({
-    equipmentId: e.equipmentId,
-    range: e.range,
-    figures: e.figures,
+    equipmentId: equipmentIds[e.unit]!,
+    range: e.key,
+    figures: figuresOfValues(e.sums),
     reasons: [...e.reasons.values()],
   }));
 }
@@ -280,11 +313,13 @@ export function collectKpiSums(
  * interval (stops and runs) from the journal's state changes. Columns are part of the API: add,
  * never rename.
  */
+export const kpiFigureViewSql = (s: string, t: string): string =>
+  `CREATE VIEW ${s}.${t}_v AS
+     SELECT equipment_id, to_timestamp(bucket / 1000.0) AS bucket_start, ${FIGURE_COLUMNS.join(', ')}
+     FROM ${s}.${t};`;
+
 export function kpiViewsSql(s: string): string {
-  const figures = (t: string): string =>
-    `CREATE VIEW ${s}.${t}_v AS
-       SELECT equipment_id, to_timestamp(bucket / 1000.0) AS bucket_start, ${FIGURE_COLUMNS.join(', ')}
-       FROM ${s}.${t};`;
+  const figures = (t: string): string => kpiFigureViewSql(s, t);
   return `
     ${figures('kpi_minute')}
     ${figures('kpi_hour')}

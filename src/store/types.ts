@@ -348,14 +348,26 @@ export interface Store {
 export interface KpiSumQuery {
   /** The work units summed (each apart). */
   readonly equipmentIds: readonly string[];
-  /** Ranges on whole minutes (UTC epoch ms, from inclusive, to exclusive). */
-  readonly ranges: readonly { readonly from: number; readonly to: number }[];
+  /**
+   * Ranges on whole minutes (UTC epoch ms, from inclusive, to exclusive). Ranges of one `key`
+   * are summed into one answer (a shift less its breaks); without a key, a range is its index.
+   */
+  readonly ranges: readonly {
+    readonly from: number;
+    readonly to: number;
+    readonly key?: number;
+  }[];
+  /**
+   * The reason figures wanted, as (state, reason code) pairs; absent: all of them. A report
+   * asks only for the codes that change how a stop is classified, most often none.
+   */
+  readonly reasons?: readonly { readonly state: string; readonly reasonCode: string }[];
 }
 
-/** One unit's buckets summed over one range of a KpiSumQuery (absent: no bucket in it). */
+/** One unit's buckets summed over one key of a KpiSumQuery (absent: no bucket in it). */
 export interface KpiSum {
   readonly equipmentId: string;
-  /** Index of the range in the query. */
+  /** The key of the ranges summed (their index in the query where they had none). */
   readonly range: number;
   readonly figures: BucketFigures;
   /** The part of `figures` that stops with a reason code made, per state and code. */

@@ -102,6 +102,60 @@ export async function kpiContract(t: TestContext, newTarget: NewStoreTarget): Pr
     );
   });
 
+  await t.test(
+    'ranges of one key are summed, quarters equal their minutes, reasons as asked',
+    async (t) => {
+      const store = await fresh(t);
+      for (const events of history) await store.commit(batch({ events }));
+      // Key 7: a whole quarter and a range of minutes, a quarter and minutes again.
+      const parts = [
+        { from: T0 + 30 * MIN, to: T0 + 45 * MIN },
+        { from: T0 + 100 * MIN, to: T0 + 125 * MIN },
+      ];
+      const [keyed] = await store.sumKpi({
+        equipmentIds: [A],
+        ranges: parts.map((p) => ({ ...p, key: 7 })),
+      });
+      assert.equal(keyed!.range, 7);
+      // The same time minute by minute, added here.
+      const minutes = parts.flatMap((p) =>
+        Array.from({ length: (p.to - p.from) / MIN }, (_, i) => ({
+          from: p.from + i * MIN,
+          to: p.from + (i + 1) * MIN,
+        })),
+      );
+      const one = await store.sumKpi({ equipmentIds: [A], ranges: minutes });
+      const add = (f: (s: (typeof one)[number]) => number) => one.reduce((x, s) => x + f(s), 0);
+      assert.equal(
+        keyed!.figures.ms.running,
+        add((s) => s.figures.ms.running),
+      );
+      assert.equal(
+        keyed!.figures.ms.down,
+        add((s) => s.figures.ms.down),
+      );
+      assert.equal(keyed!.figures.ms.running, 15 * MIN);
+      assert.equal(keyed!.figures.ms.down, 25 * MIN);
+      assert.equal(keyed!.figures.n.down, 0);
+      assert.equal(keyed!.reasons[0]!.ms, 25 * MIN);
+      // Reasons: none asked, the pair asked, a pair with no figures.
+      const ask = async (reasons: { state: string; reasonCode: string }[]) =>
+        (
+          await store.sumKpi({
+            equipmentIds: [A],
+            ranges: [{ from: T0, to: T0 + 240 * MIN }],
+            reasons,
+          })
+        )[0]!.reasons;
+      assert.deepEqual(await ask([]), []);
+      assert.deepEqual(
+        (await ask([{ state: 'down', reasonCode: 'JAM' }])).map((r) => [r.reasonCode, r.ms]),
+        [['JAM', 90 * MIN + 30_000]],
+      );
+      assert.deepEqual(await ask([{ state: 'idle', reasonCode: 'JAM' }]), []);
+    },
+  );
+
   await t.test('a rebuild from the journal gives the same buckets', async (t) => {
     const store = await fresh(t);
     for (const events of history) await store.commit(batch({ events }));

@@ -15,7 +15,7 @@ import {
   type ReasonFigures,
   type UnitStatus,
 } from '../../model/index.ts';
-import type { Store } from '../../store/types.ts';
+import type { KpiSumQuery, Store } from '../../store/types.ts';
 import type { Interval } from './groups.ts';
 
 export interface Figures {
@@ -25,6 +25,9 @@ export interface Figures {
 }
 
 export const noFigures = (): Figures => ({ figures: emptyFigures(), reasons: [] });
+
+/** The figures of `figuresOfCurrent` when the current state adds nothing (compared by identity). */
+const NONE: BucketFigures = emptyFigures();
 
 export function addReasons(into: ReasonFigures[], more: readonly ReasonFigures[]): ReasonFigures[] {
   const out = [...into];
@@ -111,9 +114,9 @@ export function figuresFromEvents(events: readonly DomainEvent[], a: number, b: 
 
 /** The figures the current state adds to [a, b) up to now (it is in no bucket yet). */
 export function figuresOfCurrent(status: UnitStatus, a: number, b: number, now: number): Figures {
-  if (status.sinceMs <= 0) return noFigures();
+  if (status.sinceMs <= 0) return { figures: NONE, reasons: [] };
   const ms = Math.min(b, now) - Math.max(a, status.sinceMs);
-  if (ms <= 0) return noFigures();
+  if (ms <= 0) return { figures: NONE, reasons: [] };
   return ofInterval(
     status.state,
     status.reasonCode,
@@ -126,62 +129,84 @@ export function figuresOfCurrent(status: UnitStatus, a: number, b: number, now: 
 const ceilMinute = (t: number): number => Math.ceil(t / MINUTE_MS) * MINUTE_MS;
 const floorMinute = (t: number): number => Math.floor(t / MINUTE_MS) * MINUTE_MS;
 
-/** A request: figures of these units over these intervals; the answer is keyed the same. */
+/**
+ * A request: figures of these units over these intervals, each apart, or `summed` into one
+ * (a shift less its breaks); the answer is keyed the same.
+ */
 export interface FigureRequest {
   readonly unitIds: readonly string[];
   readonly intervals: readonly Interval[];
+  readonly summed?: boolean;
 }
 
 /**
- * Figures per request, per unit, per interval (index order). Intervals of all requests share
- * one bucket query; ragged ends read the journal, a few events per unit and end.
+ * Figures per request, per unit, per interval (index order; one for a summed request).
+ * Intervals of all requests share one bucket query, each slot a key of it (slots of the same
+ * whole minutes share one); ragged ends read the journal, a few events per unit and end.
+ * `reasons` are the (state, code) pairs whose reason figures are wanted (KpiSumQuery).
  */
 export async function figuresOver(
   store: Store,
   requests: readonly FigureRequest[],
   statuses: ReadonlyMap<string, UnitStatus>,
   now: number,
+  reasons?: KpiSumQuery['reasons'],
 ): Promise<Map<string, Figures>[][]> {
-  const ranges: { from: number; to: number }[] = [];
-  const rangeIndex = new Map<string, number>();
+  const ranges: { from: number; to: number; key: number }[] = [];
+  const keyOf = new Map<string, number>();
   const units = new Set<string>();
   const edges: { unit: string; a: number; b: number; req: number; i: number }[] = [];
-  const wholeOf: (number | null)[][] = requests.map((req, r) =>
-    req.intervals.map(([a, b], i) => {
-      for (const u of req.unitIds) units.add(u);
-      const lo = ceilMinute(a);
-      const hi = floorMinute(b);
-      if (hi <= lo) {
-        for (const unit of req.unitIds) edges.push({ unit, a, b, req: r, i });
-        return null;
+  // Per request, per slot: the key of its whole minutes, or null when it has none.
+  const keys: (number | null)[][] = requests.map((req, r) => {
+    for (const u of req.unitIds) units.add(u);
+    const slots = req.summed === true ? [req.intervals] : req.intervals.map((iv) => [iv]);
+    return slots.map((intervals, slot) => {
+      const whole: Interval[] = [];
+      for (const [a, b] of intervals) {
+        const lo = ceilMinute(a);
+        const hi = floorMinute(b);
+        if (hi <= lo) {
+          for (const unit of req.unitIds) edges.push({ unit, a, b, req: r, i: slot });
+          continue;
+        }
+        if (a < lo) for (const unit of req.unitIds) edges.push({ unit, a, b: lo, req: r, i: slot });
+        if (hi < b) for (const unit of req.unitIds) edges.push({ unit, a: hi, b, req: r, i: slot });
+        whole.push([lo, hi]);
       }
-      if (a < lo) for (const unit of req.unitIds) edges.push({ unit, a, b: lo, req: r, i });
-      if (hi < b) for (const unit of req.unitIds) edges.push({ unit, a: hi, b, req: r, i });
-      const key = `${lo}-${hi}`;
-      let index = rangeIndex.get(key);
-      if (index === undefined) {
-        index = ranges.length;
-        ranges.push({ from: lo, to: hi });
-        rangeIndex.set(key, index);
+      if (whole.length === 0) return null;
+      const id = whole.map(([lo, hi]) => `${lo}-${hi}`).join(',');
+      let key = keyOf.get(id);
+      if (key === undefined) {
+        key = keyOf.size;
+        keyOf.set(id, key);
+        for (const [lo, hi] of whole) ranges.push({ from: lo, to: hi, key });
       }
-      return index;
-    }),
-  );
-  const sums = ranges.length === 0 ? [] : await store.sumKpi({ equipmentIds: [...units], ranges });
-  const byRange = new Map<string, Figures>();
-  for (const s of sums)
-    byRange.set(`${s.equipmentId}#${s.range}`, {
-      figures: s.figures,
-      reasons: [...s.reasons],
+      return key;
     });
+  });
+  const sums =
+    ranges.length === 0
+      ? []
+      : await store.sumKpi({
+          equipmentIds: [...units],
+          ranges,
+          ...(reasons === undefined ? {} : { reasons }),
+        });
+  const byKey = new Map<string, Figures>();
+  for (const s of sums)
+    byKey.set(`${s.equipmentId}#${s.range}`, { figures: s.figures, reasons: [...s.reasons] });
   const out: Map<string, Figures>[][] = requests.map((req, r) =>
-    req.intervals.map(([a, b], i) => {
+    keys[r]!.map((key, slot) => {
+      const intervals = req.summed === true ? req.intervals : [req.intervals[slot]!];
       const m = new Map<string, Figures>();
-      const range = wholeOf[r]![i]!;
       for (const unit of req.unitIds) {
-        let f = range === null ? noFigures() : (byRange.get(`${unit}#${range}`) ?? noFigures());
+        let f = key === null ? noFigures() : (byKey.get(`${unit}#${key}`) ?? noFigures());
         const status = statuses.get(unit);
-        if (status !== undefined) f = mergeFigures(f, figuresOfCurrent(status, a, b, now));
+        if (status !== undefined)
+          for (const [a, b] of intervals) {
+            const current = figuresOfCurrent(status, a, b, now);
+            if (current.figures !== NONE) f = mergeFigures(f, current);
+          }
         m.set(unit, f);
       }
       return m;

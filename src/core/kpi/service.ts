@@ -8,6 +8,7 @@ import { authorize, type Principal } from '../../compliance/roles.ts';
 import { MwError } from '../../errors.ts';
 import {
   addKpiTotals,
+  EQUIPMENT_STATES,
   emptyFigures,
   MINUTE_MS,
   STOP_STATES,
@@ -176,8 +177,11 @@ export class KpiService {
     );
     const summaryTotals = new Map<string, KpiTotals[]>();
     for (const g of results)
-      for (const m of g.members)
-        summaryTotals.set(m.id, [...(summaryTotals.get(m.id) ?? []), m.totals]);
+      for (const m of g.members) {
+        const list = summaryTotals.get(m.id);
+        if (list === undefined) summaryTotals.set(m.id, [m.totals]);
+        else list.push(m.totals);
+      }
     const members = units.map((id) => this.member(id, addKpiTotals(summaryTotals.get(id) ?? [])));
     const summaryTotal = addKpiTotals(members.map((m) => m.totals));
     return {
@@ -236,12 +240,18 @@ export class KpiService {
     // going on there that began in that gap is counted there (stopsGoingOn).
     const resumes = parts.map((p) => resumePoints(this.calendarOf(p.unitIds[0]!), p.planned, now));
     const requests = parts.flatMap((p, i) => [
-      { unitIds: p.unitIds, intervals: p.planned },
-      { unitIds: p.unitIds, intervals: p.outside },
+      { unitIds: p.unitIds, intervals: p.planned, summed: true },
+      { unitIds: p.unitIds, intervals: p.outside, summed: true },
       { unitIds: p.unitIds, intervals: resumes[i]!.map((r) => r.minute) },
       { unitIds: p.unitIds, intervals: resumes[i]!.map((r) => r.gap) },
     ]);
-    const figures = await figuresOver(this.o.store, requests, statuses, now);
+    const figures = await figuresOver(
+      this.o.store,
+      requests,
+      statuses,
+      now,
+      this.reclassifyingReasons(units),
+    );
     const resumed = parts.map((p, i) =>
       stopsGoingOn(p.unitIds, figures[4 * i + 2]!, figures[4 * i + 3]!),
     );
@@ -259,8 +269,11 @@ export class KpiService {
         const span = pot + part.outside.reduce((s, [a, b]) => s + (b - a), 0);
         for (const unit of part.unitIds) {
           const sum = (m: readonly Map<string, Figures>[]): Figures =>
-            m.reduce((f, x) => mergeFigures(f, x.get(unit) ?? noFigures()), noFigures());
-          const inPlan = mergeFigures(sum(planned), going.get(unit) ?? noFigures());
+            m.length === 1
+              ? (m[0]!.get(unit) ?? noFigures())
+              : m.reduce((f, x) => mergeFigures(f, x.get(unit) ?? noFigures()), noFigures());
+          const goingOn = going.get(unit);
+          const inPlan = goingOn === undefined ? sum(planned) : mergeFigures(sum(planned), goingOn);
           const out = sum(outside);
           const cls = this.classify(unit, inPlan, assigned.get(unit) ?? [], part.planned);
           const ideal = this.idealTime(unit, inPlan, part.productIdealMs, overrides, part.planned);
@@ -279,7 +292,9 @@ export class KpiService {
           ]);
         }
       }
-      const members = [...perUnit.entries()].map(([id, t]) => this.member(id, addKpiTotals(t)));
+      const members = [...perUnit.entries()].map(([id, t]) =>
+        this.member(id, t.length === 1 ? t[0]! : addKpiTotals(t)),
+      );
       const totals = addKpiTotals(members.map((m) => m.totals));
       return {
         key: g.key,
@@ -296,6 +311,21 @@ export class KpiService {
         members,
       };
     });
+  }
+
+  /**
+   * The (state, PLC code) pairs whose reason makes a stop planned where its state alone would
+   * not, or the other way round: the only reason figures `classify` uses.
+   */
+  private reclassifyingReasons(units: readonly string[]): { state: string; reasonCode: string }[] {
+    const out = new Map<string, { state: string; reasonCode: string }>();
+    for (const tree of new Set(units.map((u) => this.o.downtime.treeOf(u))))
+      for (const reason of tree.all())
+        for (const reasonCode of reason.plcCodes)
+          for (const state of EQUIPMENT_STATES)
+            if (state !== 'running' && isPlannedStop(state, null) !== reason.planned)
+              out.set(`${state}\u0000${reasonCode}`, { state, reasonCode });
+    return [...out.values()];
   }
 
   /** Planned stop time per state: by the state, by the PLC code's reason, by a person's reason. */

@@ -5,13 +5,15 @@
 import pg from 'pg';
 import {
   FIGURE_COLUMNS,
+  KPI_LEVELS,
+  KPI_TABLES,
   REASON_COLUMNS,
   addExcluded,
   collectKpiSums,
   kpiRows,
   kpiSegments,
   sums,
-  type KpiSegment,
+  type KpiLevel,
 } from '../kpi-common.ts';
 import type { BucketDelta } from '../../model/index.ts';
 import type { KpiSum, KpiSumQuery } from '../types.ts';
@@ -40,29 +42,35 @@ export function kpiStatements(schema: string) {
        DO UPDATE SET ${addExcluded('t', REASON_COLUMNS)}`,
   });
   // One primary-key range scan per (segment, unit) through LATERAL: joined plainly, the
-  // planner scans the whole bucket table against every segment (measured in bench/kpi).
+  // planner scans the whole bucket table against every segment (measured in bench/kpi). The
+  // segments of one key are added by the outer GROUP BY.
+  const outer = (columns: readonly string[]): string =>
+    columns.map((c) => `SUM(x.${c})::float8 AS ${c}`).join(', ');
   const sum = (table: string, reasons: boolean, columns: readonly string[]): Query => ({
     name: `mw_sum_${table}`,
-    text: `SELECT u.id AS equipment_id, seg.r AS r${reasons ? ', x.state, x.reason_code' : ''}, ${columns.map((c) => `x.${c}`).join(', ')}
-       FROM unnest($1::int[], $2::bigint[], $3::bigint[]) AS seg (r, lo, hi)
-       CROSS JOIN unnest($4::text[]) AS u (id)
+    text: `SELECT u.i - 1 AS i, seg.k AS k${reasons ? ', x.state, x.reason_code' : ''}, ${outer(columns)}
+       FROM unnest($1::int[], $2::bigint[], $3::bigint[]) AS seg (k, lo, hi)
+       CROSS JOIN unnest($4::text[]) WITH ORDINALITY AS u (id, i)
        CROSS JOIN LATERAL (
          SELECT ${reasons ? 'b.state, b.reason_code, ' : ''}${sums(columns)} FROM ${s}.${table} b
          WHERE b.equipment_id = u.id AND b.bucket >= seg.lo AND b.bucket < seg.hi
-         ${reasons ? 'GROUP BY b.state, b.reason_code' : 'HAVING count(*) > 0'}) x`,
+         ${
+           reasons
+             ? `AND ($5::boolean OR (b.state, b.reason_code) IN
+                  (SELECT * FROM unnest($6::text[], $7::text[])))
+                GROUP BY b.state, b.reason_code`
+             : 'HAVING count(*) > 0'
+         }) x
+       GROUP BY u.i, seg.k${reasons ? ', x.state, x.reason_code' : ''}`,
   });
+  const level = <T>(make: (l: KpiLevel) => T) =>
+    Object.fromEntries(KPI_LEVELS.map((l) => [l.name, make(l.name)])) as Record<KpiLevel, T>;
   return {
-    minute: upsert('kpi_minute'),
-    hour: upsert('kpi_hour'),
-    reasonMinute: upsertReason('kpi_reason_minute'),
-    reasonHour: upsertReason('kpi_reason_hour'),
-    sumMinute: sum('kpi_minute', false, FIGURE_COLUMNS),
-    sumHour: sum('kpi_hour', false, FIGURE_COLUMNS),
-    sumReasonMinute: sum('kpi_reason_minute', true, REASON_COLUMNS),
-    sumReasonHour: sum('kpi_reason_hour', true, REASON_COLUMNS),
-    clear: `TRUNCATE ${['kpi_minute', 'kpi_hour', 'kpi_reason_minute', 'kpi_reason_hour']
-      .map((t) => `${s}.${t}`)
-      .join(', ')}`,
+    upsert: level((l) => upsert(`kpi_${l}`)),
+    upsertReason: level((l) => upsertReason(`kpi_reason_${l}`)),
+    sum: level((l) => sum(`kpi_${l}`, false, FIGURE_COLUMNS)),
+    sumReason: level((l) => sum(`kpi_reason_${l}`, true, REASON_COLUMNS)),
+    clear: `TRUNCATE ${KPI_TABLES.map((t) => `${s}.${t}`).join(', ')}`,
   };
 }
 
@@ -85,56 +93,65 @@ export async function addKpiDeltas(
   const rows = kpiRows(deltas);
   const width = 2 + FIGURE_COLUMNS.length;
   const reasonWidth = 4 + REASON_COLUMNS.length;
-  for (const [q, list] of [
-    [sql.minute, rows.minute],
-    [sql.hour, rows.hour],
+  for (const [level, list, reasons] of [
+    ['minute', rows.minute, rows.reasonMinute],
+    ['quarter', rows.quarter, rows.reasonQuarter],
+    ['hour', rows.hour, rows.reasonHour],
   ] as const) {
-    if (list.length === 0) continue;
-    await client.query({
-      ...q,
-      values: transpose(
-        list.map((r) => [r.equipmentId, r.bucket, ...r.values]),
-        width,
-      ),
-    });
-  }
-  for (const [q, list] of [
-    [sql.reasonMinute, rows.reasonMinute],
-    [sql.reasonHour, rows.reasonHour],
-  ] as const) {
-    if (list.length === 0) continue;
-    await client.query({
-      ...q,
-      values: transpose(
-        list.map((r) => [r.equipmentId, r.bucket, r.state, r.reasonCode, ...r.values]),
-        reasonWidth,
-      ),
-    });
+    if (list.length > 0)
+      await client.query({
+        ...sql.upsert[level],
+        values: transpose(
+          list.map((r) => [r.equipmentId, r.bucket, ...r.values]),
+          width,
+        ),
+      });
+    if (reasons.length > 0)
+      await client.query({
+        ...sql.upsertReason[level],
+        values: transpose(
+          reasons.map((r) => [r.equipmentId, r.bucket, r.state, r.reasonCode, ...r.values]),
+          reasonWidth,
+        ),
+      });
   }
 }
 
+/** Sums of a query; `read` runs a statement and gives its rows as arrays. */
 export async function sumKpi(
-  read: (q: Query, values: unknown[]) => Promise<Record<string, unknown>[]>,
+  read: (q: Query, values: unknown[]) => Promise<unknown[][]>,
   sql: KpiSql,
   query: KpiSumQuery,
 ): Promise<KpiSum[]> {
-  const { minute, hour } = kpiSegments(query.ranges);
-  const values = (segs: readonly KpiSegment[]): unknown[] => [
-    segs.map((g) => g.range),
-    segs.map((g) => g.lo),
-    segs.map((g) => g.hi),
-    query.equipmentIds,
-  ];
-  const figures: Record<string, unknown>[] = [];
-  const reasons: Record<string, unknown>[] = [];
-  for (const [segs, q, rq] of [
-    [hour, sql.sumHour, sql.sumReasonHour],
-    [minute, sql.sumMinute, sql.sumReasonMinute],
-  ] as const) {
-    if (segs.length === 0) continue;
-    const [f, r] = await Promise.all([read(q, values(segs)), read(rq, values(segs))]);
-    figures.push(...f);
-    reasons.push(...r);
-  }
-  return collectKpiSums(figures, reasons);
+  const segments = kpiSegments(query.ranges);
+  const wanted = query.reasons ?? [];
+  const all = query.reasons === undefined;
+  const figures: unknown[][] = [];
+  const reasons: unknown[][] = [];
+  await Promise.all(
+    KPI_LEVELS.map(async ({ name }) => {
+      const segs = segments[name];
+      if (segs.length === 0) return;
+      const values = [
+        segs.map((g) => g.key),
+        segs.map((g) => g.lo),
+        segs.map((g) => g.hi),
+        query.equipmentIds,
+      ];
+      const [f, r] = await Promise.all([
+        read(sql.sum[name], values),
+        all || wanted.length > 0
+          ? read(sql.sumReason[name], [
+              ...values,
+              all,
+              wanted.map((w) => w.state),
+              wanted.map((w) => w.reasonCode),
+            ])
+          : Promise.resolve([]),
+      ]);
+      figures.push(...f);
+      reasons.push(...r);
+    }),
+  );
+  return collectKpiSums(query.equipmentIds, figures, reasons);
 }

@@ -6,7 +6,7 @@
 import pg from 'pg';
 import { MwError } from '../../errors.ts';
 import { reasonOf } from '../common.ts';
-import { kpiTablesSql, kpiViewsSql } from '../kpi-common.ts';
+import { kpiFigureViewSql, kpiQuarterFillSql, kpiTablesSql, kpiViewsSql } from '../kpi-common.ts';
 import type { MigrationStatus } from '../types.ts';
 
 export interface Migration {
@@ -215,12 +215,29 @@ export const MIGRATIONS: readonly Migration[] = [
     // fills them from the journal once this has run (rebuildKpi). equipment_id byte-ordered as
     // in events. The views are for BI tools (docs/kpi.md).
     sql: (s) =>
-      kpiTablesSql((t) => `${s}.${t}`, {
-        text: 'TEXT COLLATE "C"',
-        int: 'BIGINT',
-        num: 'DOUBLE PRECISION',
-        withoutRowid: '',
-      }) + kpiViewsSql(s),
+      kpiTablesSql(
+        (t) => `${s}.${t}`,
+        {
+          text: 'TEXT COLLATE "C"',
+          int: 'BIGINT',
+          num: 'DOUBLE PRECISION',
+          withoutRowid: '',
+        },
+        ['minute', 'hour'],
+      ) + kpiViewsSql(s),
+  },
+  {
+    name: '009_kpi_quarters',
+    // Quarter-hour buckets, so that breaks and shifts at :15, :30 and :45 read no minutes;
+    // filled from the minutes already there.
+    sql: (s) =>
+      kpiTablesSql(
+        (t) => `${s}.${t}`,
+        { text: 'TEXT COLLATE "C"', int: 'BIGINT', num: 'DOUBLE PRECISION', withoutRowid: '' },
+        ['quarter'],
+      ) +
+      kpiQuarterFillSql((t) => `${s}.${t}`) +
+      kpiFigureViewSql(s, 'kpi_quarter'),
   },
 ];
 

@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import { MwError } from '../../errors.ts';
 import { reasonOf } from '../common.ts';
-import { kpiTablesSql } from '../kpi-common.ts';
+import { kpiQuarterFillSql, kpiTablesSql } from '../kpi-common.ts';
 import type { MigrationStatus } from '../types.ts';
 
 export interface Migration {
@@ -184,12 +184,27 @@ export const MIGRATIONS: readonly Migration[] = [
     name: '008_kpi_buckets',
     // A unit's figures per minute and per hour (../kpi-common.ts), kept by commit. The store
     // fills them from the journal once this has run (rebuildKpi).
-    sql: kpiTablesSql((t) => t, {
-      text: 'TEXT',
-      int: 'INTEGER',
-      num: 'REAL',
-      withoutRowid: ' WITHOUT ROWID',
-    }),
+    sql: kpiTablesSql(
+      (t) => t,
+      {
+        text: 'TEXT',
+        int: 'INTEGER',
+        num: 'REAL',
+        withoutRowid: ' WITHOUT ROWID',
+      },
+      ['minute', 'hour'],
+    ),
+  },
+  {
+    name: '009_kpi_quarters',
+    // Quarter-hour buckets, so that breaks and shifts at :15, :30 and :45 read no minutes;
+    // filled from the minutes already there.
+    sql:
+      kpiTablesSql(
+        (t) => t,
+        { text: 'TEXT', int: 'INTEGER', num: 'REAL', withoutRowid: ' WITHOUT ROWID' },
+        ['quarter'],
+      ) + kpiQuarterFillSql((t) => t),
   },
 ];
 

@@ -301,7 +301,8 @@ export class SqliteStore implements Store {
   }
 
   async sumKpi(query: KpiSumQuery): Promise<KpiSum[]> {
-    return this.read((s) => kpi.sumKpi(s.kpi, query));
+    // One snapshot for every level; the query's temporary tables are written inside it.
+    return this.read((s) => this.db.transaction(() => kpi.sumKpi(s.kpi, query))());
   }
 
   async addKpiDeltas(deltas: readonly BucketDelta[]): Promise<void> {
