@@ -207,6 +207,17 @@ test('PostgreSQL: the KPI views a BI tool reads give the buckets and the state i
     `SELECT count(*) AS n, sum(running_ms) AS running FROM ${pg.escapeIdentifier(schema)}.kpi_minute_v`,
   );
   assert.deepEqual([Number(minutes.rows[0].n), Number(minutes.rows[0].running)], [32, 30 * 60_000]);
+  const quarters = await client.query(
+    `SELECT to_char(bucket_start AT TIME ZONE 'UTC', 'HH24:MI') AS q, running_ms, down_ms FROM ${pg.escapeIdentifier(schema)}.kpi_quarter_v ORDER BY bucket_start`,
+  );
+  assert.deepEqual(
+    quarters.rows.map((r) => [r.q, Number(r.running_ms), Number(r.down_ms)]),
+    [
+      ['06:00', 15 * 60_000, 0],
+      ['06:15', 15 * 60_000, 0],
+      ['06:30', 0, 2 * 60_000],
+    ],
+  );
   const intervals = await client.query(
     `SELECT state, reason_code, started_at, ended_at, duration_ms FROM ${pg.escapeIdentifier(schema)}.kpi_state_intervals_v ORDER BY ended_by_seq`,
   );
