@@ -89,6 +89,8 @@ export function kpiRows(deltas: readonly BucketDelta[]): {
   reasonMinute: KpiReasonRow[];
   reasonQuarter: KpiReasonRow[];
   reasonHour: KpiReasonRow[];
+  /** Distinct (unit, state, reason code) of the reasons. */
+  reasonCodes: { equipmentId: string; state: string; reasonCode: string }[];
 } {
   const minute: KpiRow[] = [];
   const reasonMinute: KpiReasonRow[] = [];
@@ -134,7 +136,15 @@ export function kpiRows(deltas: readonly BucketDelta[]): {
     });
   }
   const [q, h] = coarse as [(typeof coarse)[number], (typeof coarse)[number]];
+  const codes = new Map<string, { equipmentId: string; state: string; reasonCode: string }>();
+  for (const r of h.reasons.values())
+    codes.set(`${r.equipmentId}\u0000${r.state}\u0000${r.reasonCode}`, {
+      equipmentId: r.equipmentId,
+      state: r.state,
+      reasonCode: r.reasonCode,
+    });
   return {
+    reasonCodes: [...codes.values()],
     minute,
     quarter: [...q.rows.values()],
     hour: [...h.rows.values()],
@@ -238,7 +248,29 @@ export function sums(columns: readonly string[]): string {
   return columns.map((c) => `SUM(b.${c}) AS ${c}`).join(', ');
 }
 
-export const KPI_TABLES = KPI_LEVELS.flatMap((l) => [`kpi_${l.name}`, `kpi_reason_${l.name}`]);
+export const KPI_TABLES = [
+  ...KPI_LEVELS.flatMap((l) => [`kpi_${l.name}`, `kpi_reason_${l.name}`]),
+  'kpi_reason_codes',
+];
+
+/**
+ * The (state, reason code) pairs each unit ever had: a report asks for a few pairs, and most
+ * never occur, so it reads the reason buckets only for pairs found here (migration 009).
+ */
+export function kpiReasonCodesSql(
+  table: (name: string) => string,
+  types: { text: string; withoutRowid: string },
+): string {
+  return `
+    CREATE TABLE ${table('kpi_reason_codes')} (
+      state ${types.text} NOT NULL,
+      reason_code ${types.text} NOT NULL,
+      equipment_id ${types.text} NOT NULL,
+      PRIMARY KEY (state, reason_code, equipment_id)
+    )${types.withoutRowid};
+    INSERT INTO ${table('kpi_reason_codes')} (state, reason_code, equipment_id)
+      SELECT DISTINCT state, reason_code, equipment_id FROM ${table('kpi_reason_hour')};`;
+}
 
 /** A quarter's rows made from its minutes (migration 009 fills kpi_quarter from kpi_minute). */
 export function kpiQuarterFillSql(table: (name: string) => string): string {

@@ -71,6 +71,19 @@ export function kpiStatements(schema: string) {
     sum: level((l) => sum(`kpi_${l}`, false, FIGURE_COLUMNS)),
     sumReason: level((l) => sum(`kpi_reason_${l}`, true, REASON_COLUMNS)),
     clear: `TRUNCATE ${KPI_TABLES.map((t) => `${s}.${t}`).join(', ')}`,
+    addReasonCodes: {
+      name: 'mw_add_kpi_reason_codes',
+      text: `INSERT INTO ${s}.kpi_reason_codes (state, reason_code, equipment_id)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+         ON CONFLICT DO NOTHING`,
+    },
+    // The wanted pairs some unit of the query had.
+    presentReasons: {
+      name: 'mw_present_kpi_reasons',
+      text: `SELECT DISTINCT c.state, c.reason_code FROM ${s}.kpi_reason_codes c
+         WHERE (c.state, c.reason_code) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+           AND c.equipment_id = ANY($3::text[])`,
+    },
   };
 }
 
@@ -115,6 +128,15 @@ export async function addKpiDeltas(
         ),
       });
   }
+  if (rows.reasonCodes.length > 0)
+    await client.query({
+      ...sql.addReasonCodes,
+      values: [
+        rows.reasonCodes.map((c) => c.state),
+        rows.reasonCodes.map((c) => c.reasonCode),
+        rows.reasonCodes.map((c) => c.equipmentId),
+      ],
+    });
 }
 
 /** Sums of a query; `read` runs a statement and gives its rows as arrays. */
@@ -124,8 +146,17 @@ export async function sumKpi(
   query: KpiSumQuery,
 ): Promise<KpiSum[]> {
   const segments = kpiSegments(query.ranges);
-  const wanted = query.reasons ?? [];
   const all = query.reasons === undefined;
+  const wanted =
+    all || query.reasons.length === 0
+      ? []
+      : (
+          await read(sql.presentReasons, [
+            query.reasons.map((w) => w.state),
+            query.reasons.map((w) => w.reasonCode),
+            query.equipmentIds,
+          ])
+        ).map(([state, reasonCode]) => ({ state: String(state), reasonCode: String(reasonCode) }));
   const figures: unknown[][] = [];
   const reasons: unknown[][] = [];
   await Promise.all(

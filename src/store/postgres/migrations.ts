@@ -6,7 +6,13 @@
 import pg from 'pg';
 import { MwError } from '../../errors.ts';
 import { reasonOf } from '../common.ts';
-import { kpiFigureViewSql, kpiQuarterFillSql, kpiTablesSql, kpiViewsSql } from '../kpi-common.ts';
+import {
+  kpiFigureViewSql,
+  kpiQuarterFillSql,
+  kpiReasonCodesSql,
+  kpiTablesSql,
+  kpiViewsSql,
+} from '../kpi-common.ts';
 import type { MigrationStatus } from '../types.ts';
 
 export interface Migration {
@@ -229,7 +235,7 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     name: '009_kpi_quarters',
     // Quarter-hour buckets, so that breaks and shifts at :15, :30 and :45 read no minutes;
-    // filled from the minutes already there.
+    // filled from the minutes already there. And the reason codes each unit had.
     sql: (s) =>
       kpiTablesSql(
         (t) => `${s}.${t}`,
@@ -237,7 +243,8 @@ export const MIGRATIONS: readonly Migration[] = [
         ['quarter'],
       ) +
       kpiQuarterFillSql((t) => `${s}.${t}`) +
-      kpiFigureViewSql(s, 'kpi_quarter'),
+      kpiFigureViewSql(s, 'kpi_quarter') +
+      kpiReasonCodesSql((t) => `${s}.${t}`, { text: 'TEXT COLLATE "C"', withoutRowid: '' }),
   },
 ];
 

@@ -84,6 +84,17 @@ export function prepareKpi(db: Database.Database) {
     addUnit: db.prepare('INSERT INTO mw_kpi_units (i, id) VALUES (?, ?)'),
     addSeg: db.prepare('INSERT INTO mw_kpi_segs (level, k, n, lo, hi) VALUES (?, ?, ?, ?, ?)'),
     addReason: db.prepare('INSERT OR IGNORE INTO mw_kpi_reasons (state, code) VALUES (?, ?)'),
+    // Keep only the wanted pairs some unit of the query had; their number.
+    keepPresentReasons: db.prepare(
+      `DELETE FROM mw_kpi_reasons WHERE NOT EXISTS (
+         SELECT 1 FROM kpi_reason_codes c CROSS JOIN mw_kpi_units u
+         WHERE c.state = mw_kpi_reasons.state AND c.reason_code = mw_kpi_reasons.code
+           AND c.equipment_id = u.id)`,
+    ),
+    countReasons: db.prepare('SELECT count(*) FROM mw_kpi_reasons').pluck(),
+    addReasonCode: db.prepare(
+      'INSERT OR IGNORE INTO kpi_reason_codes (state, reason_code, equipment_id) VALUES (?, ?, ?)',
+    ),
     clear: KPI_TABLES.map((t) => db.prepare(`DELETE FROM ${t}`)),
     eventsAfter: db.prepare<[number, number], EventRow>(
       'SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?',
@@ -106,6 +117,7 @@ export function addKpiDeltas(s: KpiStatements, deltas: readonly BucketDelta[]): 
     for (const r of reasons)
       s.upsertReason[level].run(r.equipmentId, r.bucket, r.state, r.reasonCode, ...r.values);
   }
+  for (const c of rows.reasonCodes) s.addReasonCode.run(c.state, c.reasonCode, c.equipmentId);
 }
 
 /** Sums of a query; call inside a transaction (the temporary tables are written). */
@@ -119,12 +131,14 @@ export function sumKpi(s: KpiStatements, query: KpiSumQuery): KpiSum[] {
     segments[l.name].forEach((g, n) => s.addSeg.run(l.name, g.key, n, g.lo, g.hi));
   for (const r of query.reasons ?? []) s.addReason.run(r.state, r.reasonCode);
   const all = query.reasons === undefined ? 1 : 0;
+  if (all === 0) s.keepPresentReasons.run();
+  const someReasons = all === 1 || (s.countReasons.get() as number) > 0;
   const figures: unknown[][] = [];
   const reasons: unknown[][] = [];
   for (const l of KPI_LEVELS) {
     if (segments[l.name].length === 0) continue;
     figures.push(...(JSON.parse(s.sum[l.name].get(l.name) as string) as unknown[][]));
-    if (all === 1 || query.reasons!.length > 0)
+    if (someReasons)
       reasons.push(...(JSON.parse(s.sumReason[l.name].get(l.name, all) as string) as unknown[][]));
   }
   return collectKpiSums(query.equipmentIds, figures, reasons);

@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import { MwError } from '../../errors.ts';
 import { reasonOf } from '../common.ts';
-import { kpiQuarterFillSql, kpiTablesSql } from '../kpi-common.ts';
+import { kpiQuarterFillSql, kpiReasonCodesSql, kpiTablesSql } from '../kpi-common.ts';
 import type { MigrationStatus } from '../types.ts';
 
 export interface Migration {
@@ -198,13 +198,15 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     name: '009_kpi_quarters',
     // Quarter-hour buckets, so that breaks and shifts at :15, :30 and :45 read no minutes;
-    // filled from the minutes already there.
+    // filled from the minutes already there. And the reason codes each unit had.
     sql:
       kpiTablesSql(
         (t) => t,
         { text: 'TEXT', int: 'INTEGER', num: 'REAL', withoutRowid: ' WITHOUT ROWID' },
         ['quarter'],
-      ) + kpiQuarterFillSql((t) => t),
+      ) +
+      kpiQuarterFillSql((t) => t) +
+      kpiReasonCodesSql((t) => t, { text: 'TEXT', withoutRowid: ' WITHOUT ROWID' }),
   },
 ];
 
