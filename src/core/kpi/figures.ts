@@ -48,6 +48,39 @@ export function addReasons(into: ReasonFigures[], more: readonly ReasonFigures[]
   return out;
 }
 
+/**
+ * `a` less `b`, where `b` is a part of `a` (a shift's figures less its breaks'): every figure is
+ * a sum over disjoint time, so the difference is exact; reasons left at zero are dropped.
+ */
+export function subtractFigures(a: Figures, b: Figures): Figures {
+  const ms = { ...a.figures.ms };
+  const n = { ...a.figures.n };
+  for (const st of Object.keys(ms) as EquipmentState[]) {
+    ms[st] -= b.figures.ms[st];
+    n[st] -= b.figures.n[st];
+  }
+  const figures: BucketFigures = {
+    ms,
+    n,
+    microMs: a.figures.microMs - b.figures.microMs,
+    microStops: a.figures.microStops - b.figures.microStops,
+    good: a.figures.good - b.figures.good,
+    scrap: a.figures.scrap - b.figures.scrap,
+    total: a.figures.total - b.figures.total,
+  };
+  const reasons = addReasons(
+    a.reasons,
+    b.reasons.map((r) => ({
+      ...r,
+      ms: -r.ms,
+      n: -r.n,
+      microMs: -r.microMs,
+      microStops: -r.microStops,
+    })),
+  ).filter((r) => r.ms !== 0 || r.n !== 0 || r.microMs !== 0 || r.microStops !== 0);
+  return { figures, reasons };
+}
+
 export function mergeFigures(a: Figures, b: Figures): Figures {
   return { figures: addFigures(a.figures, b.figures), reasons: addReasons(a.reasons, b.reasons) };
 }

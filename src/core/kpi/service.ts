@@ -31,7 +31,7 @@ import {
 import type { Store } from '../../store/types.ts';
 import type { DowntimeService } from '../downtime-service.ts';
 import type { OrderData } from '../orders/types.ts';
-import { figuresOver, noFigures, mergeFigures, type Figures } from './figures.ts';
+import { figuresOver, noFigures, mergeFigures, subtractFigures, type Figures } from './figures.ts';
 import {
   orderGroups,
   plannedTime,
@@ -239,8 +239,15 @@ export class KpiService {
     // Where planned time resumes after time that is not planned (a break, no shift): a stop
     // going on there that began in that gap is counted there (stopsGoingOn).
     const resumes = parts.map((p) => resumePoints(this.calendarOf(p.unitIds[0]!), p.planned, now));
+    // A part's planned figures are its span's less its outside's (breaks): one range of whole
+    // hours instead of the pieces between the breaks, each a range of its own (bench/kpi).
+    const spans = parts.map((p) => unionOf([...p.planned, ...p.outside]));
     const requests = parts.flatMap((p, i) => [
-      { unitIds: p.unitIds, intervals: p.planned, summed: true },
+      {
+        unitIds: p.unitIds,
+        intervals: p.outside.length === 0 ? p.planned : spans[i]!,
+        summed: true,
+      },
       { unitIds: p.unitIds, intervals: p.outside, summed: true },
       { unitIds: p.unitIds, intervals: resumes[i]!.map((r) => r.minute) },
       { unitIds: p.unitIds, intervals: resumes[i]!.map((r) => r.gap) },
@@ -273,8 +280,10 @@ export class KpiService {
               ? (m[0]!.get(unit) ?? noFigures())
               : m.reduce((f, x) => mergeFigures(f, x.get(unit) ?? noFigures()), noFigures());
           const goingOn = going.get(unit);
-          const inPlan = goingOn === undefined ? sum(planned) : mergeFigures(sum(planned), goingOn);
           const out = sum(outside);
+          const plan =
+            part.outside.length === 0 ? sum(planned) : subtractFigures(sum(planned), out);
+          const inPlan = goingOn === undefined ? plan : mergeFigures(plan, goingOn);
           const cls = this.classify(unit, inPlan, assigned.get(unit) ?? [], part.planned);
           const ideal = this.idealTime(unit, inPlan, part.productIdealMs, overrides, part.planned);
           perUnit.set(unit, [
@@ -531,6 +540,17 @@ const GAP_LOOKBACK_MS = 14 * 86_400_000;
  * The starts of planned intervals that follow time that is not planned by the calendar, each
  * with its first minute and the gap before it (from the end of the planned time before).
  */
+/** Intervals sorted and joined where they touch or overlap. */
+function unionOf(intervals: readonly Interval[]): Interval[] {
+  const out: [number, number][] = [];
+  for (const [a, b] of [...intervals].sort((x, y) => x[0] - y[0])) {
+    const last = out.at(-1);
+    if (last !== undefined && a <= last[1]) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+  }
+  return out;
+}
+
 function resumePoints(
   cal: SiteCalendar,
   planned: readonly Interval[],
