@@ -661,11 +661,29 @@ export class PostgresStore implements Store {
   }
 
   /** Run a read; a failure (closed, unreachable, schema missing) says which store it was. */
-  /** Rows as arrays (no object per row: KPI sums come in tens of thousands). */
+  /**
+   * A KPI sum's rows as arrays (no object per row: they come in tens of thousands), with JIT off
+   * for its read-only transaction: the planner's cost estimates for these statements pass
+   * jit_above_cost, and compiling took half their time (bench/kpi: 320 of 595 ms). SET LOCAL,
+   * not a connection option, so a pooler in front (PgBouncer) is no problem.
+   */
   private async readArrays(text: string, values: unknown[]): Promise<unknown[][]> {
     try {
       if (this.closing !== undefined) throw new Error('the store is closed');
-      return (await this.pool.query<unknown[]>({ text, values, rowMode: 'array' })).rows;
+      const client = await this.pool.connect();
+      let failed: Error | undefined;
+      try {
+        await client.query('BEGIN READ ONLY');
+        await client.query('SET LOCAL jit = off');
+        const rows = (await client.query<unknown[]>({ text, values, rowMode: 'array' })).rows;
+        await client.query('COMMIT');
+        return rows;
+      } catch (err) {
+        failed = err as Error;
+        throw err;
+      } finally {
+        client.release(failed); // a connection that failed mid-transaction is not reused
+      }
     } catch (err) {
       throw new MwError(
         'MW_ERR_STORE_UNAVAILABLE',
