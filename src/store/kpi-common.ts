@@ -94,7 +94,7 @@ export function kpiRows(deltas: readonly BucketDelta[]): {
 } {
   const minute: KpiRow[] = [];
   const reasonMinute: KpiReasonRow[] = [];
-  const coarse = [QUARTER_MS, HOUR_MS].map(() => ({
+  const coarse = COARSE.map(() => ({
     rows: new Map<string, KpiRow>(),
     reasons: new Map<string, KpiReasonRow>(),
   }));
@@ -114,7 +114,7 @@ export function kpiRows(deltas: readonly BucketDelta[]): {
         values: reasonValues[i]!,
       }),
     );
-    [QUARTER_MS, HOUR_MS].forEach((size, level) => {
+    COARSE.forEach(({ size }, level) => {
       const into = coarse[level]!;
       const bucket = Math.floor(d.minute / size) * size;
       const key = `${d.equipmentId}\u0000${bucket}`;
@@ -164,6 +164,9 @@ export const KPI_LEVELS = [
 ] as const;
 
 export type KpiLevel = (typeof KPI_LEVELS)[number]['name'];
+
+/** The levels made by adding minutes: quarter and hour. */
+const COARSE = KPI_LEVELS.slice(1);
 
 /** A piece of a range read from one level: [lo, hi) and the key of the range it belongs to. */
 export interface KpiSegment {

@@ -26,9 +26,6 @@ export interface Figures {
 
 export const noFigures = (): Figures => ({ figures: emptyFigures(), reasons: [] });
 
-/** The figures of `figuresOfCurrent` when the current state adds nothing (compared by identity). */
-const NONE: BucketFigures = emptyFigures();
-
 export function addReasons(into: ReasonFigures[], more: readonly ReasonFigures[]): ReasonFigures[] {
   const out = [...into];
   for (const r of more) {
@@ -145,11 +142,16 @@ export function figuresFromEvents(events: readonly DomainEvent[], a: number, b: 
   return out;
 }
 
-/** The figures the current state adds to [a, b) up to now (it is in no bucket yet). */
-export function figuresOfCurrent(status: UnitStatus, a: number, b: number, now: number): Figures {
-  if (status.sinceMs <= 0) return { figures: NONE, reasons: [] };
+/** The figures the current state adds to [a, b) up to now (it is in no bucket yet); null: none. */
+export function figuresOfCurrent(
+  status: UnitStatus,
+  a: number,
+  b: number,
+  now: number,
+): Figures | null {
+  if (status.sinceMs <= 0) return null;
   const ms = Math.min(b, now) - Math.max(a, status.sinceMs);
-  if (ms <= 0) return { figures: NONE, reasons: [] };
+  if (ms <= 0) return null;
   return ofInterval(
     status.state,
     status.reasonCode,
@@ -238,7 +240,7 @@ export async function figuresOver(
         if (status !== undefined)
           for (const [a, b] of intervals) {
             const current = figuresOfCurrent(status, a, b, now);
-            if (current.figures !== NONE) f = mergeFigures(f, current);
+            if (current !== null) f = mergeFigures(f, current);
           }
         m.set(unit, f);
       }
