@@ -391,12 +391,18 @@ class StoreMeter {
           // Before the call: SQLite's methods do their work before they return the promise.
           const t0 = performance.now();
           const call = (v as (...a: unknown[]) => unknown).apply(target, args);
-          return Promise.resolve(call).finally(() => {
+          const count = (): void => {
             const c = this.calls.get(String(prop)) ?? { n: 0, ms: 0 };
             c.n++;
             c.ms += performance.now() - t0;
             this.calls.set(String(prop), c);
-          });
+          };
+          // A method that returns no promise (kpiCacheToken) is given its value as it is.
+          if (!(call instanceof Promise)) {
+            count();
+            return call;
+          }
+          return call.finally(count);
         };
       },
     });
@@ -410,6 +416,8 @@ interface Bare {
   /** Every figure column summed per unit over kpi_hour. */
   sumAll(units: readonly string[], from: number, to: number): Promise<number>;
   counts(): Promise<Record<string, number>>;
+  /** Empty the KPI cache (a kept database has the rows of the last run). */
+  clearCache(): Promise<void>;
   size(): Promise<string>;
   /** The store's own four bucket statements for a query, each timed; rows → sums timed. */
   statements(
@@ -444,6 +452,9 @@ function bareSqlite(file: string): Bare {
   return {
     sumRunning: async (units, from, to) => running.get(JSON.stringify(units), from, to)?.s ?? 0,
     sumAll: async (units, from, to) => all.all(JSON.stringify(units), from, to).length,
+    clearCache: async () => {
+      db.prepare('DELETE FROM kpi_cache').run();
+    },
     counts: async () =>
       Object.fromEntries(
         TABLES.map((t) => [
@@ -510,6 +521,9 @@ async function barePostgres(schema: string): Promise<Bare> {
           [units, from, to],
         )
       ).rows.length,
+    clearCache: async () => {
+      await client.query(`DELETE FROM ${s}.kpi_cache`);
+    },
     counts: async () => {
       const out: Record<string, number> = {};
       for (const t of TABLES)
@@ -697,12 +711,15 @@ interface StoreResult {
   readonly rows: Record<string, number>;
   readonly size: string;
   readonly shift: Timing;
+  readonly everyUnit: Timing;
   readonly day: Timing;
   readonly line: Timing;
   readonly ceiling: Timing;
   readonly ceilingAll: Timing;
   readonly rssMb: number;
   readonly heapMb: number;
+  /** The database was loaded by an earlier run (`--keep`). */
+  readonly kept: boolean;
 }
 
 async function runStore(
@@ -726,6 +743,8 @@ async function runStore(
   const b = await bare();
   try {
     await afterLoad();
+    // Cold means an empty KPI cache: the first report over these shifts ever (it fills it).
+    await b.clearCache();
     const rows = await b.counts();
     const size = await b.size();
     const service = (): KpiService =>
@@ -737,9 +756,13 @@ async function runStore(
         materialIdealMs: new Map(),
         now: () => NOW,
       });
-    const query = (equipment: string, groupBy: 'shift' | 'day') => {
+    const query = (
+      equipment: string,
+      groupBy: 'shift' | 'day',
+      members: 'children' | 'units' = 'children',
+    ) => {
       const svc = service(); // a fresh one per query: its first call is cold
-      return () => svc.oee(ADMIN, { equipment, from: START, to: END, groupBy });
+      return () => svc.oee(ADMIN, { equipment, from: START, to: END, groupBy, members });
     };
     // The store's part of the cold call: where the time goes when a call is too slow to repeat.
     meter.calls.clear();
@@ -750,6 +773,16 @@ async function runStore(
       coldCalls = new Map(meter.calls);
     });
     const checked = check('site by shift', shift.first, UNIT_IDS, loaded.expected);
+    // The same with every unit listed in every shift (GET /api/v1/kpi/oee?members=units).
+    const everyUnit = await timed(query(SITE, 'shift', 'units'));
+    check('site by shift, every unit listed', everyUnit.first, UNIT_IDS, loaded.expected);
+    for (const g of everyUnit.first.groups) {
+      const listed = g.members.reduce((n, m) => n + m.totals.goodQuantity, 0);
+      if (g.members.length !== UNITS || listed !== g.totals.goodQuantity)
+        throw new Error(
+          `${g.key}: ${g.members.length} members, good ${listed} of ${g.totals.goodQuantity}`,
+        );
+    }
     const day = await timed(query(SITE, 'day'));
     check('site by day', day.first, UNIT_IDS, loaded.expected);
     const line = await timed(query(LINE, 'shift'));
@@ -763,6 +796,8 @@ async function runStore(
     const groups = shift.first.groups.length;
     const members = shift.first.groups.reduce((n, g) => n + g.members.length, 0);
     const reportBytes = JSON.stringify(shift.first).length;
+    const unitMembers = everyUnit.first.groups.reduce((n, g) => n + g.members.length, 0);
+    const unitBytes = JSON.stringify(everyUnit.first).length;
     note(
       'rows',
       `${fmt(rows['kpi_minute']!)} minute, ${fmt(rows['kpi_hour']!)} hour, ${fmt(rows['kpi_reason_minute']!)} + ${fmt(rows['kpi_reason_hour']!)} reason rows; ${fmt(rows['events']!)} events, ${fmt(rows['records']!)} records; ${size}`,
@@ -777,8 +812,10 @@ async function runStore(
     );
     note(
       '  its report',
-      `${fmt(groups)} groups, ${fmt(members)} unit members, ${mb(reportBytes)} as JSON`,
+      `${fmt(groups)} groups, ${fmt(members)} members (the site's areas), ${mb(reportBytes)} as JSON`,
     );
+    note('  every unit listed (members=units)', timingText(everyUnit.timing));
+    note('  its report', `${fmt(unitMembers)} unit members, ${mb(unitBytes)} as JSON`);
     note(`OEE by day, site (${day.first.groups.length} days)`, timingText(day.timing));
     note(`OEE by shift, one line (${LINE_UNITS.length} units)`, timingText(line.timing));
     note(
@@ -849,12 +886,14 @@ async function runStore(
       rows,
       size,
       shift: shift.timing,
+      everyUnit: everyUnit.timing,
       day: day.timing,
       line: line.timing,
       ceiling: ceiling.timing,
       ceilingAll: ceilingAll.timing,
       rssMb: mem.rss / 1048576,
       heapMb: mem.heapUsed / 1048576,
+      kept: !write,
     };
   } finally {
     await b.close();
@@ -959,12 +998,13 @@ try {
   line(cols.map(() => '---'));
   const row = (label: string, f: (r: StoreResult) => string) => line([label, ...results.map(f)]);
   row('minute / hour rows', (r) => `${fmt(r.rows['kpi_minute']!)} / ${fmt(r.rows['kpi_hour']!)}`);
-  row(
-    'load (addKpiDeltas)',
-    (r) =>
-      `${sec(r.loaded.storeMs)}, ${fmt(r.loaded.deltas / (r.loaded.storeMs / 1000))} minute rows/s`,
+  row('load (addKpiDeltas)', (r) =>
+    r.kept
+      ? 'kept from an earlier run'
+      : `${sec(r.loaded.storeMs)}, ${fmt(r.loaded.deltas / (r.loaded.storeMs / 1000))} minute rows/s`,
   );
   row(`OEE by shift, site (${UNITS} units)`, (r) => timingText(r.shift));
+  row('… every unit listed (members=units)', (r) => timingText(r.everyUnit));
   row('OEE by day, site', (r) => timingText(r.day));
   row(`OEE by shift, one line (${LINE_UNITS.length} units)`, (r) => timingText(r.line));
   row('ceiling: bare sum(running_ms), kpi_hour', (r) => timingText(r.ceiling));

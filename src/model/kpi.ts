@@ -139,6 +139,16 @@ export function unitTotals(input: UnitGroupInput): KpiTotals {
 }
 
 const STATE_KEYS = Object.keys(zeroStates()) as (keyof StateMs)[];
+// statesAt writes the keys out in this order.
+if (
+  STATE_KEYS.join() !== 'no-data,running,idle,down,planned-stop,changeover,starved,blocked,unknown'
+)
+  throw new Error(`kpi.ts statesAt does not match the states: ${STATE_KEYS.join()}`);
+
+/** Add b's numbers to a's (totals as `totalsToArray` numbers). */
+export function addTotalsArray(a: Float64Array, b: Float64Array): void {
+  for (let i = 0; i < KPI_TOTALS_WIDTH; i += 1) a[i]! += b[i]!;
+}
 
 /**
  * Totals summed: a line of its units, a range of its groups (calendar time too, as PBT is).
@@ -303,5 +313,89 @@ export function lossesOf(t: KpiTotals): Losses {
           ? null
           : 0
         : (ideal * t.scrapQuantity) / t.producedQuantity,
+  };
+}
+
+/** The numbers of KpiTotals in a fixed order (`totalsToArray`), for the KPI cache. */
+export const KPI_TOTALS_WIDTH = 18 + 2 * STATE_KEYS.length + 4;
+
+/** KpiTotals as numbers (every field, `stateMs` and the like by STATE_KEYS). */
+export function totalsToArray(t: KpiTotals): Float64Array {
+  const a = new Float64Array(KPI_TOTALS_WIDTH);
+  a[0] = t.calendarTimeMs;
+  a[1] = t.plannedOperationTimeMs;
+  a[2] = t.plannedDownTimeMs;
+  a[3] = t.plannedBusyTimeMs;
+  a[4] = t.actualProductionTimeMs;
+  a[5] = t.runningMs;
+  a[6] = t.microStopMs;
+  a[7] = t.microStops;
+  a[8] = t.unplannedStopMs;
+  a[9] = t.changeoverMs;
+  a[10] = t.changeovers;
+  a[11] = t.failures;
+  a[12] = t.failureDownTimeMs;
+  a[13] = t.idealProductionTimeMs;
+  a[14] = t.piecesWithoutIdealTime;
+  a[15] = t.producedQuantity;
+  a[16] = t.goodQuantity;
+  a[17] = t.scrapQuantity;
+  let i = 18;
+  for (const k of STATE_KEYS) a[i++] = t.stateMs[k];
+  for (const k of STATE_KEYS) a[i++] = t.unplannedStateMs[k];
+  a[i++] = t.outsidePlannedTime.runningMs;
+  a[i++] = t.outsidePlannedTime.producedQuantity;
+  a[i++] = t.outsidePlannedTime.goodQuantity;
+  a[i] = t.outsidePlannedTime.scrapQuantity;
+  return a;
+}
+
+/** The state times at a[i …] in STATE_KEYS order, written out: a report reads thousands. */
+function statesAt(a: Float64Array, i: number): StateMs {
+  return {
+    'no-data': a[i]!,
+    running: a[i + 1]!,
+    idle: a[i + 2]!,
+    down: a[i + 3]!,
+    'planned-stop': a[i + 4]!,
+    changeover: a[i + 5]!,
+    starved: a[i + 6]!,
+    blocked: a[i + 7]!,
+    unknown: a[i + 8]!,
+  };
+}
+
+/** The KpiTotals of `totalsToArray`. */
+export function totalsFromArray(a: Float64Array): KpiTotals {
+  const stateMs = statesAt(a, 18);
+  const unplannedStateMs = statesAt(a, 18 + STATE_KEYS.length);
+  const i = 18 + 2 * STATE_KEYS.length;
+  return {
+    calendarTimeMs: a[0]!,
+    plannedOperationTimeMs: a[1]!,
+    plannedDownTimeMs: a[2]!,
+    plannedBusyTimeMs: a[3]!,
+    actualProductionTimeMs: a[4]!,
+    runningMs: a[5]!,
+    microStopMs: a[6]!,
+    microStops: a[7]!,
+    unplannedStopMs: a[8]!,
+    changeoverMs: a[9]!,
+    changeovers: a[10]!,
+    failures: a[11]!,
+    failureDownTimeMs: a[12]!,
+    idealProductionTimeMs: a[13]!,
+    piecesWithoutIdealTime: a[14]!,
+    producedQuantity: a[15]!,
+    goodQuantity: a[16]!,
+    scrapQuantity: a[17]!,
+    stateMs,
+    unplannedStateMs,
+    outsidePlannedTime: {
+      runningMs: a[i]!,
+      producedQuantity: a[i + 1]!,
+      goodQuantity: a[i + 2]!,
+      scrapQuantity: a[i + 3]!,
+    },
   };
 }

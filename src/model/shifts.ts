@@ -136,6 +136,20 @@ function span(from: number, to: number): number {
  * day and a half of the time, which holds for real zones.
  */
 export function wallTimeToUtc(day: string, minute: number, timeZone: string): number {
+  // Memoised: a report over a month asks for the same few hundred wall times many times.
+  const key = `${timeZone}|${day}|${minute}`;
+  const known = wallTimes.get(key);
+  if (known !== undefined) return known;
+  const t = wallTimeToUtcOnce(day, minute, timeZone);
+  if (wallTimes.size >= WALL_TIMES_MAX) wallTimes.clear();
+  wallTimes.set(key, t);
+  return t;
+}
+
+const wallTimes = new Map<string, number>();
+const WALL_TIMES_MAX = 100_000;
+
+function wallTimeToUtcOnce(day: string, minute: number, timeZone: string): number {
   const wall = Date.parse(`${day}T00:00:00Z`) + minute * MINUTE_MS;
   const before = zoneOffset(wall - 1.5 * DAY_MS, timeZone);
   const after = zoneOffset(wall + 1.5 * DAY_MS, timeZone);

@@ -53,6 +53,12 @@ export const oeeQuery = z
       .describe(
         'Groups: shifts of the site calendar, site-local days, ISO weeks, orders or products.',
       ),
+    members: z
+      .enum(['children', 'units', 'none'])
+      .default('children')
+      .describe(
+        'Who each group and the summary list: the equipment one level below (a site’s areas, a line’s units), every work unit, or nobody.',
+      ),
   })
   .refine((q) => q.from === undefined || q.to === undefined || q.from < q.to, {
     error: 'from must be before to',
@@ -217,6 +223,7 @@ export function registerKpiRoutes(app: FastifyInstance, hub: HubView): void {
       from,
       to,
       groupBy: q.groupBy,
+      members: q.members,
     });
     if (wantsCsv(request, q.format))
       return sendCsv(reply, `millwright-oee-${q.groupBy}-${fileStamp(from)}.csv`, oeeCsv(report));

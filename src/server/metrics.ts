@@ -269,6 +269,7 @@ export function buildMetrics(hub: HubView): { contentType: string; scrape(): Pro
         from: shift.startMs,
         to: now,
         groupBy: 'shift',
+        members: 'units',
       });
       for (const m of report.summary.members)
         for (const [kpi, g] of kpiGauges) {

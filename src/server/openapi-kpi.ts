@@ -19,7 +19,7 @@ export const kpiPaths: Json = {
         'OEE after ISO 22400-2 (availability, performance, quality, TEEP, MTBF, MTTR, the six big losses) of any equipment level, by shift, day, week, order or product of the site calendar; rollups sum times and counts',
       parameters: queryParameters(oeeQuery),
       responses: csvToo(
-        'The report: the calendar used, a summary and one group per shift/day/week/order/product, each with its units (members). CSV with format=csv or Accept: text/csv.',
+        'The report: the calendar used, a summary and one group per shift/day/week/order/product, each with its members (the equipment one level below by default; every work unit with members=units). CSV with format=csv or Accept: text/csv.',
       ),
     },
   },

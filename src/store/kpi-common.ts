@@ -6,7 +6,7 @@
  * where it covers whole hours, from quarters where it covers whole quarters (breaks at :15, :30,
  * :45; zones at +5:30 or +5:45) and from minutes at its ragged ends.
  */
-import type { KpiSum, KpiSumQuery } from './types.ts';
+import type { KpiCacheRow, KpiCacheUnit, KpiSum, KpiSumQuery } from './types.ts';
 import {
   EQUIPMENT_STATES,
   HOUR_MS,
@@ -254,6 +254,8 @@ export function sums(columns: readonly string[]): string {
 export const KPI_TABLES = [
   ...KPI_LEVELS.flatMap((l) => [`kpi_${l.name}`, `kpi_reason_${l.name}`]),
   'kpi_reason_codes',
+  'kpi_cache',
+  'kpi_cache_units',
 ];
 
 /**
@@ -369,4 +371,141 @@ export function kpiViewsSql(s: string): string {
       FROM ${s}.events
       WHERE type = 'state.changed' AND (data->>'previousDurationMs')::bigint > 0;
   `;
+}
+
+/**
+ * The KPI cache (migration 010; Store.readKpiCache): numbers a report computed from the buckets
+ * over a closed range, one row per key (a shift of a site, say) holding every unit's, so that
+ * the next report over that range reads a row instead of summing minutes again (and a row, not
+ * a probe per unit: bench/kpi). Which units of a row are still good is in kpi_cache_units: a
+ * bucket delta of a unit within a row's range ([lo, hi)) deletes the unit's line there
+ * (`invalidate…`, in the commit's transaction), so a unit's numbers are never older than its
+ * buckets.
+ */
+export function kpiCacheSql(
+  table: (name: string) => string,
+  types: { text: string; int: string; withoutRowid: string },
+): string {
+  return `
+    CREATE TABLE ${table('kpi_cache')} (
+      key ${types.text} NOT NULL PRIMARY KEY,
+      lo ${types.int} NOT NULL,
+      hi ${types.int} NOT NULL,
+      units ${types.text} NOT NULL,
+      fps ${types.text} NOT NULL,
+      n ${types.int} NOT NULL,
+      body ${types.text} NOT NULL
+    );
+    CREATE TABLE ${table('kpi_cache_units')} (
+      key ${types.text} NOT NULL,
+      equipment_id ${types.text} NOT NULL,
+      lo ${types.int} NOT NULL,
+      hi ${types.int} NOT NULL,
+      PRIMARY KEY (key, equipment_id)
+    )${types.withoutRowid};
+    CREATE INDEX kpi_cache_units_hi ON ${table('kpi_cache_units')} (equipment_id, hi);`;
+}
+
+/** A row's units, fingerprints and bodies as the tables hold them (ids never hold a newline). */
+export function encodeKpiRow(row: KpiCacheRow): {
+  units: string;
+  fps: string;
+  n: number;
+  body: string;
+} {
+  const n = row.units[0]?.body.length ?? 0;
+  const padded = Math.ceil(n / 3) * 3;
+  const all = new Float64Array(padded * row.units.length);
+  row.units.forEach((u, i) => {
+    if (u.body.length !== n) throw new Error(`KPI cache row ${row.key}: bodies of unequal length`);
+    all.set(u.body, i * padded);
+  });
+  return {
+    units: row.units.map((u) => u.equipmentId).join('\n'),
+    fps: row.units.map((u) => u.fp).join('\n'),
+    n,
+    body: Buffer.from(all.buffer).toString('base64'),
+  };
+}
+
+/** A row read back: only its units `valid` still lists. */
+export function decodeKpiRow(
+  key: string,
+  lo: number,
+  hi: number,
+  units: string,
+  fps: string,
+  n: number,
+  body: string,
+  valid: string | null,
+): KpiCacheRow {
+  const good = new Set(valid === null ? [] : valid.split('\n'));
+  const ids = units.split('\n');
+  const prints = fps.split('\n');
+  const bytes = Buffer.from(body, 'base64');
+  const all =
+    bytes.byteOffset % 8 === 0
+      ? new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8)
+      : new Float64Array(new Uint8Array(bytes).buffer);
+  const padded = Math.ceil(n / 3) * 3;
+  const out: KpiCacheUnit[] = [];
+  ids.forEach((equipmentId, i) => {
+    if (good.has(equipmentId))
+      out.push({ equipmentId, fp: prints[i]!, body: all.subarray(i * padded, i * padded + n) });
+  });
+  return { key, lo, hi, units: out };
+}
+
+/**
+ * A cache write must not put back what a commit made stale while the report was computed: a
+ * report takes a token before it reads the buckets, and its write keeps only the rows of units
+ * no bucket delta below the row's `hi` has touched since. The deltas are logged (per unit, the
+ * lowest minute) only while some token is out, and the log is dropped when none is. In memory:
+ * one hub process per store.
+ */
+export class KpiCacheGuard {
+  private generation = 0;
+  private readonly open = new Map<number, number>();
+  private log: { gen: number; unit: string; lowest: number }[] = [];
+  /** The highest `hi` of a row written; deltas at or above it touch no row. */
+  highest = Number.NEGATIVE_INFINITY;
+
+  token(): number {
+    this.generation += 1;
+    this.open.set(this.generation, (this.open.get(this.generation) ?? 0) + 1);
+    return this.generation;
+  }
+
+  /** The lowest minute each unit got deltas at, for the log. */
+  touched(rows: readonly { equipmentId: string; bucket: number }[]): void {
+    if (this.open.size === 0) return;
+    const lowest = new Map<string, number>();
+    for (const r of rows)
+      lowest.set(r.equipmentId, Math.min(lowest.get(r.equipmentId) ?? Infinity, r.bucket));
+    for (const [unit, low] of lowest) this.log.push({ gen: this.generation, unit, lowest: low });
+  }
+
+  /**
+   * Whether a unit's numbers over a range ending at `hi` may be written for this token (no
+   * delta below `hi` since it was taken); the token is given back.
+   */
+  allowed(token: number): (equipmentId: string, hi: number) => boolean {
+    const lowest = new Map<string, number>();
+    for (const l of this.log)
+      if (l.gen >= token) lowest.set(l.unit, Math.min(lowest.get(l.unit) ?? Infinity, l.lowest));
+    this.release(token);
+    return (unit, hi) => (lowest.get(unit) ?? Infinity) >= hi;
+  }
+
+  /** Give a token back without writing (a report that failed). */
+  release(token: number): void {
+    const left = (this.open.get(token) ?? 0) - 1;
+    if (left > 0) this.open.set(token, left);
+    else this.open.delete(token);
+    if (this.open.size === 0) this.log = [];
+    else {
+      const oldest = Math.min(...this.open.keys());
+      this.log = this.log.filter((l) => l.gen >= oldest);
+    }
+  }
 }

@@ -341,8 +341,40 @@ export interface Store {
    * on demand); `progress` is told the events read so far. Resolves with the events read.
    */
   rebuildKpi(progress?: (eventsRead: number) => void): Promise<number>;
+  /**
+   * The KPI cache (kpi-common.ts kpiCacheSql): the row of each key (undefined: none), with the
+   * units whose numbers are still good.
+   */
+  readKpiCache(keys: readonly string[]): Promise<(KpiCacheRow | undefined)[]>;
+  /**
+   * A token for a later `writeKpiCache`, taken before the buckets the rows are made from are
+   * read; every token is given back by a write (maybe of nothing) or `releaseKpiCache`.
+   */
+  kpiCacheToken(): number;
+  releaseKpiCache(token: number): void;
+  /**
+   * Write rows (replacing those of the same key), leaving out the units that bucket deltas
+   * within the row's range reached since the token: resolves with the units written.
+   */
+  writeKpiCache(token: number, rows: readonly KpiCacheRow[]): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A unit's numbers in a KPI cache row. */
+export interface KpiCacheUnit {
+  readonly equipmentId: string;
+  /** What the numbers depend on besides the buckets (configuration, people's input). */
+  readonly fp: string;
+  readonly body: Float64Array;
+}
+
+export interface KpiCacheRow {
+  readonly key: string;
+  /** The range the numbers were made from: a unit's bucket delta within it drops the unit. */
+  readonly lo: number;
+  readonly hi: number;
+  readonly units: readonly KpiCacheUnit[];
 }
 
 export interface KpiSumQuery {

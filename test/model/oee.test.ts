@@ -6,6 +6,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { addTotals, kpisOf, totalsOf } from '../../src/model/oee.ts';
+import {
+  addKpiTotals,
+  addTotalsArray,
+  KPI_TOTALS_WIDTH,
+  totalsFromArray,
+  totalsToArray,
+} from '../../src/model/kpi.ts';
 
 const MIN = 60_000;
 
@@ -133,5 +140,58 @@ test('property: a rollup of rollups equals the rollup of all members (sums, in a
       assert.deepEqual(kpisOf(nested), kpisOf(addTotals(...[...units].reverse())));
     }),
     { numRuns: 300 },
+  );
+});
+
+test('property: KPI totals as numbers (the KPI cache) come back as they were, and add as totals do', () => {
+  const n = fc.integer({ min: 0, max: 2 ** 40 });
+  const states = fc.record({
+    'no-data': n,
+    running: n,
+    idle: n,
+    down: n,
+    'planned-stop': n,
+    changeover: n,
+    starved: n,
+    blocked: n,
+    unknown: n,
+  });
+  const totals = fc.record({
+    calendarTimeMs: n,
+    plannedOperationTimeMs: n,
+    plannedDownTimeMs: n,
+    plannedBusyTimeMs: n,
+    actualProductionTimeMs: n,
+    runningMs: n,
+    microStopMs: n,
+    microStops: n,
+    unplannedStopMs: n,
+    changeoverMs: n,
+    changeovers: n,
+    failures: n,
+    failureDownTimeMs: n,
+    idealProductionTimeMs: n,
+    piecesWithoutIdealTime: n,
+    producedQuantity: fc.double({ min: 0, max: 1e9, noNaN: true }),
+    goodQuantity: n,
+    scrapQuantity: n,
+    stateMs: states,
+    unplannedStateMs: states,
+    outsidePlannedTime: fc.record({
+      runningMs: n,
+      producedQuantity: n,
+      goodQuantity: n,
+      scrapQuantity: n,
+    }),
+  });
+  fc.assert(
+    fc.property(fc.array(totals, { minLength: 1, maxLength: 6 }), (generated) => {
+      // Plain objects (fast-check may make some without a prototype).
+      const list = JSON.parse(JSON.stringify(generated)) as typeof generated;
+      for (const t of list) assert.deepEqual(totalsFromArray(totalsToArray(t)), t);
+      const sum = new Float64Array(KPI_TOTALS_WIDTH);
+      for (const t of list) addTotalsArray(sum, totalsToArray(t));
+      assert.deepEqual(totalsFromArray(sum), addKpiTotals(list));
+    }),
   );
 });

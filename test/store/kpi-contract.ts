@@ -182,4 +182,86 @@ export async function kpiContract(t: TestContext, newTarget: NewStoreTarget): Pr
     const [b] = await store.sumKpi({ equipmentIds: [B], ranges: [{ from: T0, to: T0 + MIN }] });
     assert.equal(b!.figures.good, 4);
   });
+
+  await t.test(
+    'the KPI cache gives back what was written until a delta of a unit in its range drops it',
+    async (t) => {
+      const store = await fresh(t);
+      for (const events of history) await store.commit(batch({ events }));
+      // Lengths that are and are not a multiple of three numbers (the base64 padding).
+      const body = (n: number, seed: number) =>
+        Float64Array.from({ length: n }, (_, i) => seed * 1000 + i + 0.25);
+      const early = {
+        key: 'early',
+        lo: T0,
+        hi: T0 + 60 * MIN,
+        units: [
+          { equipmentId: A, fp: 'f1', body: body(40, 1) },
+          { equipmentId: B, fp: 'f3', body: body(40, 3) },
+        ],
+      };
+      const late = {
+        key: 'late',
+        lo: T0 + 60 * MIN,
+        hi: T0 + 120 * MIN,
+        units: [{ equipmentId: A, fp: 'f2', body: body(7, 2) }],
+      };
+      assert.equal(await store.writeKpiCache(store.kpiCacheToken(), [early, late]), 3);
+      const read = async () =>
+        (await store.readKpiCache(['late', 'never', 'early'])).map((row) =>
+          row === undefined
+            ? null
+            : {
+                key: row.key,
+                lo: row.lo,
+                hi: row.hi,
+                units: row.units.map((u) => [u.equipmentId, u.fp, [...u.body]]),
+              },
+        );
+      const plain = (row: typeof early) => ({
+        ...row,
+        units: row.units.map((u) => [u.equipmentId, u.fp, [...u.body]]),
+      });
+      assert.deepEqual(await read(), [plain(late), null, plain(early)]);
+      // A count at 00:30 of B's first hour drops B from the early row only; one after every
+      // row's range drops nothing.
+      await store.commit(
+        batch({ events: [good(B, T0 + 30 * MIN + 5, 1), good(A, T0 + 200 * MIN, 1)] }),
+      );
+      assert.deepEqual(await read(), [
+        plain(late),
+        null,
+        plain({ ...early, units: [early.units[0]!] }),
+      ]);
+      // A write whose token is older than a delta in its range leaves that unit out.
+      const old = store.kpiCacheToken();
+      await store.commit(batch({ events: [good(A, T0 + 70 * MIN, 1)] }));
+      assert.equal(
+        await store.writeKpiCache(old, [
+          { ...late, units: [{ equipmentId: A, fp: 'stale', body: body(7, 9) }] },
+          {
+            ...early,
+            units: [
+              { equipmentId: A, fp: 'fresh', body: body(40, 4) },
+              { equipmentId: B, fp: 'fresh', body: body(40, 5) },
+            ],
+          },
+        ]),
+        2,
+      );
+      const after = await read();
+      assert.deepEqual(after[0]!.units, [], 'the late row lost its only unit');
+      assert.deepEqual(
+        after[2]!.units.map((u) => [u[0], u[1]]),
+        [
+          [A, 'fresh'],
+          [B, 'fresh'],
+        ],
+      );
+      // A rebuild clears the cache.
+      await store.rebuildKpi();
+      assert.deepEqual(await read(), [null, null, null]);
+      store.releaseKpiCache(store.kpiCacheToken());
+    },
+  );
 }

@@ -117,7 +117,7 @@ export interface KpiExporterOptions {
   readonly kpi: {
     oee(
       by: Principal,
-      q: { equipment: string; from: number; to: number; groupBy: 'shift' },
+      q: { equipment: string; from: number; to: number; groupBy: 'shift'; members: 'units' },
     ): Promise<OeeReport>;
   };
   readonly hierarchy: Hierarchy;
@@ -387,6 +387,7 @@ export class KpiExporter {
         from: shift.startMs,
         to: shift.endMs,
         groupBy: 'shift',
+        members: 'units',
       });
       const message = shiftMessage(cal, shift, report, this.o.hierarchy, state.seq + 1);
       const rows: OutboxInsert[] = this.targets.map((target) => ({

@@ -15,7 +15,7 @@ import {
   type ReasonFigures,
   type UnitStatus,
 } from '../../model/index.ts';
-import type { KpiSumQuery, Store } from '../../store/types.ts';
+import type { EventQuery, KpiSumQuery, Store } from '../../store/types.ts';
 import type { Interval } from './groups.ts';
 
 export interface Figures {
@@ -247,40 +247,85 @@ export async function figuresOver(
       return m;
     }),
   );
-  // Ragged ends, a few at a time.
-  const work = [...edges];
+  // Ragged ends: the journal of each end's units at once.
+  const ends = new Map<string, typeof edges>();
+  for (const e of edges) {
+    const id = `${e.a}-${e.b}`;
+    const list = ends.get(id);
+    if (list === undefined) ends.set(id, [e]);
+    else list.push(e);
+  }
+  const work = [...ends.values()];
   const worker = async (): Promise<void> => {
-    for (let e = work.pop(); e !== undefined; e = work.pop()) {
-      const f = await exactFigures(store, e.unit, e.a, e.b);
-      const m = out[e.req]![e.i]!;
-      m.set(e.unit, mergeFigures(m.get(e.unit) ?? noFigures(), f));
+    for (let list = work.pop(); list !== undefined; list = work.pop()) {
+      const { a, b } = list[0]!;
+      const byUnit = await journalOf(store, [...new Set(list.map((e) => e.unit))], a, b, now);
+      for (const e of list) {
+        const f = figuresFromEvents(byUnit.get(e.unit) ?? [], a, b);
+        const m = out[e.req]![e.i]!;
+        m.set(e.unit, mergeFigures(m.get(e.unit) ?? noFigures(), f));
+      }
     }
   };
-  await Promise.all(Array.from({ length: 8 }, worker));
+  await Promise.all(Array.from({ length: 4 }, worker));
   return out;
 }
 
-/** [a, b) of one unit from the journal (b − a under a minute: a few events). */
-async function exactFigures(store: Store, unit: string, a: number, b: number): Promise<Figures> {
-  const events: DomainEvent[] = [];
-  for (let afterSeq = 0; ;) {
-    const page = await store.listEvents({
-      equipmentId: unit,
-      fromTs: a,
-      toTs: b,
-      afterSeq,
-      limit: 1000,
-    });
-    events.push(...page.filter((e) => e.equipmentId === unit));
-    if (page.length < 1000) break;
-    afterSeq = page.at(-1)!.seq;
+/** The equipment every unit is at or below (`acme/plant1/line1` of its units). */
+function ancestorOf(units: readonly string[]): string {
+  let parts = units[0]!.split('/');
+  for (const u of units.slice(1)) {
+    const p = u.split('/');
+    let n = 0;
+    while (n < parts.length && n < p.length && parts[n] === p[n]) n += 1;
+    parts = parts.slice(0, n);
   }
-  const [next] = await store.listEvents({
-    equipmentId: unit,
-    fromTs: b,
-    type: 'state.changed',
-    limit: 1,
-  });
-  if (next !== undefined && next.equipmentId === unit) events.push(next);
-  return figuresFromEvents(events, a, b);
+  return parts.join('/');
+}
+
+/**
+ * Each unit's events with ts in [a, b) and its first state change at or after b (which ends
+ * the interval covering b): figuresFromEvents' input. One query for the units' common ancestor
+ * (b − a is under a minute: a few events per unit); the state changes after b likewise when b
+ * is now (only a clock ahead writes there), else one query per unit.
+ */
+async function journalOf(
+  store: Store,
+  units: readonly string[],
+  a: number,
+  b: number,
+  now: number,
+): Promise<Map<string, DomainEvent[]>> {
+  const wanted = new Set(units);
+  const out = new Map<string, DomainEvent[]>(units.map((u) => [u, []]));
+  const root = ancestorOf(units);
+  const page = async (
+    q: Omit<EventQuery, 'limit' | 'afterSeq'>,
+    take: (e: DomainEvent) => void,
+  ) => {
+    for (let afterSeq = 0; ;) {
+      const list = await store.listEvents({ ...q, afterSeq, limit: 1000 });
+      for (const e of list) if (wanted.has(e.equipmentId)) take(e);
+      if (list.length < 1000) break;
+      afterSeq = list.at(-1)!.seq;
+    }
+  };
+  await page({ equipmentId: root, fromTs: a, toTs: b }, (e) => out.get(e.equipmentId)!.push(e));
+  if (b >= now) {
+    const next = new Map<string, DomainEvent>();
+    await page({ equipmentId: root, fromTs: b, type: 'state.changed' }, (e) => {
+      if (!next.has(e.equipmentId)) next.set(e.equipmentId, e);
+    });
+    for (const [unit, e] of next) out.get(unit)!.push(e);
+  } else
+    for (const unit of units) {
+      const [next] = await store.listEvents({
+        equipmentId: unit,
+        fromTs: b,
+        type: 'state.changed',
+        limit: 1,
+      });
+      if (next !== undefined && next.equipmentId === unit) out.get(unit)!.push(next);
+    }
+  return out;
 }

@@ -4,11 +4,13 @@
  * groups' planned time, classified by the site's reason tree and the reasons people assigned,
  * then summed (never averaged) into the level asked for.
  */
+import { createHash } from 'node:crypto';
 import { authorize, type Principal } from '../../compliance/roles.ts';
 import { MwError } from '../../errors.ts';
 import {
-  addKpiTotals,
+  addTotalsArray,
   EQUIPMENT_STATES,
+  KPI_TOTALS_WIDTH,
   emptyFigures,
   MINUTE_MS,
   STOP_STATES,
@@ -17,6 +19,8 @@ import {
   lossesOf,
   PLANNED_STATES,
   quantities,
+  totalsFromArray,
+  totalsToArray,
   unitTotals,
   type CounterKind,
   type EquipmentLevel,
@@ -28,7 +32,7 @@ import {
   type Reason,
   type UnitStatus,
 } from '../../model/index.ts';
-import type { Store } from '../../store/types.ts';
+import type { KpiCacheRow, KpiCacheUnit, Store } from '../../store/types.ts';
 import type { DowntimeService } from '../downtime-service.ts';
 import type { OrderData } from '../orders/types.ts';
 import { figuresOver, noFigures, mergeFigures, subtractFigures, type Figures } from './figures.ts';
@@ -39,6 +43,7 @@ import {
   within,
   type Group,
   type GroupBy,
+  type GroupPart,
   type Interval,
   type OrderRun,
   type SiteCalendar,
@@ -79,6 +84,12 @@ export interface OeeReport {
   readonly summary: GroupResult;
   readonly groups: readonly GroupResult[];
 }
+
+/**
+ * Who a report's groups and summary list: the equipment one level below the one asked for
+ * (a site's areas, a line's units; the default), every work unit, or nobody (the totals only).
+ */
+export type MemberLevel = 'children' | 'units' | 'none';
 
 export interface KpiServiceOptions {
   readonly store: Store;
@@ -138,7 +149,14 @@ export class KpiService {
 
   async oee(
     by: Principal,
-    query: { equipment: string; from: number; to: number; groupBy: GroupBy },
+    query: {
+      equipment: string;
+      from: number;
+      to: number;
+      groupBy: GroupBy;
+      /** Who each group lists (MemberLevel); `children` when not given. */
+      members?: MemberLevel;
+    },
   ): Promise<OeeReport> {
     authorize(by, 'equipment.read');
     const now = this.now();
@@ -169,21 +187,37 @@ export class KpiService {
         )
         .sort((a, b) => a.from - b.from || (a.site < b.site ? -1 : 1));
     }
-    const results = await this.evaluate(
+    const level = query.members ?? 'children';
+    const memberOfUnit = new Map(
+      units.map((unit) => {
+        if (level === 'none') return [unit, null];
+        if (level === 'units' || unit === query.equipment) return [unit, unit];
+        const below = unit.slice(query.equipment.length + 1);
+        const slash = below.indexOf('/');
+        return [unit, `${query.equipment}/${slash < 0 ? below : below.slice(0, slash)}`];
+      }),
+    );
+    const memberOf = (unit: string): string | null => memberOfUnit.get(unit) ?? null;
+    const { results, byUnit } = await this.evaluate(
       groups,
       units,
       now,
       query.groupBy !== 'order' && query.groupBy !== 'product',
+      memberOf,
     );
-    const summaryTotals = new Map<string, KpiTotals[]>();
-    for (const g of results)
-      for (const m of g.members) {
-        const list = summaryTotals.get(m.id);
-        if (list === undefined) summaryTotals.set(m.id, [m.totals]);
-        else list.push(m.totals);
-      }
-    const members = units.map((id) => this.member(id, addKpiTotals(summaryTotals.get(id) ?? [])));
-    const summaryTotal = addKpiTotals(members.map((m) => m.totals));
+    const all = new Float64Array(KPI_TOTALS_WIDTH);
+    for (const t of byUnit.values()) addTotalsArray(all, t);
+    const byMember = new Map<string, Float64Array>();
+    for (const id of units) {
+      const m = memberOf(id);
+      if (m === null) continue;
+      const sum = byMember.get(m) ?? new Float64Array(KPI_TOTALS_WIDTH);
+      const t = byUnit.get(id);
+      if (t !== undefined) addTotalsArray(sum, t);
+      byMember.set(m, sum);
+    }
+    const members = [...byMember].map(([id, t]) => this.member(id, totalsFromArray(t)));
+    const summaryTotal = totalsFromArray(all);
     return {
       equipment: query.equipment,
       level: node!.level,
@@ -223,13 +257,18 @@ export class KpiService {
     };
   }
 
-  /** Each group's totals per unit and summed. */
+  /**
+   * Each group's totals per unit and summed. A closed part's totals per unit come from the
+   * store's KPI cache when it has them (made from the same buckets, configuration and people's
+   * reasons: the key and fingerprint say so); the others are computed and, if closed, cached.
+   */
   private async evaluate(
     groups: readonly Group[],
     units: readonly string[],
     now: number,
     productOverrides: boolean,
-  ): Promise<GroupResult[]> {
+    memberOf: (unit: string) => string | null,
+  ): Promise<{ results: GroupResult[]; byUnit: Map<string, Float64Array> }> {
     const statuses = new Map<string, UnitStatus>(
       (await this.o.store.loadUnits())
         .filter((u) => units.includes(u.equipmentId))
@@ -238,73 +277,131 @@ export class KpiService {
     const parts = groups.flatMap((g) => g.parts);
     // Where planned time resumes after time that is not planned (a break, no shift): a stop
     // going on there that began in that gap is counted there (stopsGoingOn).
-    const resumes = parts.map((p) => resumePoints(this.calendarOf(p.unitIds[0]!), p.planned, now));
-    // A part's planned figures are its span's less its outside's (breaks): one range of whole
-    // hours instead of the pieces between the breaks, each a range of its own (bench/kpi).
-    const spans = parts.map((p) => unionOf([...p.planned, ...p.outside]));
-    const requests = parts.flatMap((p, i) => [
-      {
-        unitIds: p.unitIds,
-        intervals: p.outside.length === 0 ? p.planned : spans[i]!,
-        summed: true,
-      },
-      { unitIds: p.unitIds, intervals: p.outside, summed: true },
-      { unitIds: p.unitIds, intervals: resumes[i]!.map((r) => r.minute) },
-      { unitIds: p.unitIds, intervals: resumes[i]!.map((r) => r.gap) },
-    ]);
-    const figures = await figuresOver(
-      this.o.store,
-      requests,
-      statuses,
-      now,
-      this.reclassifyingReasons(units),
-    );
-    const resumed = parts.map((p, i) =>
-      stopsGoingOn(p.unitIds, figures[4 * i + 2]!, figures[4 * i + 3]!),
-    );
+    const finders = new Map<SiteCalendar, ReturnType<typeof resumeFinder>>();
+    const resumes = parts.map((p) => {
+      const cal = this.calendarOf(p.unitIds[0]!);
+      let find = finders.get(cal);
+      if (find === undefined) {
+        const starts = parts.flatMap((q) => q.planned.map((iv) => iv[0]));
+        const ends = parts.flatMap((q) => q.planned.map((iv) => iv[1]));
+        find = resumeFinder(cal, Math.min(...starts) - 86_400_000, Math.max(...ends));
+        finders.set(cal, find);
+      }
+      return find(p.planned, now);
+    });
     const assigned = await this.assignedStops(units);
-    const overrides = productOverrides ? await this.productRuns(units, groups, now) : [];
-    let k = 0;
-    return groups.map((g) => {
-      const perUnit = new Map<string, KpiTotals[]>();
-      for (const part of g.parts) {
-        const planned = figures[4 * k]!;
-        const outside = figures[4 * k + 1]!;
-        const going = resumed[k]!;
-        k += 1;
-        const pot = part.planned.reduce((s, [a, b]) => s + (b - a), 0);
-        const span = pot + part.outside.reduce((s, [a, b]) => s + (b - a), 0);
+    const from = Math.min(...groups.map((g) => g.from));
+    const to = Math.max(...groups.map((g) => g.to));
+    const orders =
+      productOverrides && this.o.materialIdealMs.size > 0 && groups.length > 0
+        ? (await this.orders(from, to)).filter((o) =>
+            this.o.materialIdealMs.has(o.content.material),
+          )
+        : [];
+    const slots = parts.map((p, i) => cacheSlot(p, resumes[i]!, now));
+    const slotOf = new Map<string, CacheSlot>();
+    for (const slot of slots)
+      if (slot !== null && !slotOf.has(slot.key)) slotOf.set(slot.key, slot);
+    const keys = [...slotOf.keys()];
+    const keyIndex = new Map(keys.map((k, i) => [k, i]));
+    const fingerprint = this.fingerprints(assigned, orders);
+    const totals: Map<string, Float64Array>[] = parts.map(() => new Map());
+    const token = this.o.store.kpiCacheToken();
+    let released = false;
+    try {
+      // Each key's row, by unit: what the store had.
+      const rows = (await this.o.store.readKpiCache(keys)).map(
+        (row) => new Map((row?.units ?? []).map((u) => [u.equipmentId, u])),
+      );
+      const missing: { part: GroupPart; resumes: Resume[]; at: number }[] = [];
+      parts.forEach((part, i) => {
+        const slot = slots[i]!;
+        const row = slot === null ? undefined : rows[keyIndex.get(slot.key)!];
+        const absent: string[] = [];
         for (const unit of part.unitIds) {
-          const sum = (m: readonly Map<string, Figures>[]): Figures =>
-            m.length === 1
-              ? (m[0]!.get(unit) ?? noFigures())
-              : m.reduce((f, x) => mergeFigures(f, x.get(unit) ?? noFigures()), noFigures());
-          const goingOn = going.get(unit);
-          const out = sum(outside);
-          const plan =
-            part.outside.length === 0 ? sum(planned) : subtractFigures(sum(planned), out);
-          const inPlan = goingOn === undefined ? plan : mergeFigures(plan, goingOn);
-          const cls = this.classify(unit, inPlan, assigned.get(unit) ?? [], part.planned);
-          const ideal = this.idealTime(unit, inPlan, part.productIdealMs, overrides, part.planned);
-          perUnit.set(unit, [
-            ...(perUnit.get(unit) ?? []),
-            unitTotals({
-              calendarTimeMs: span,
-              plannedOperationTimeMs: pot,
-              figures: inPlan.figures,
-              outside: out.figures,
-              plannedMs: cls.plannedMs,
-              plannedDownStops: cls.plannedDownStops,
-              idealTimeMs: ideal.idealTimeMs,
-              piecesWithoutIdealTime: ideal.without,
-            }),
-          ]);
+          const hit = row?.get(unit);
+          if (hit !== undefined && hit.fp === fingerprint(unit, slot!))
+            totals[i]!.set(unit, hit.body);
+          else absent.push(unit);
+        }
+        if (absent.length > 0)
+          missing.push({ part: { ...part, unitIds: absent }, resumes: resumes[i]!, at: i });
+      });
+      // The units to write, by key.
+      const writes = new Map<string, KpiCacheUnit[]>();
+      if (missing.length > 0) {
+        const overrides =
+          orders.length === 0
+            ? []
+            : await this.productRuns(
+                [...new Set(missing.flatMap((m) => m.part.unitIds))],
+                orders,
+                from,
+                to,
+                now,
+              );
+        const computed = await this.compute(missing, statuses, now, assigned, overrides);
+        missing.forEach((m, j) => {
+          const slot = slots[m.at]!;
+          for (const [unit, computedTotals] of computed[j]!) {
+            const t = totalsToArray(computedTotals);
+            totals[m.at]!.set(unit, t);
+            const since = statuses.get(unit)?.sinceMs ?? 0;
+            // A state going on since before the part's end is in no bucket yet: not cached.
+            if (slot === null || (since > 0 && since < slot.hi)) continue;
+            const list = writes.get(slot.key) ?? [];
+            list.push({ equipmentId: unit, fp: fingerprint(unit, slot), body: t });
+            writes.set(slot.key, list);
+          }
+        });
+      }
+      // A row written again keeps the units it had that this report did not compute (another
+      // report's: a site's row serves its lines' reports too).
+      const written: KpiCacheRow[] = [...writes].map(([key, added]) => {
+        const slot = slotOf.get(key)!;
+        const replaced = new Set(added.map((u) => u.equipmentId));
+        const kept = [...rows[keyIndex.get(key)!]!.values()].filter(
+          (u) => !replaced.has(u.equipmentId),
+        );
+        return { key, lo: slot.lo, hi: slot.hi, units: [...kept, ...added] };
+      });
+      released = true;
+      if (written.length > 0) await this.o.store.writeKpiCache(token, written);
+      else this.o.store.releaseKpiCache(token);
+    } finally {
+      if (!released) this.o.store.releaseKpiCache(token);
+    }
+    // Totals as arrays while they are added (model/kpi.ts totalsToArray): objects only for
+    // what the report shows. An array of the cache is never written to: a sum is a copy.
+    const byUnit = new Map<string, Float64Array>();
+    const owned = new Set<Float64Array>();
+    const add = (into: Map<string, Float64Array>, unit: string, t: Float64Array): void => {
+      const acc = into.get(unit);
+      if (acc === undefined) into.set(unit, t);
+      else if (owned.has(acc)) addTotalsArray(acc, t);
+      else {
+        const sum = Float64Array.from(acc);
+        addTotalsArray(sum, t);
+        owned.add(sum);
+        into.set(unit, sum);
+      }
+    };
+    let k = 0;
+    const results = groups.map((g): GroupResult => {
+      const perMember = new Map<string, Float64Array>();
+      const sum = new Float64Array(KPI_TOTALS_WIDTH);
+      for (const part of g.parts) {
+        const ofPart = totals[k++]!;
+        for (const unit of part.unitIds) {
+          const t = ofPart.get(unit)!;
+          addTotalsArray(sum, t);
+          add(byUnit, unit, t);
+          const m = memberOf(unit);
+          if (m !== null) add(perMember, m, t);
         }
       }
-      const members = [...perUnit.entries()].map(([id, t]) =>
-        this.member(id, t.length === 1 ? t[0]! : addKpiTotals(t)),
-      );
-      const totals = addKpiTotals(members.map((m) => m.totals));
+      const members = [...perMember].map(([id, t]) => this.member(id, totalsFromArray(t)));
+      const totalsOfGroup = totalsFromArray(sum);
       return {
         key: g.key,
         label: g.label,
@@ -314,11 +411,119 @@ export class KpiService {
         shift: g.shift,
         order: g.order,
         product: g.product,
-        totals,
-        kpis: kpisOfTotals(totals),
-        losses: lossesOf(totals),
+        totals: totalsOfGroup,
+        kpis: kpisOfTotals(totalsOfGroup),
+        losses: lossesOf(totalsOfGroup),
         members,
       };
+    });
+    return { results, byUnit };
+  }
+
+  /**
+   * What a unit's totals over a cache slot depend on besides the buckets: its site's calendar
+   * (resume gaps), reason tree and ideal cycle time, and the reasons people gave its stops and
+   * the orders with a product's ideal cycle time that ran on it within the slot.
+   */
+  private fingerprints(
+    assigned: ReadonlyMap<string, readonly Assigned[]>,
+    orders: readonly OrderRun[],
+  ): (unit: string, slot: CacheSlot) => string {
+    const base = new Map<string, string>();
+    const trees = new Map<object, string>();
+    return (unit, slot) => {
+      let fp = base.get(unit);
+      if (fp === undefined) {
+        const tree = this.o.downtime.treeOf(unit);
+        let treeFp = trees.get(tree);
+        if (treeFp === undefined) {
+          treeFp = JSON.stringify(tree.all());
+          trees.set(tree, treeFp);
+        }
+        fp = digest(
+          JSON.stringify([
+            this.calendarOf(unit).calendar,
+            this.o.hierarchy.get(unit)?.idealCycleTimeS ?? null,
+            [...this.o.materialIdealMs.entries()],
+          ]) + treeFp,
+        );
+        base.set(unit, fp);
+      }
+      const extra: unknown[] = [];
+      for (const a of assigned.get(unit) ?? [])
+        if (a.from < slot.hi && (a.to === null || a.to > slot.lo)) extra.push(a);
+      for (const o of orders)
+        o.operations.forEach((op, i) => {
+          const equipment = o.content.operations[i]?.equipment;
+          if (equipment === undefined || !within(unit, equipment)) return;
+          if (op.periods.some((p) => p.from < slot.hi && (p.to === null || p.to > slot.lo)))
+            extra.push([o.id, o.content.material, op.periods]);
+        });
+      return extra.length === 0 ? fp : digest(fp + JSON.stringify(extra));
+    };
+  }
+
+  /** The totals of parts per unit, from the buckets (figures.ts) and the journal. */
+  private async compute(
+    parts: readonly { part: GroupPart; resumes: readonly Resume[] }[],
+    statuses: ReadonlyMap<string, UnitStatus>,
+    now: number,
+    assigned: ReadonlyMap<string, readonly Assigned[]>,
+    overrides: readonly ProductRun[],
+  ): Promise<Map<string, KpiTotals>[]> {
+    // A part's planned figures are its span's less its outside's (breaks): one range of whole
+    // hours instead of the pieces between the breaks, each a range of its own (bench/kpi).
+    const requests = parts.flatMap(({ part: p, resumes }) => [
+      {
+        unitIds: p.unitIds,
+        intervals: p.outside.length === 0 ? p.planned : unionOf([...p.planned, ...p.outside]),
+        summed: true,
+      },
+      { unitIds: p.unitIds, intervals: p.outside, summed: true },
+      { unitIds: p.unitIds, intervals: resumes.map((r) => r.minute) },
+      { unitIds: p.unitIds, intervals: resumes.map((r) => r.gap) },
+    ]);
+    const figures = await figuresOver(
+      this.o.store,
+      requests,
+      statuses,
+      now,
+      this.reclassifyingReasons([...new Set(parts.flatMap((p) => p.part.unitIds))]),
+    );
+    return parts.map(({ part }, k) => {
+      const planned = figures[4 * k]!;
+      const outside = figures[4 * k + 1]!;
+      const going = stopsGoingOn(part.unitIds, figures[4 * k + 2]!, figures[4 * k + 3]!);
+      const pot = part.planned.reduce((s, [a, b]) => s + (b - a), 0);
+      const span = pot + part.outside.reduce((s, [a, b]) => s + (b - a), 0);
+      const out = new Map<string, KpiTotals>();
+      for (const unit of part.unitIds) {
+        const sum = (m: readonly Map<string, Figures>[]): Figures =>
+          m.length === 1
+            ? (m[0]!.get(unit) ?? noFigures())
+            : m.reduce((f, x) => mergeFigures(f, x.get(unit) ?? noFigures()), noFigures());
+        const goingOn = going.get(unit);
+        const outsideFigures = sum(outside);
+        const plan =
+          part.outside.length === 0 ? sum(planned) : subtractFigures(sum(planned), outsideFigures);
+        const inPlan = goingOn === undefined ? plan : mergeFigures(plan, goingOn);
+        const cls = this.classify(unit, inPlan, assigned.get(unit) ?? [], part.planned);
+        const ideal = this.idealTime(unit, inPlan, part.productIdealMs, overrides, part.planned);
+        out.set(
+          unit,
+          unitTotals({
+            calendarTimeMs: span,
+            plannedOperationTimeMs: pot,
+            figures: inPlan.figures,
+            outside: outsideFigures.figures,
+            plannedMs: cls.plannedMs,
+            plannedDownStops: cls.plannedDownStops,
+            idealTimeMs: ideal.idealTimeMs,
+            piecesWithoutIdealTime: ideal.without,
+          }),
+        );
+      }
+      return out;
     });
   }
 
@@ -428,14 +633,13 @@ export class KpiService {
   /** Pieces each unit made while an order for a product with its own ideal cycle time ran. */
   private async productRuns(
     units: readonly string[],
-    groups: readonly Group[],
+    orders: readonly OrderRun[],
+    from: number,
+    to: number,
     now: number,
   ): Promise<ProductRun[]> {
-    if (this.o.materialIdealMs.size === 0 || groups.length === 0) return [];
-    const from = Math.min(...groups.map((g) => g.from));
-    const to = Math.max(...groups.map((g) => g.to));
     const out: ProductRun[] = [];
-    for (const o of await this.orders(from, to)) {
+    for (const o of orders) {
       const idealMs = this.o.materialIdealMs.get(o.content.material);
       if (idealMs === undefined) continue;
       for (const [i, op] of o.operations.entries()) {
@@ -540,6 +744,36 @@ const GAP_LOOKBACK_MS = 14 * 86_400_000;
  * The starts of planned intervals that follow time that is not planned by the calendar, each
  * with its first minute and the gap before it (from the end of the planned time before).
  */
+interface CacheSlot {
+  readonly key: string;
+  /** Every minute the part's totals read (its intervals, resume minutes and gaps). */
+  readonly lo: number;
+  readonly hi: number;
+}
+
+const digest = (text: string): string => createHash('sha1').update(text).digest('base64url');
+
+/** A part's cache key and range, when it ended by the start of now's minute; else null. */
+function cacheSlot(p: GroupPart, resumes: readonly Resume[], now: number): CacheSlot | null {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const list of [
+    p.planned,
+    p.outside,
+    resumes.map((r) => r.minute),
+    resumes.map((r) => r.gap),
+  ])
+    for (const [a, b] of list) {
+      lo = Math.min(lo, a);
+      hi = Math.max(hi, b);
+    }
+  if (lo >= hi) return null;
+  lo = Math.floor(lo / MINUTE_MS) * MINUTE_MS;
+  hi = Math.ceil(hi / MINUTE_MS) * MINUTE_MS;
+  if (hi > Math.floor(now / MINUTE_MS) * MINUTE_MS) return null;
+  return { key: digest(JSON.stringify([p.planned, p.outside, p.productIdealMs])), lo, hi };
+}
+
 /** Intervals sorted and joined where they touch or overlap. */
 function unionOf(intervals: readonly Interval[]): Interval[] {
   const out: [number, number][] = [];
@@ -551,16 +785,59 @@ function unionOf(intervals: readonly Interval[]): Interval[] {
   return out;
 }
 
-function resumePoints(
+interface Resume {
+  readonly minute: Interval;
+  readonly gap: Interval;
+}
+
+/**
+ * resumePoints for many parts of one calendar: its planned time over [lo, hi) computed once,
+ * each start looked up in it (a report over a month has hundreds); a start with no planned time
+ * before it within the window is looked for further back by resumePoints.
+ */
+function resumeFinder(
   cal: SiteCalendar,
-  planned: readonly Interval[],
-  now: number,
-): { minute: Interval; gap: Interval }[] {
-  const out: { minute: Interval; gap: Interval }[] = [];
+  lo: number,
+  hi: number,
+): (planned: readonly Interval[], now: number) => Resume[] {
+  const known = plannedTime(cal.calendar, lo, hi).planned.sort((x, y) => x[0] - y[0]);
+  return (planned, now) => {
+    const out: Resume[] = [];
+    for (const [a] of planned) {
+      if (a >= now) continue;
+      // The last planned interval that begins before a.
+      let l = 0;
+      let h = known.length;
+      while (l < h) {
+        const mid = (l + h) >>> 1;
+        if (known[mid]![0] < a) l = mid + 1;
+        else h = mid;
+      }
+      const last = known[l - 1];
+      if (last === undefined || a - MINUTE_MS < lo) {
+        out.push(...resumePoints(cal, [[a, a]], now));
+        continue;
+      }
+      if (last[1] > a - MINUTE_MS) continue; // the minute before a is planned
+      out.push({ minute: [a, Math.min(a + MINUTE_MS, now)], gap: [Math.min(last[1], a), a] });
+    }
+    return out;
+  };
+}
+
+function resumePoints(cal: SiteCalendar, planned: readonly Interval[], now: number): Resume[] {
+  const out: Resume[] = [];
   for (const [a] of planned) {
     if (a >= now || plannedTime(cal.calendar, a - MINUTE_MS, a).planned.length > 0) continue;
-    const before = plannedTime(cal.calendar, a - GAP_LOOKBACK_MS, a).planned;
-    const gapStart = before.length === 0 ? a - GAP_LOOKBACK_MS : before.at(-1)![1];
+    // The last planned time before a: looked for a day back, then further (a weekend).
+    let gapStart = a - GAP_LOOKBACK_MS;
+    for (const back of [86_400_000, 4 * 86_400_000, GAP_LOOKBACK_MS]) {
+      const before = plannedTime(cal.calendar, a - back, a).planned;
+      if (before.length > 0) {
+        gapStart = before.at(-1)![1];
+        break;
+      }
+    }
     out.push({ minute: [a, Math.min(a + MINUTE_MS, now)], gap: [gapStart, a] });
   }
   return out;

@@ -13,10 +13,12 @@ import {
   kpiRows,
   kpiSegments,
   sums,
+  decodeKpiRow,
+  encodeKpiRow,
   type KpiLevel,
 } from '../kpi-common.ts';
 import type { BucketDelta } from '../../model/index.ts';
-import type { KpiSum, KpiSumQuery } from '../types.ts';
+import type { KpiCacheRow, KpiSum, KpiSumQuery } from '../types.ts';
 
 type Query = { name: string; text: string };
 
@@ -77,6 +79,36 @@ export function kpiStatements(schema: string) {
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
          ON CONFLICT DO NOTHING`,
     },
+    // Every commit runs it (the rows may be another hub's): one index probe per minute row.
+    invalidateCache: {
+      name: 'mw_invalidate_kpi_cache',
+      text: `DELETE FROM ${s}.kpi_cache_units c USING unnest($1::text[], $2::bigint[]) AS d (e, b)
+         WHERE c.equipment_id = d.e AND c.hi > d.b AND c.lo <= d.b`,
+    },
+    readCache: {
+      name: 'mw_read_kpi_cache',
+      text: `SELECT k.k - 1, c.lo::float8, c.hi::float8, c.units, c.fps, c.n, c.body,
+           (SELECT string_agg(x.equipment_id, E'\\n') FROM ${s}.kpi_cache_units x
+            WHERE x.key = c.key)
+         FROM unnest($1::text[]) WITH ORDINALITY AS k (key, k)
+         JOIN ${s}.kpi_cache c ON c.key = k.key`,
+    },
+    writeCache: {
+      name: 'mw_write_kpi_cache',
+      text: `INSERT INTO ${s}.kpi_cache (key, lo, hi, units, fps, n, body)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (key) DO UPDATE SET lo = excluded.lo, hi = excluded.hi,
+           units = excluded.units, fps = excluded.fps, n = excluded.n, body = excluded.body`,
+    },
+    clearCacheUnits: {
+      name: 'mw_clear_kpi_cache_units',
+      text: `DELETE FROM ${s}.kpi_cache_units WHERE key = $1`,
+    },
+    addCacheUnits: {
+      name: 'mw_add_kpi_cache_units',
+      text: `INSERT INTO ${s}.kpi_cache_units (key, equipment_id, lo, hi)
+         SELECT $1, e, $2, $3 FROM unnest($4::text[]) AS e`,
+    },
     // The wanted pairs some unit of the query had.
     presentReasons: {
       name: 'mw_present_kpi_reasons',
@@ -96,13 +128,16 @@ function transpose(rows: readonly (readonly (string | number)[])[], width: numbe
   return out;
 }
 
-/** Add deltas to the buckets on `client`, inside its transaction. */
+/**
+ * Add deltas to the buckets on `client`, inside its transaction, and delete the cache rows
+ * they make stale; resolves with the minutes touched (for the cache guard, after the commit).
+ */
 export async function addKpiDeltas(
   client: pg.PoolClient,
   sql: KpiSql,
   deltas: readonly BucketDelta[],
-): Promise<void> {
-  if (deltas.length === 0) return;
+): Promise<{ equipmentId: string; bucket: number }[]> {
+  if (deltas.length === 0) return [];
   const rows = kpiRows(deltas);
   const width = 2 + FIGURE_COLUMNS.length;
   const reasonWidth = 4 + REASON_COLUMNS.length;
@@ -137,6 +172,62 @@ export async function addKpiDeltas(
         rows.reasonCodes.map((c) => c.equipmentId),
       ],
     });
+  if (rows.minute.length > 0)
+    await client.query({
+      ...sql.invalidateCache,
+      values: [rows.minute.map((r) => r.equipmentId), rows.minute.map((r) => r.bucket)],
+    });
+  return rows.minute;
+}
+
+/** The cache row of each key; `read` runs a statement and gives its rows as arrays. */
+export async function readKpiCache(
+  read: (q: Query, values: unknown[]) => Promise<unknown[][]>,
+  sql: KpiSql,
+  keys: readonly string[],
+): Promise<(KpiCacheRow | undefined)[]> {
+  const out: (KpiCacheRow | undefined)[] = keys.map(() => undefined);
+  if (keys.length === 0) return out;
+  for (const r of await read(sql.readCache, [keys])) {
+    const [k, lo, hi, units, fps, n, body, valid] = r as [
+      number,
+      number,
+      number,
+      string,
+      string,
+      number,
+      string,
+      string | null,
+    ];
+    out[k] = decodeKpiRow(keys[k]!, lo, hi, units, fps, n, body, valid);
+  }
+  return out;
+}
+
+/** Write cache rows (each unit `allowed` of them) on `client`, inside its transaction. */
+export async function writeKpiCache(
+  client: pg.PoolClient,
+  sql: KpiSql,
+  rows: readonly KpiCacheRow[],
+  allowed: (equipmentId: string, hi: number) => boolean,
+): Promise<number> {
+  let written = 0;
+  for (const row of rows) {
+    const units = row.units.filter((u) => allowed(u.equipmentId, row.hi));
+    await client.query({ ...sql.clearCacheUnits, values: [row.key] });
+    if (units.length === 0) continue;
+    const e = encodeKpiRow({ ...row, units });
+    await client.query({
+      ...sql.writeCache,
+      values: [row.key, row.lo, row.hi, e.units, e.fps, e.n, e.body],
+    });
+    await client.query({
+      ...sql.addCacheUnits,
+      values: [row.key, row.lo, row.hi, units.map((u) => u.equipmentId)],
+    });
+    written += units.length;
+  }
+  return written;
 }
 
 /** Sums of a query; `read` runs a statement and gives its rows as arrays. */

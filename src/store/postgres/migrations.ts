@@ -7,6 +7,7 @@ import pg from 'pg';
 import { MwError } from '../../errors.ts';
 import { reasonOf } from '../common.ts';
 import {
+  kpiCacheSql,
   kpiFigureViewSql,
   kpiQuarterFillSql,
   kpiReasonCodesSql,
@@ -245,6 +246,16 @@ export const MIGRATIONS: readonly Migration[] = [
       kpiQuarterFillSql((t) => `${s}.${t}`) +
       kpiFigureViewSql(s, 'kpi_quarter') +
       kpiReasonCodesSql((t) => `${s}.${t}`, { text: 'TEXT COLLATE "C"', withoutRowid: '' }),
+  },
+  {
+    name: '010_kpi_cache',
+    // What a report computed over a closed range, per unit (kpi-common.ts kpiCacheSql).
+    sql: (s) =>
+      kpiCacheSql((t) => `${s}.${t}`, {
+        text: 'TEXT COLLATE "C"',
+        int: 'BIGINT',
+        withoutRowid: '',
+      }),
   },
 ];
 

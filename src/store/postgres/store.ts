@@ -39,6 +39,7 @@ import type {
   AuditQuery,
   EventQuery,
   IngestBatch,
+  KpiCacheRow,
   KpiSum,
   KpiSumQuery,
   MigrationStatus,
@@ -63,6 +64,7 @@ import type {
 import { KPI_MIGRATION, LOCK_CLASS, runMigrations } from './migrations.ts';
 import * as outbox from './outbox.ts';
 import * as kpi from './kpi.ts';
+import { KpiCacheGuard } from '../kpi-common.ts';
 
 /**
  * The SQL of the store for one schema. The hot-path statements are named, so each pooled
@@ -239,6 +241,7 @@ export class PostgresStore implements Store {
   private readonly sql: Statements;
   private readonly outboxSql: outbox.OutboxSql;
   private readonly kpiSql: kpi.KpiSql;
+  private readonly kpiGuard = new KpiCacheGuard();
   private closing: Promise<void> | undefined;
 
   constructor(pool: pg.Pool, location: string, schema: string, opts: StoreOptions) {
@@ -293,7 +296,8 @@ export class PostgresStore implements Store {
     }
     const hasEvents = batch.events.length > 0;
     const audit = batch.audit ?? [];
-    return this.transaction(
+    let touched: { equipmentId: string; bucket: number }[] = [];
+    const out = await this.transaction(
       hasEvents || audit.length > 0,
       async (client) => {
         if (batch.samples.length > 0)
@@ -308,7 +312,7 @@ export class PostgresStore implements Store {
           });
           const seqs = r.rows.map((row) => row.seq).sort((a, b) => a - b);
           events = batch.events.map((e, i) => ({ ...e, seq: seqs[i]!, recordedAt }));
-          await kpi.addKpiDeltas(client, this.kpiSql, bucketDeltas(batch.events));
+          touched = await kpi.addKpiDeltas(client, this.kpiSql, bucketDeltas(batch.events));
         }
         await this.appendAudit(client, audit);
         if (batch.units.length > 0) {
@@ -325,6 +329,9 @@ export class PostgresStore implements Store {
       },
       fail,
     );
+    // After the commit: a report that took its token before it read too old buckets.
+    this.kpiGuard.touched(touched);
+    return out;
   }
 
   /**
@@ -425,9 +432,32 @@ export class PostgresStore implements Store {
   }
 
   async addKpiDeltas(deltas: readonly BucketDelta[]): Promise<void> {
-    await this.transaction(
+    const touched = await this.transaction(
       true,
       (client) => kpi.addKpiDeltas(client, this.kpiSql, deltas),
+      (err) => this.unavailable(err),
+    );
+    this.kpiGuard.touched(touched);
+  }
+
+  async readKpiCache(keys: readonly string[]): Promise<(KpiCacheRow | undefined)[]> {
+    return kpi.readKpiCache((q, values) => this.readArrays(q.text, values), this.kpiSql, keys);
+  }
+
+  kpiCacheToken(): number {
+    return this.kpiGuard.token();
+  }
+
+  releaseKpiCache(token: number): void {
+    this.kpiGuard.release(token);
+  }
+
+  async writeKpiCache(token: number, rows: readonly KpiCacheRow[]): Promise<number> {
+    const allowed = this.kpiGuard.allowed(token);
+    if (rows.length === 0) return 0;
+    return this.transaction(
+      false,
+      (client) => kpi.writeKpiCache(client, this.kpiSql, rows, allowed),
       (err) => this.unavailable(err),
     );
   }

@@ -13,11 +13,14 @@ import {
   kpiRows,
   kpiSegments,
   sums,
+  decodeKpiRow,
+  encodeKpiRow,
+  KpiCacheGuard,
   type KpiLevel,
 } from '../kpi-common.ts';
 import { bucketDeltas, type BucketDelta } from '../../model/index.ts';
 import { toJournalEvent, type EventRow } from '../common.ts';
-import type { KpiSum, KpiSumQuery } from '../types.ts';
+import type { KpiCacheRow, KpiSum, KpiSumQuery } from '../types.ts';
 
 export function prepareKpi(db: Database.Database) {
   const upsert = (table: string) =>
@@ -44,6 +47,7 @@ export function prepareKpi(db: Database.Database) {
       level TEXT NOT NULL, k INTEGER NOT NULL, n INTEGER NOT NULL,
       lo INTEGER NOT NULL, hi INTEGER NOT NULL,
       PRIMARY KEY (level, k, n)) WITHOUT ROWID;
+    CREATE TEMP TABLE IF NOT EXISTS mw_kpi_keys (k INTEGER PRIMARY KEY, key TEXT NOT NULL);
     CREATE TEMP TABLE IF NOT EXISTS mw_kpi_reasons (
       state TEXT NOT NULL, code TEXT NOT NULL, PRIMARY KEY (state, code)) WITHOUT ROWID;
   `);
@@ -71,6 +75,9 @@ export function prepareKpi(db: Database.Database) {
            GROUP BY u.i, s.k, b.state, b.reason_code)`,
       )
       .pluck();
+  const cacheGuard = new KpiCacheGuard();
+  const highest = db.prepare('SELECT max(hi) FROM kpi_cache_units').pluck().get() as number | null;
+  if (highest !== null) cacheGuard.highest = highest;
   const level = <T>(make: (l: KpiLevel) => T) =>
     Object.fromEntries(KPI_LEVELS.map((l) => [l.name, make(l.name)])) as Record<KpiLevel, T>;
   return {
@@ -96,6 +103,28 @@ export function prepareKpi(db: Database.Database) {
       'INSERT OR IGNORE INTO kpi_reason_codes (state, reason_code, equipment_id) VALUES (?, ?, ?)',
     ),
     clear: KPI_TABLES.map((t) => db.prepare(`DELETE FROM ${t}`)),
+    clearKeys: db.prepare('DELETE FROM mw_kpi_keys'),
+    addKey: db.prepare('INSERT INTO mw_kpi_keys (k, key) VALUES (?, ?)'),
+    readCache: db
+      .prepare<[], [number, number, number, string, string, number, string, string | null]>(
+        `SELECT k.k, c.lo, c.hi, c.units, c.fps, c.n, c.body,
+           (SELECT group_concat(x.equipment_id, char(10)) FROM kpi_cache_units x
+            WHERE x.key = c.key)
+         FROM mw_kpi_keys k CROSS JOIN kpi_cache c WHERE c.key = k.key`,
+      )
+      .raw(),
+    writeCache: db.prepare(
+      `INSERT OR REPLACE INTO kpi_cache (key, lo, hi, units, fps, n, body)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    clearCacheUnits: db.prepare('DELETE FROM kpi_cache_units WHERE key = ?'),
+    addCacheUnit: db.prepare(
+      'INSERT INTO kpi_cache_units (key, equipment_id, lo, hi) VALUES (?, ?, ?, ?)',
+    ),
+    invalidateCache: db.prepare<[string, number, number]>(
+      'DELETE FROM kpi_cache_units WHERE equipment_id = ? AND hi > ? AND lo <= ?',
+    ),
+    cacheGuard,
     eventsAfter: db.prepare<[number, number], EventRow>(
       'SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?',
     ),
@@ -103,6 +132,40 @@ export function prepareKpi(db: Database.Database) {
 }
 
 export type KpiStatements = ReturnType<typeof prepareKpi>;
+
+/** The cache row of each key; call inside a transaction (a temporary table is written). */
+export function readKpiCache(
+  s: KpiStatements,
+  keys: readonly string[],
+): (KpiCacheRow | undefined)[] {
+  const out: (KpiCacheRow | undefined)[] = keys.map(() => undefined);
+  if (keys.length === 0) return out;
+  s.clearKeys.run();
+  keys.forEach((key, k) => s.addKey.run(k, key));
+  for (const [k, lo, hi, units, fps, n, body, valid] of s.readCache.all())
+    out[k] = decodeKpiRow(keys[k]!, lo, hi, units, fps, n, body, valid);
+  return out;
+}
+
+/** Write cache rows (each unit `allowed` of them); call inside a transaction. */
+export function writeKpiCache(
+  s: KpiStatements,
+  rows: readonly KpiCacheRow[],
+  allowed: (equipmentId: string, hi: number) => boolean,
+): number {
+  let written = 0;
+  for (const row of rows) {
+    const units = row.units.filter((u) => allowed(u.equipmentId, row.hi));
+    s.clearCacheUnits.run(row.key);
+    if (units.length === 0) continue;
+    const e = encodeKpiRow({ ...row, units });
+    s.writeCache.run(row.key, row.lo, row.hi, e.units, e.fps, e.n, e.body);
+    for (const u of units) s.addCacheUnit.run(row.key, u.equipmentId, row.lo, row.hi);
+    if (row.hi > s.cacheGuard.highest) s.cacheGuard.highest = row.hi;
+    written += units.length;
+  }
+  return written;
+}
 
 /** Add deltas to the buckets; call inside a transaction. */
 export function addKpiDeltas(s: KpiStatements, deltas: readonly BucketDelta[]): void {
@@ -118,6 +181,10 @@ export function addKpiDeltas(s: KpiStatements, deltas: readonly BucketDelta[]): 
       s.upsertReason[level].run(r.equipmentId, r.bucket, r.state, r.reasonCode, ...r.values);
   }
   for (const c of rows.reasonCodes) s.addReasonCode.run(c.state, c.reasonCode, c.equipmentId);
+  // Cache rows over these minutes are stale now (no row reaches `highest`: most commits skip).
+  for (const r of rows.minute)
+    if (r.bucket < s.cacheGuard.highest) s.invalidateCache.run(r.equipmentId, r.bucket, r.bucket);
+  s.cacheGuard.touched(rows.minute);
 }
 
 /** Sums of a query; call inside a transaction (the temporary tables are written). */

@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import { MwError } from '../../errors.ts';
 import { reasonOf } from '../common.ts';
-import { kpiQuarterFillSql, kpiReasonCodesSql, kpiTablesSql } from '../kpi-common.ts';
+import { kpiCacheSql, kpiQuarterFillSql, kpiReasonCodesSql, kpiTablesSql } from '../kpi-common.ts';
 import type { MigrationStatus } from '../types.ts';
 
 export interface Migration {
@@ -207,6 +207,11 @@ export const MIGRATIONS: readonly Migration[] = [
       ) +
       kpiQuarterFillSql((t) => t) +
       kpiReasonCodesSql((t) => t, { text: 'TEXT', withoutRowid: ' WITHOUT ROWID' }),
+  },
+  {
+    name: '010_kpi_cache',
+    // What a report computed over a closed range, per unit (kpi-common.ts kpiCacheSql).
+    sql: kpiCacheSql((t) => t, { text: 'TEXT', int: 'INTEGER', withoutRowid: ' WITHOUT ROWID' }),
   },
 ];
 

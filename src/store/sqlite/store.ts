@@ -38,6 +38,7 @@ import type {
   AuditQuery,
   EventQuery,
   IngestBatch,
+  KpiCacheRow,
   KpiSum,
   KpiSumQuery,
   MigrationStatus,
@@ -308,6 +309,24 @@ export class SqliteStore implements Store {
   async addKpiDeltas(deltas: readonly BucketDelta[]): Promise<void> {
     const s = this.statements();
     this.writeTransaction(() => kpi.addKpiDeltas(s.kpi, deltas));
+  }
+
+  async readKpiCache(keys: readonly string[]): Promise<(KpiCacheRow | undefined)[]> {
+    return this.read((s) => this.db.transaction(() => kpi.readKpiCache(s.kpi, keys))());
+  }
+
+  kpiCacheToken(): number {
+    return this.statements().kpi.cacheGuard.token();
+  }
+
+  releaseKpiCache(token: number): void {
+    this.statements().kpi.cacheGuard.release(token);
+  }
+
+  async writeKpiCache(token: number, rows: readonly KpiCacheRow[]): Promise<number> {
+    const s = this.statements();
+    const allowed = s.kpi.cacheGuard.allowed(token);
+    return this.writeTransaction(() => kpi.writeKpiCache(s.kpi, rows, allowed));
   }
 
   async rebuildKpi(progress?: (eventsRead: number) => void): Promise<number> {
