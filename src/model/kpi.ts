@@ -145,9 +145,9 @@ if (
 )
   throw new Error(`kpi.ts statesAt does not match the states: ${STATE_KEYS.join()}`);
 
-/** Add b's numbers to a's (totals as `totalsToArray` numbers). */
-export function addTotalsArray(a: Float64Array, b: Float64Array): void {
-  for (let i = 0; i < KPI_TOTALS_WIDTH; i += 1) a[i]! += b[i]!;
+/** Add b's numbers (from `at`) to a's (totals as `totalsToArray` numbers). */
+export function addTotalsArray(a: Float64Array, b: Float64Array, at = 0): void {
+  for (let i = 0; i < KPI_TOTALS_WIDTH; i += 1) a[i]! += b[at + i]!;
 }
 
 /**
@@ -365,32 +365,30 @@ function statesAt(a: Float64Array, i: number): StateMs {
   };
 }
 
-/** The KpiTotals of `totalsToArray`. */
-export function totalsFromArray(a: Float64Array): KpiTotals {
-  const stateMs = statesAt(a, 18);
-  const unplannedStateMs = statesAt(a, 18 + STATE_KEYS.length);
-  const i = 18 + 2 * STATE_KEYS.length;
+/** The KpiTotals of `totalsToArray` (the numbers from `at`). */
+export function totalsFromArray(a: Float64Array, at = 0): KpiTotals {
+  const i = at + 18 + 2 * STATE_KEYS.length;
   return {
-    calendarTimeMs: a[0]!,
-    plannedOperationTimeMs: a[1]!,
-    plannedDownTimeMs: a[2]!,
-    plannedBusyTimeMs: a[3]!,
-    actualProductionTimeMs: a[4]!,
-    runningMs: a[5]!,
-    microStopMs: a[6]!,
-    microStops: a[7]!,
-    unplannedStopMs: a[8]!,
-    changeoverMs: a[9]!,
-    changeovers: a[10]!,
-    failures: a[11]!,
-    failureDownTimeMs: a[12]!,
-    idealProductionTimeMs: a[13]!,
-    piecesWithoutIdealTime: a[14]!,
-    producedQuantity: a[15]!,
-    goodQuantity: a[16]!,
-    scrapQuantity: a[17]!,
-    stateMs,
-    unplannedStateMs,
+    calendarTimeMs: a[at]!,
+    plannedOperationTimeMs: a[at + 1]!,
+    plannedDownTimeMs: a[at + 2]!,
+    plannedBusyTimeMs: a[at + 3]!,
+    actualProductionTimeMs: a[at + 4]!,
+    runningMs: a[at + 5]!,
+    microStopMs: a[at + 6]!,
+    microStops: a[at + 7]!,
+    unplannedStopMs: a[at + 8]!,
+    changeoverMs: a[at + 9]!,
+    changeovers: a[at + 10]!,
+    failures: a[at + 11]!,
+    failureDownTimeMs: a[at + 12]!,
+    idealProductionTimeMs: a[at + 13]!,
+    piecesWithoutIdealTime: a[at + 14]!,
+    producedQuantity: a[at + 15]!,
+    goodQuantity: a[at + 16]!,
+    scrapQuantity: a[at + 17]!,
+    stateMs: statesAt(a, at + 18),
+    unplannedStateMs: statesAt(a, at + 18 + STATE_KEYS.length),
     outsidePlannedTime: {
       runningMs: a[i]!,
       producedQuantity: a[i + 1]!,

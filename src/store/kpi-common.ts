@@ -6,7 +6,7 @@
  * where it covers whole hours, from quarters where it covers whole quarters (breaks at :15, :30,
  * :45; zones at +5:30 or +5:45) and from minutes at its ragged ends.
  */
-import type { KpiCacheRow, KpiCacheUnit, KpiSum, KpiSumQuery } from './types.ts';
+import type { KpiCacheRead, KpiCacheRow, KpiSum, KpiSumQuery } from './types.ts';
 import {
   EQUIPMENT_STATES,
   HOUR_MS,
@@ -438,7 +438,7 @@ export function decodeKpiRow(
   n: number,
   body: string,
   valid: string | null,
-): KpiCacheRow {
+): KpiCacheRead {
   const good = new Set(valid === null ? [] : valid.split('\n'));
   const ids = units.split('\n');
   const prints = fps.split('\n');
@@ -448,12 +448,14 @@ export function decodeKpiRow(
       ? new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8)
       : new Float64Array(new Uint8Array(bytes).buffer);
   const padded = Math.ceil(n / 3) * 3;
-  const out: KpiCacheUnit[] = [];
-  ids.forEach((equipmentId, i) => {
-    if (good.has(equipmentId))
-      out.push({ equipmentId, fp: prints[i]!, body: all.subarray(i * padded, i * padded + n) });
+  const out = { units: [] as string[], fps: [] as string[], offsets: [] as number[] };
+  ids.forEach((id, i) => {
+    if (!good.has(id)) return;
+    out.units.push(id);
+    out.fps.push(prints[i]!);
+    out.offsets.push(i * padded);
   });
-  return { key, lo, hi, units: out };
+  return { key, lo, hi, ...out, width: n, body: all };
 }
 
 /**

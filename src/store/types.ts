@@ -345,7 +345,7 @@ export interface Store {
    * The KPI cache (kpi-common.ts kpiCacheSql): the row of each key (undefined: none), with the
    * units whose numbers are still good.
    */
-  readKpiCache(keys: readonly string[]): Promise<(KpiCacheRow | undefined)[]>;
+  readKpiCache(keys: readonly string[]): Promise<(KpiCacheRead | undefined)[]>;
   /**
    * A token for a later `writeKpiCache`, taken before the buckets the rows are made from are
    * read; every token is given back by a write (maybe of nothing) or `releaseKpiCache`.
@@ -366,6 +366,19 @@ export interface KpiCacheUnit {
   readonly equipmentId: string;
   /** What the numbers depend on besides the buckets (configuration, people's input). */
   readonly fp: string;
+  readonly body: Float64Array;
+}
+
+/** A KPI cache row as read: its good units and where their numbers are in one array. */
+export interface KpiCacheRead {
+  readonly key: string;
+  readonly lo: number;
+  readonly hi: number;
+  readonly units: readonly string[];
+  readonly fps: readonly string[];
+  /** Unit i's numbers are body[offsets[i] … offsets[i] + width). */
+  readonly offsets: readonly number[];
+  readonly width: number;
   readonly body: Float64Array;
 }
 

@@ -215,7 +215,11 @@ export async function kpiContract(t: TestContext, newTarget: NewStoreTarget): Pr
                 key: row.key,
                 lo: row.lo,
                 hi: row.hi,
-                units: row.units.map((u) => [u.equipmentId, u.fp, [...u.body]]),
+                units: row.units.map((u, i) => [
+                  u,
+                  row.fps[i],
+                  [...row.body.subarray(row.offsets[i], row.offsets[i]! + row.width)],
+                ]),
               },
         );
       const plain = (row: typeof early) => ({

@@ -305,27 +305,38 @@ export class KpiService {
     const keys = [...slotOf.keys()];
     const keyIndex = new Map(keys.map((k, i) => [k, i]));
     const fingerprint = this.fingerprints(assigned, orders);
-    const totals: Map<string, Float64Array>[] = parts.map(() => new Map());
+    // Each part's totals per unit (in part.unitIds order) as numbers: an array and where in it.
+    const bodies: Float64Array[][] = parts.map(() => []);
+    const offsets: number[][] = parts.map(() => []);
     const token = this.o.store.kpiCacheToken();
     let released = false;
     try {
-      // Each key's row, by unit: what the store had.
-      const rows = (await this.o.store.readKpiCache(keys)).map(
-        (row) => new Map((row?.units ?? []).map((u) => [u.equipmentId, u])),
-      );
-      const missing: { part: GroupPart; resumes: Resume[]; at: number }[] = [];
+      const rows = await this.o.store.readKpiCache(keys);
+      const indexes = rows.map((row) => new Map((row?.units ?? []).map((u, i) => [u, i])));
+      const missing: { part: GroupPart; resumes: Resume[]; at: number; slots: number[] }[] = [];
       parts.forEach((part, i) => {
         const slot = slots[i]!;
-        const row = slot === null ? undefined : rows[keyIndex.get(slot.key)!];
+        const k = slot === null ? -1 : keyIndex.get(slot.key)!;
+        const row = rows[k];
         const absent: string[] = [];
-        for (const unit of part.unitIds) {
-          const hit = row?.get(unit);
-          if (hit !== undefined && hit.fp === fingerprint(unit, slot!))
-            totals[i]!.set(unit, hit.body);
-          else absent.push(unit);
-        }
+        const at: number[] = [];
+        part.unitIds.forEach((unit, j) => {
+          const u = row === undefined ? undefined : indexes[k]!.get(unit);
+          if (u !== undefined && row!.fps[u] === fingerprint(unit, slot!)) {
+            bodies[i]![j] = row!.body;
+            offsets[i]![j] = row!.offsets[u]!;
+          } else {
+            absent.push(unit);
+            at.push(j);
+          }
+        });
         if (absent.length > 0)
-          missing.push({ part: { ...part, unitIds: absent }, resumes: resumes[i]!, at: i });
+          missing.push({
+            part: { ...part, unitIds: absent },
+            resumes: resumes[i]!,
+            at: i,
+            slots: at,
+          });
       });
       // The units to write, by key.
       const writes = new Map<string, KpiCacheUnit[]>();
@@ -343,26 +354,31 @@ export class KpiService {
         const computed = await this.compute(missing, statuses, now, assigned, overrides);
         missing.forEach((m, j) => {
           const slot = slots[m.at]!;
-          for (const [unit, computedTotals] of computed[j]!) {
-            const t = totalsToArray(computedTotals);
-            totals[m.at]!.set(unit, t);
+          m.part.unitIds.forEach((unit, x) => {
+            const t = totalsToArray(computed[j]!.get(unit)!);
+            bodies[m.at]![m.slots[x]!] = t;
+            offsets[m.at]![m.slots[x]!] = 0;
             const since = statuses.get(unit)?.sinceMs ?? 0;
             // A state going on since before the part's end is in no bucket yet: not cached.
-            if (slot === null || (since > 0 && since < slot.hi)) continue;
+            if (slot === null || (since > 0 && since < slot.hi)) return;
             const list = writes.get(slot.key) ?? [];
             list.push({ equipmentId: unit, fp: fingerprint(unit, slot), body: t });
             writes.set(slot.key, list);
-          }
+          });
         });
       }
       // A row written again keeps the units it had that this report did not compute (another
       // report's: a site's row serves its lines' reports too).
       const written: KpiCacheRow[] = [...writes].map(([key, added]) => {
         const slot = slotOf.get(key)!;
+        const row = rows[keyIndex.get(key)!];
         const replaced = new Set(added.map((u) => u.equipmentId));
-        const kept = [...rows[keyIndex.get(key)!]!.values()].filter(
-          (u) => !replaced.has(u.equipmentId),
-        );
+        const kept: KpiCacheUnit[] = [];
+        row?.units.forEach((equipmentId, u) => {
+          if (replaced.has(equipmentId)) return;
+          const at = row.offsets[u]!;
+          kept.push({ equipmentId, fp: row.fps[u]!, body: row.body.subarray(at, at + row.width) });
+        });
         return { key, lo: slot.lo, hi: slot.hi, units: [...kept, ...added] };
       });
       released = true;
@@ -371,34 +387,29 @@ export class KpiService {
     } finally {
       if (!released) this.o.store.releaseKpiCache(token);
     }
-    // Totals as arrays while they are added (model/kpi.ts totalsToArray): objects only for
-    // what the report shows. An array of the cache is never written to: a sum is a copy.
-    const byUnit = new Map<string, Float64Array>();
-    const owned = new Set<Float64Array>();
-    const add = (into: Map<string, Float64Array>, unit: string, t: Float64Array): void => {
-      const acc = into.get(unit);
-      if (acc === undefined) into.set(unit, t);
-      else if (owned.has(acc)) addTotalsArray(acc, t);
-      else {
-        const sum = Float64Array.from(acc);
-        addTotalsArray(sum, t);
-        owned.add(sum);
-        into.set(unit, sum);
-      }
-    };
+    // Totals added as numbers (model/kpi.ts totalsToArray): objects only for what the report
+    // shows.
+    const byUnit = new Map(units.map((u) => [u, new Float64Array(KPI_TOTALS_WIDTH)]));
     let k = 0;
     const results = groups.map((g): GroupResult => {
       const perMember = new Map<string, Float64Array>();
       const sum = new Float64Array(KPI_TOTALS_WIDTH);
       for (const part of g.parts) {
-        const ofPart = totals[k++]!;
-        for (const unit of part.unitIds) {
-          const t = ofPart.get(unit)!;
-          addTotalsArray(sum, t);
-          add(byUnit, unit, t);
+        const b = bodies[k]!;
+        const o = offsets[k]!;
+        k += 1;
+        part.unitIds.forEach((unit, j) => {
+          addTotalsArray(sum, b[j]!, o[j]);
+          addTotalsArray(byUnit.get(unit)!, b[j]!, o[j]);
           const m = memberOf(unit);
-          if (m !== null) add(perMember, m, t);
-        }
+          if (m === null) return;
+          let into = perMember.get(m);
+          if (into === undefined) {
+            into = new Float64Array(KPI_TOTALS_WIDTH);
+            perMember.set(m, into);
+          }
+          addTotalsArray(into, b[j]!, o[j]);
+        });
       }
       const members = [...perMember].map(([id, t]) => this.member(id, totalsFromArray(t)));
       const totalsOfGroup = totalsFromArray(sum);

@@ -18,7 +18,7 @@ import {
   type KpiLevel,
 } from '../kpi-common.ts';
 import type { BucketDelta } from '../../model/index.ts';
-import type { KpiCacheRow, KpiSum, KpiSumQuery } from '../types.ts';
+import type { KpiCacheRead, KpiCacheRow, KpiSum, KpiSumQuery } from '../types.ts';
 
 type Query = { name: string; text: string };
 
@@ -185,8 +185,8 @@ export async function readKpiCache(
   read: (q: Query, values: unknown[]) => Promise<unknown[][]>,
   sql: KpiSql,
   keys: readonly string[],
-): Promise<(KpiCacheRow | undefined)[]> {
-  const out: (KpiCacheRow | undefined)[] = keys.map(() => undefined);
+): Promise<(KpiCacheRead | undefined)[]> {
+  const out: (KpiCacheRead | undefined)[] = keys.map(() => undefined);
   if (keys.length === 0) return out;
   for (const r of await read(sql.readCache, [keys])) {
     const [k, lo, hi, units, fps, n, body, valid] = r as [

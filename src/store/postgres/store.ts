@@ -39,6 +39,7 @@ import type {
   AuditQuery,
   EventQuery,
   IngestBatch,
+  KpiCacheRead,
   KpiCacheRow,
   KpiSum,
   KpiSumQuery,
@@ -440,7 +441,7 @@ export class PostgresStore implements Store {
     this.kpiGuard.touched(touched);
   }
 
-  async readKpiCache(keys: readonly string[]): Promise<(KpiCacheRow | undefined)[]> {
+  async readKpiCache(keys: readonly string[]): Promise<(KpiCacheRead | undefined)[]> {
     return kpi.readKpiCache((q, values) => this.readArrays(q.text, values), this.kpiSql, keys);
   }
 

@@ -20,7 +20,7 @@ import {
 } from '../kpi-common.ts';
 import { bucketDeltas, type BucketDelta } from '../../model/index.ts';
 import { toJournalEvent, type EventRow } from '../common.ts';
-import type { KpiCacheRow, KpiSum, KpiSumQuery } from '../types.ts';
+import type { KpiCacheRead, KpiCacheRow, KpiSum, KpiSumQuery } from '../types.ts';
 
 export function prepareKpi(db: Database.Database) {
   const upsert = (table: string) =>
@@ -137,8 +137,8 @@ export type KpiStatements = ReturnType<typeof prepareKpi>;
 export function readKpiCache(
   s: KpiStatements,
   keys: readonly string[],
-): (KpiCacheRow | undefined)[] {
-  const out: (KpiCacheRow | undefined)[] = keys.map(() => undefined);
+): (KpiCacheRead | undefined)[] {
+  const out: (KpiCacheRead | undefined)[] = keys.map(() => undefined);
   if (keys.length === 0) return out;
   s.clearKeys.run();
   keys.forEach((key, k) => s.addKey.run(k, key));

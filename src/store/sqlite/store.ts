@@ -38,6 +38,7 @@ import type {
   AuditQuery,
   EventQuery,
   IngestBatch,
+  KpiCacheRead,
   KpiCacheRow,
   KpiSum,
   KpiSumQuery,
@@ -311,7 +312,7 @@ export class SqliteStore implements Store {
     this.writeTransaction(() => kpi.addKpiDeltas(s.kpi, deltas));
   }
 
-  async readKpiCache(keys: readonly string[]): Promise<(KpiCacheRow | undefined)[]> {
+  async readKpiCache(keys: readonly string[]): Promise<(KpiCacheRead | undefined)[]> {
     return this.read((s) => this.db.transaction(() => kpi.readKpiCache(s.kpi, keys))());
   }
 
