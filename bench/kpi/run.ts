@@ -251,7 +251,7 @@ async function load(store: Store, downtime: DowntimeService, write: boolean): Pr
     events += batch.length;
     if ((c + 1) % everyChunks === 0 || c === chunks - 1)
       console.log(
-        `  … ${(((c1 - START) / 86_400_000) | 0).toString().padStart(3)} of ${DAYS} days loaded: ${fmt(deltas)} minute deltas in ${sec(storeMs)} (${fmt(deltas / (storeMs / 1000))} /s), generating ${sec(generateMs)}`,
+        `  … ${(((c1 - START) / 86_400_000) | 0).toString().padStart(3)} of ${DAYS} days ${write ? 'loaded' : 'made (kept database)'}: ${fmt(deltas)} minute deltas${write ? ` in ${sec(storeMs)} (${fmt(deltas / (storeMs / 1000))} /s)` : ''}, generating ${sec(generateMs)}`,
       );
   }
   // The journal: the last state changes of every unit (and counts near now), in time order.

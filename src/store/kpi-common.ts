@@ -459,6 +459,27 @@ export function decodeKpiRow(
 }
 
 /**
+ * Per unit, the first and last minute bucket deltas reached: what a commit makes stale in the
+ * KPI cache (rows between two reached minutes are dropped too; a unit's deltas in one commit
+ * are near each other, and a dropped row is only computed again).
+ */
+export function touchedRanges(
+  rows: readonly { equipmentId: string; bucket: number }[],
+): { equipmentId: string; first: number; last: number }[] {
+  const out = new Map<string, { equipmentId: string; first: number; last: number }>();
+  for (const r of rows) {
+    const t = out.get(r.equipmentId);
+    if (t === undefined)
+      out.set(r.equipmentId, { equipmentId: r.equipmentId, first: r.bucket, last: r.bucket });
+    else {
+      if (r.bucket < t.first) t.first = r.bucket;
+      if (r.bucket > t.last) t.last = r.bucket;
+    }
+  }
+  return [...out.values()];
+}
+
+/**
  * A cache write must not put back what a commit made stale while the report was computed: a
  * report takes a token before it reads the buckets, and its write keeps only the rows of units
  * no bucket delta below the row's `hi` has touched since. The deltas are logged (per unit, the

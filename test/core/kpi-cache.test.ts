@@ -141,3 +141,78 @@ test('closed shifts come from the KPI cache; late events, reasons and open stops
   assert.deepEqual(await report(), fourth);
   assert.deepEqual(summed, [[U2]]);
 });
+
+test('a report lists the equipment one level below, every unit or nobody, and sums the same', async (t) => {
+  const w = await kpiWorld(t, tmp.dir, YAML, at('2026-05-05T03:00Z'));
+  const one = timeline(
+    U1,
+    [
+      ['06:00', 'running'],
+      ['22:00', 'idle'],
+    ],
+    2 * MIN,
+    DAY,
+  );
+  const two = timeline(
+    U2,
+    [
+      ['06:00', 'running'],
+      ['12:00', 'down'],
+      ['12:30', 'running'],
+      ['22:00', 'idle'],
+    ],
+    2 * MIN,
+    DAY,
+  );
+  await w.commit(
+    [
+      ...one.events,
+      ...two.events,
+      ...counts(U1, [['09:00', 100]], DAY),
+      ...counts(U2, [['15:00', 7]], DAY),
+    ],
+    new Map([
+      [U1, one.status],
+      [U2, two.status],
+    ]),
+  );
+  const ask = (equipment: string, members?: 'children' | 'units' | 'none') =>
+    w.kpi.oee(w.admin, {
+      equipment,
+      from: at('06:00', DAY),
+      to: at('22:00', DAY),
+      groupBy: 'shift',
+      ...(members === undefined ? {} : { members }),
+    });
+  const ids = (r: OeeReport) => [
+    r.summary.members.map((m) => m.id),
+    ...r.groups.map((g) => g.members.map((m) => m.id)),
+  ];
+  const byDefault = await ask('acme/s');
+  assert.deepEqual(ids(byDefault), [['acme/s/a'], ['acme/s/a'], ['acme/s/a']]);
+  const units = await ask('acme/s', 'units');
+  assert.deepEqual(ids(units), [
+    [U1, U2],
+    [U1, U2],
+    [U1, U2],
+  ]);
+  const none = await ask('acme/s', 'none');
+  assert.deepEqual(ids(none), [[], [], []]);
+  // The same sums whoever is listed, and a member's totals are its units' sums.
+  for (const r of [units, none]) {
+    assert.deepEqual(r.summary.totals, byDefault.summary.totals);
+    assert.deepEqual(
+      r.groups.map((g) => g.totals),
+      byDefault.groups.map((g) => g.totals),
+    );
+  }
+  assert.equal(byDefault.groups[0]!.members[0]!.totals.goodQuantity, 100);
+  assert.equal(units.groups[1]!.members[1]!.totals.goodQuantity, 7);
+  assert.equal(units.groups[0]!.members[1]!.totals.unplannedStopMs, 30 * MIN);
+  // A line's children are its units: the members of the report before this option.
+  assert.deepEqual(ids(await ask(LINE)), [
+    [U1, U2],
+    [U1, U2],
+    [U1, U2],
+  ]);
+});

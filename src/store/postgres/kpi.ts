@@ -15,6 +15,7 @@ import {
   sums,
   decodeKpiRow,
   encodeKpiRow,
+  touchedRanges,
   type KpiLevel,
 } from '../kpi-common.ts';
 import type { BucketDelta } from '../../model/index.ts';
@@ -82,8 +83,9 @@ export function kpiStatements(schema: string) {
     // Every commit runs it (the rows may be another hub's): one index probe per minute row.
     invalidateCache: {
       name: 'mw_invalidate_kpi_cache',
-      text: `DELETE FROM ${s}.kpi_cache_units c USING unnest($1::text[], $2::bigint[]) AS d (e, b)
-         WHERE c.equipment_id = d.e AND c.hi > d.b AND c.lo <= d.b`,
+      text: `DELETE FROM ${s}.kpi_cache_units c
+         USING unnest($1::text[], $2::bigint[], $3::bigint[]) AS d (e, first, last)
+         WHERE c.equipment_id = d.e AND c.hi > d.first AND c.lo <= d.last`,
     },
     readCache: {
       name: 'mw_read_kpi_cache',
@@ -172,10 +174,15 @@ export async function addKpiDeltas(
         rows.reasonCodes.map((c) => c.equipmentId),
       ],
     });
-  if (rows.minute.length > 0)
+  const touched = touchedRanges(rows.minute);
+  if (touched.length > 0)
     await client.query({
       ...sql.invalidateCache,
-      values: [rows.minute.map((r) => r.equipmentId), rows.minute.map((r) => r.bucket)],
+      values: [
+        touched.map((t) => t.equipmentId),
+        touched.map((t) => t.first),
+        touched.map((t) => t.last),
+      ],
     });
   return rows.minute;
 }

@@ -16,6 +16,7 @@ import {
   decodeKpiRow,
   encodeKpiRow,
   KpiCacheGuard,
+  touchedRanges,
   type KpiLevel,
 } from '../kpi-common.ts';
 import { bucketDeltas, type BucketDelta } from '../../model/index.ts';
@@ -182,8 +183,8 @@ export function addKpiDeltas(s: KpiStatements, deltas: readonly BucketDelta[]): 
   }
   for (const c of rows.reasonCodes) s.addReasonCode.run(c.state, c.reasonCode, c.equipmentId);
   // Cache rows over these minutes are stale now (no row reaches `highest`: most commits skip).
-  for (const r of rows.minute)
-    if (r.bucket < s.cacheGuard.highest) s.invalidateCache.run(r.equipmentId, r.bucket, r.bucket);
+  for (const t of touchedRanges(rows.minute))
+    if (t.first < s.cacheGuard.highest) s.invalidateCache.run(t.equipmentId, t.first, t.last);
   s.cacheGuard.touched(rows.minute);
 }
 
