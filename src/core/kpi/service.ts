@@ -311,18 +311,43 @@ export class KpiService {
     const token = this.o.store.kpiCacheToken();
     let released = false;
     try {
-      const rows = await this.o.store.readKpiCache(keys);
+      type Missing = { part: GroupPart; resumes: Resume[]; at: number; slots: number[] };
+      const computeMissing = async (list: readonly Missing[]) => {
+        if (list.length === 0) return [];
+        const overrides =
+          orders.length === 0
+            ? []
+            : await this.productRuns(
+                [...new Set(list.flatMap((m) => m.part.unitIds))],
+                orders,
+                from,
+                to,
+                now,
+              );
+        return this.compute(list, statuses, now, assigned, overrides);
+      };
+      // The parts that are not over (the shift going on) are computed while the cache is read.
+      const open: Missing[] = [];
+      parts.forEach((part, i) => {
+        if (slots[i] === null)
+          open.push({ part, resumes: resumes[i]!, at: i, slots: part.unitIds.map((_, j) => j) });
+      });
+      const [rows, openComputed] = await Promise.all([
+        this.o.store.readKpiCache(keys),
+        computeMissing(open),
+      ]);
       const indexes = rows.map((row) => new Map((row?.units ?? []).map((u, i) => [u, i])));
-      const missing: { part: GroupPart; resumes: Resume[]; at: number; slots: number[] }[] = [];
+      const missing: Missing[] = [];
       parts.forEach((part, i) => {
         const slot = slots[i]!;
-        const k = slot === null ? -1 : keyIndex.get(slot.key)!;
+        if (slot === null) return;
+        const k = keyIndex.get(slot.key)!;
         const row = rows[k];
         const absent: string[] = [];
         const at: number[] = [];
         part.unitIds.forEach((unit, j) => {
           const u = row === undefined ? undefined : indexes[k]!.get(unit);
-          if (u !== undefined && row!.fps[u] === fingerprint(unit, slot!)) {
+          if (u !== undefined && row!.fps[u] === fingerprint(unit, slot)) {
             bodies[i]![j] = row!.body;
             offsets[i]![j] = row!.offsets[u]!;
           } else {
@@ -338,35 +363,26 @@ export class KpiService {
             slots: at,
           });
       });
+      const computed = await computeMissing(missing);
       // The units to write, by key.
       const writes = new Map<string, KpiCacheUnit[]>();
-      if (missing.length > 0) {
-        const overrides =
-          orders.length === 0
-            ? []
-            : await this.productRuns(
-                [...new Set(missing.flatMap((m) => m.part.unitIds))],
-                orders,
-                from,
-                to,
-                now,
-              );
-        const computed = await this.compute(missing, statuses, now, assigned, overrides);
-        missing.forEach((m, j) => {
+      const fill = (list: readonly Missing[], results: readonly Map<string, KpiTotals>[]): void =>
+        list.forEach((m, j) => {
           const slot = slots[m.at]!;
           m.part.unitIds.forEach((unit, x) => {
-            const t = totalsToArray(computed[j]!.get(unit)!);
+            const t = totalsToArray(results[j]!.get(unit)!);
             bodies[m.at]![m.slots[x]!] = t;
             offsets[m.at]![m.slots[x]!] = 0;
             const since = statuses.get(unit)?.sinceMs ?? 0;
             // A state going on since before the part's end is in no bucket yet: not cached.
             if (slot === null || (since > 0 && since < slot.hi)) return;
-            const list = writes.get(slot.key) ?? [];
-            list.push({ equipmentId: unit, fp: fingerprint(unit, slot), body: t });
-            writes.set(slot.key, list);
+            const units = writes.get(slot.key) ?? [];
+            units.push({ equipmentId: unit, fp: fingerprint(unit, slot), body: t });
+            writes.set(slot.key, units);
           });
         });
-      }
+      fill(open, openComputed);
+      fill(missing, computed);
       // A row written again keeps the units it had that this report did not compute (another
       // report's: a site's row serves its lines' reports too).
       const written: KpiCacheRow[] = [...writes].map(([key, added]) => {

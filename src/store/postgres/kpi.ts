@@ -206,7 +206,7 @@ export async function readKpiCache(
       string,
       string | null,
     ];
-    out[k] = decodeKpiRow(keys[k]!, lo, hi, units, fps, n, body, valid);
+    out[k] = decodeKpiRow(keys[k]!, lo, hi, units, fps, n, body, valid) ?? undefined;
   }
   return out;
 }

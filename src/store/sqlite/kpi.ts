@@ -144,7 +144,7 @@ export function readKpiCache(
   s.clearKeys.run();
   keys.forEach((key, k) => s.addKey.run(k, key));
   for (const [k, lo, hi, units, fps, n, body, valid] of s.readCache.all())
-    out[k] = decodeKpiRow(keys[k]!, lo, hi, units, fps, n, body, valid);
+    out[k] = decodeKpiRow(keys[k]!, lo, hi, units, fps, n, body, valid) ?? undefined;
   return out;
 }
 
