@@ -342,7 +342,7 @@ export interface Store {
    */
   rebuildKpi(progress?: (eventsRead: number) => void): Promise<number>;
   /**
-   * The KPI cache (kpi-common.ts kpiCacheSql): the row of each key (undefined: none), with the
+   * The KPI cache (kpi-cache.ts): the row of each key (undefined: none), with the
    * units whose numbers are still good.
    */
   readKpiCache(keys: readonly string[]): Promise<(KpiCacheRead | undefined)[]>;

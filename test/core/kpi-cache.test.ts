@@ -10,7 +10,16 @@ import Database from 'better-sqlite3';
 import type { OeeReport } from '../../src/core/kpi/service.ts';
 import type { KpiSumQuery } from '../../src/store/index.ts';
 import { tempDir } from '../helpers/hub.ts';
-import { at, counts, kpiWorld, MIN, timeline } from '../helpers/kpi.ts';
+import {
+  at,
+  counts,
+  kpiWorld,
+  MIN,
+  timeline,
+  type Count,
+  type KpiWorld,
+  type Step,
+} from '../helpers/kpi.ts';
 
 const tmp = tempDir('mw-kpi-cache-');
 after(() => tmp.remove());
@@ -34,47 +43,48 @@ const U1 = `${LINE}/u1`;
 const U2 = `${LINE}/u2`;
 const DAY = { day: '2026-05-04', offset: 'Z' };
 
-test('closed shifts come from the KPI cache; late events, reasons and open stops are computed again', async (t) => {
-  const w = await kpiWorld(t, tmp.dir, YAML, at('2026-05-05T03:00Z'));
-  // u1 idles from 22:00 (after both shifts); u2 has been down since 21:00, still is.
-  const one = timeline(
-    U1,
-    [
-      ['06:00', 'running'],
-      ['08:00', 'down'],
-      ['08:20', 'running'],
-      ['22:00', 'idle'],
-    ],
-    2 * MIN,
-    DAY,
-  );
-  const two = timeline(
-    U2,
-    [
-      ['06:00', 'running'],
-      ['21:00', 'down'],
-    ],
-    2 * MIN,
-    DAY,
-  );
+/** Commit both units' timelines and counts of 2026-05-04 (UTC); their last steps are now. */
+async function history(
+  w: KpiWorld,
+  steps: Record<typeof U1 | typeof U2, readonly Step[]>,
+  pieces: Record<typeof U1 | typeof U2, readonly Count[]>,
+): Promise<ReturnType<typeof timeline>> {
+  const one = timeline(U1, steps[U1], 2 * MIN, DAY);
+  const two = timeline(U2, steps[U2], 2 * MIN, DAY);
   await w.commit(
-    [
-      ...one.events,
-      ...two.events,
-      ...counts(
-        U1,
-        [
-          ['09:00', 1000],
-          ['15:00', 2000, 10],
-        ],
-        DAY,
-      ),
-      ...counts(U2, [['12:00', 500]], DAY),
-    ],
+    [...one.events, ...two.events, ...counts(U1, pieces[U1], DAY), ...counts(U2, pieces[U2], DAY)],
     new Map([
       [U1, one.status],
       [U2, two.status],
     ]),
+  );
+  return one;
+}
+
+test('closed shifts come from the KPI cache; late events, reasons and open stops are computed again', async (t) => {
+  const w = await kpiWorld(t, tmp.dir, YAML, at('2026-05-05T03:00Z'));
+  // u1 idles from 22:00 (after both shifts); u2 has been down since 21:00, still is.
+  const one = await history(
+    w,
+    {
+      [U1]: [
+        ['06:00', 'running'],
+        ['08:00', 'down'],
+        ['08:20', 'running'],
+        ['22:00', 'idle'],
+      ],
+      [U2]: [
+        ['06:00', 'running'],
+        ['21:00', 'down'],
+      ],
+    },
+    {
+      [U1]: [
+        ['09:00', 1000],
+        ['15:00', 2000, 10],
+      ],
+      [U2]: [['12:00', 500]],
+    },
   );
   // Which units the store sums buckets for (a spy on the real store, not a stand-in).
   const summed: string[][] = [];
@@ -144,37 +154,21 @@ test('closed shifts come from the KPI cache; late events, reasons and open stops
 
 test('a report lists the equipment one level below, every unit or nobody, and sums the same', async (t) => {
   const w = await kpiWorld(t, tmp.dir, YAML, at('2026-05-05T03:00Z'));
-  const one = timeline(
-    U1,
-    [
-      ['06:00', 'running'],
-      ['22:00', 'idle'],
-    ],
-    2 * MIN,
-    DAY,
-  );
-  const two = timeline(
-    U2,
-    [
-      ['06:00', 'running'],
-      ['12:00', 'down'],
-      ['12:30', 'running'],
-      ['22:00', 'idle'],
-    ],
-    2 * MIN,
-    DAY,
-  );
-  await w.commit(
-    [
-      ...one.events,
-      ...two.events,
-      ...counts(U1, [['09:00', 100]], DAY),
-      ...counts(U2, [['15:00', 7]], DAY),
-    ],
-    new Map([
-      [U1, one.status],
-      [U2, two.status],
-    ]),
+  await history(
+    w,
+    {
+      [U1]: [
+        ['06:00', 'running'],
+        ['22:00', 'idle'],
+      ],
+      [U2]: [
+        ['06:00', 'running'],
+        ['12:00', 'down'],
+        ['12:30', 'running'],
+        ['22:00', 'idle'],
+      ],
+    },
+    { [U1]: [['09:00', 100]], [U2]: [['15:00', 7]] },
   );
   const ask = (equipment: string, members?: 'children' | 'units' | 'none') =>
     w.kpi.oee(w.admin, {

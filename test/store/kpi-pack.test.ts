@@ -1,11 +1,11 @@
 /**
- * The KPI cache's number packing (src/store/kpi-common.ts packNumbers): every double comes back
+ * The KPI cache's number packing (src/store/kpi-cache.ts packNumbers): every double comes back
  * exactly, whole numbers take few bytes, and a truncated or padded text is refused.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { packNumbers, unpackNumbers } from '../../src/store/kpi-common.ts';
+import { packNumbers, unpackNumbers } from '../../src/store/kpi-cache.ts';
 
 test('property: packed numbers come back exactly, whatever they are', () => {
   const value = fc.oneof(

@@ -4,7 +4,6 @@
  * groups' planned time, classified by the site's reason tree and the reasons people assigned,
  * then summed (never averaged) into the level asked for.
  */
-import { createHash } from 'node:crypto';
 import { authorize, type Principal } from '../../compliance/roles.ts';
 import { MwError } from '../../errors.ts';
 import {
@@ -12,8 +11,6 @@ import {
   EQUIPMENT_STATES,
   KPI_TOTALS_WIDTH,
   emptyFigures,
-  MINUTE_MS,
-  STOP_STATES,
   isPlannedStop,
   kpisOfTotals,
   lossesOf,
@@ -35,10 +32,10 @@ import {
 import type { KpiCacheRow, KpiCacheUnit, Store } from '../../store/types.ts';
 import type { DowntimeService } from '../downtime-service.ts';
 import type { OrderData } from '../orders/types.ts';
+import { cacheSlot, digest, type CacheSlot } from './cache.ts';
 import { figuresOver, noFigures, mergeFigures, subtractFigures, type Figures } from './figures.ts';
 import {
   orderGroups,
-  plannedTime,
   timeGroups,
   within,
   type Group,
@@ -48,6 +45,7 @@ import {
   type OrderRun,
   type SiteCalendar,
 } from './groups.ts';
+import { resumeFinder, stopsGoingOn, type Resume } from './resume.ts';
 
 export interface GroupResult {
   readonly key: string;
@@ -764,43 +762,6 @@ interface ProductRun {
   readonly pieces: readonly { ts: number; counter: CounterKind; n: number }[];
 }
 
-/** How far back the gap before a resume point is looked for (a plant shut for longer: cut). */
-const GAP_LOOKBACK_MS = 14 * 86_400_000;
-
-/**
- * The starts of planned intervals that follow time that is not planned by the calendar, each
- * with its first minute and the gap before it (from the end of the planned time before).
- */
-interface CacheSlot {
-  readonly key: string;
-  /** Every minute the part's totals read (its intervals, resume minutes and gaps). */
-  readonly lo: number;
-  readonly hi: number;
-}
-
-const digest = (text: string): string => createHash('sha1').update(text).digest('base64url');
-
-/** A part's cache key and range, when it ended by the start of now's minute; else null. */
-function cacheSlot(p: GroupPart, resumes: readonly Resume[], now: number): CacheSlot | null {
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = Number.NEGATIVE_INFINITY;
-  for (const list of [
-    p.planned,
-    p.outside,
-    resumes.map((r) => r.minute),
-    resumes.map((r) => r.gap),
-  ])
-    for (const [a, b] of list) {
-      lo = Math.min(lo, a);
-      hi = Math.max(hi, b);
-    }
-  if (lo >= hi) return null;
-  lo = Math.floor(lo / MINUTE_MS) * MINUTE_MS;
-  hi = Math.ceil(hi / MINUTE_MS) * MINUTE_MS;
-  if (hi > Math.floor(now / MINUTE_MS) * MINUTE_MS) return null;
-  return { key: digest(JSON.stringify([p.planned, p.outside, p.productIdealMs])), lo, hi };
-}
-
 /** Intervals sorted and joined where they touch or overlap. */
 function unionOf(intervals: readonly Interval[]): Interval[] {
   const out: [number, number][] = [];
@@ -809,98 +770,5 @@ function unionOf(intervals: readonly Interval[]): Interval[] {
     if (last !== undefined && a <= last[1]) last[1] = Math.max(last[1], b);
     else out.push([a, b]);
   }
-  return out;
-}
-
-interface Resume {
-  readonly minute: Interval;
-  readonly gap: Interval;
-}
-
-/**
- * resumePoints for many parts of one calendar: its planned time over [lo, hi) computed once,
- * each start looked up in it (a report over a month has hundreds); a start with no planned time
- * before it within the window is looked for further back by resumePoints.
- */
-function resumeFinder(
-  cal: SiteCalendar,
-  lo: number,
-  hi: number,
-): (planned: readonly Interval[], now: number) => Resume[] {
-  const known = plannedTime(cal.calendar, lo, hi).planned.sort((x, y) => x[0] - y[0]);
-  return (planned, now) => {
-    const out: Resume[] = [];
-    for (const [a] of planned) {
-      if (a >= now) continue;
-      // The last planned interval that begins before a.
-      let l = 0;
-      let h = known.length;
-      while (l < h) {
-        const mid = (l + h) >>> 1;
-        if (known[mid]![0] < a) l = mid + 1;
-        else h = mid;
-      }
-      const last = known[l - 1];
-      if (last === undefined || a - MINUTE_MS < lo) {
-        out.push(...resumePoints(cal, [[a, a]], now));
-        continue;
-      }
-      if (last[1] > a - MINUTE_MS) continue; // the minute before a is planned
-      out.push({ minute: [a, Math.min(a + MINUTE_MS, now)], gap: [Math.min(last[1], a), a] });
-    }
-    return out;
-  };
-}
-
-function resumePoints(cal: SiteCalendar, planned: readonly Interval[], now: number): Resume[] {
-  const out: Resume[] = [];
-  for (const [a] of planned) {
-    if (a >= now || plannedTime(cal.calendar, a - MINUTE_MS, a).planned.length > 0) continue;
-    // The last planned time before a: looked for a day back, then further (a weekend).
-    let gapStart = a - GAP_LOOKBACK_MS;
-    for (const back of [86_400_000, 4 * 86_400_000, GAP_LOOKBACK_MS]) {
-      const before = plannedTime(cal.calendar, a - back, a).planned;
-      if (before.length > 0) {
-        gapStart = before.at(-1)![1];
-        break;
-      }
-    }
-    out.push({ minute: [a, Math.min(a + MINUTE_MS, now)], gap: [gapStart, a] });
-  }
-  return out;
-}
-
-/**
- * The stops going on where planned time resumes that began in the gap before: one occurrence
- * each (no time: their time in planned time is in the planned figures). Intervals follow one
- * another, so the state in the resume minute with time but no interval beginning there is the
- * one going on, and it began in the gap exactly when an interval of that state began there.
- */
-function stopsGoingOn(
-  units: readonly string[],
-  minutes: readonly Map<string, Figures>[],
-  gaps: readonly Map<string, Figures>[],
-): Map<string, Figures> {
-  const out = new Map<string, Figures>();
-  minutes.forEach((byUnit, i) => {
-    for (const unit of units) {
-      const m = byUnit.get(unit);
-      const gap = gaps[i]?.get(unit);
-      if (m === undefined || gap === undefined) continue;
-      const state = STOP_STATES.find((st) => m.figures.ms[st] > 0 && m.figures.n[st] === 0);
-      if (state === undefined || gap.figures.n[state] === 0) continue;
-      const micro = state === 'down' && m.figures.microMs > 0 && m.figures.microStops === 0;
-      const reason = m.reasons.find((r) => r.state === state && r.n === 0 && r.ms > 0);
-      const f = emptyFigures();
-      const one: Figures = {
-        figures: { ...f, n: { ...f.n, [state]: 1 }, microStops: micro ? 1 : 0 },
-        reasons:
-          reason === undefined
-            ? []
-            : [{ ...reason, ms: 0, n: 1, microMs: 0, microStops: micro ? 1 : 0 }],
-      };
-      out.set(unit, mergeFigures(out.get(unit) ?? noFigures(), one));
-    }
-  });
   return out;
 }

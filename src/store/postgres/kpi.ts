@@ -1,6 +1,7 @@
 /**
- * The PostgreSQL KPI buckets (../kpi-common.ts): upserts from unnest() arrays inside the
- * commit's transaction, sums with one statement per level. `sqlite/kpi.ts` is its twin.
+ * The PostgreSQL KPI buckets (../kpi-common.ts) and cache (../kpi-cache.ts): upserts from
+ * unnest() arrays inside the commit's transaction, sums with one statement per level.
+ * `sqlite/kpi.ts` is its twin.
  */
 import pg from 'pg';
 import {
@@ -13,11 +14,9 @@ import {
   kpiRows,
   kpiSegments,
   sums,
-  decodeKpiRow,
-  encodeKpiRow,
-  touchedRanges,
   type KpiLevel,
 } from '../kpi-common.ts';
+import { decodeKpiRow, encodeKpiRow, touchedRanges } from '../kpi-cache.ts';
 import type { BucketDelta } from '../../model/index.ts';
 import type { KpiCacheRead, KpiCacheRow, KpiSum, KpiSumQuery } from '../types.ts';
 

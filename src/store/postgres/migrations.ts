@@ -6,8 +6,8 @@
 import pg from 'pg';
 import { MwError } from '../../errors.ts';
 import { reasonOf } from '../common.ts';
+import { kpiCacheSql } from '../kpi-cache.ts';
 import {
-  kpiCacheSql,
   kpiFigureViewSql,
   kpiQuarterFillSql,
   kpiReasonCodesSql,
@@ -249,7 +249,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     name: '010_kpi_cache',
-    // What a report computed over a closed range, per unit (kpi-common.ts kpiCacheSql).
+    // What reports computed over closed shifts, days and weeks, per unit (../kpi-cache.ts).
     sql: (s) =>
       kpiCacheSql((t) => `${s}.${t}`, {
         text: 'TEXT COLLATE "C"',

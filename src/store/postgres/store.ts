@@ -65,7 +65,7 @@ import type {
 import { KPI_MIGRATION, LOCK_CLASS, runMigrations } from './migrations.ts';
 import * as outbox from './outbox.ts';
 import * as kpi from './kpi.ts';
-import { KpiCacheGuard } from '../kpi-common.ts';
+import { KpiCacheGuard } from '../kpi-cache.ts';
 
 /**
  * The SQL of the store for one schema. The hot-path statements are named, so each pooled

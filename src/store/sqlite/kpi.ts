@@ -1,6 +1,7 @@
 /**
- * The SQLite KPI buckets (../kpi-common.ts): upserts run inside the commit's transaction, sums
- * read with one statement per level. `postgres/kpi.ts` is its twin.
+ * The SQLite KPI buckets (../kpi-common.ts) and cache (../kpi-cache.ts): upserts run inside
+ * the commit's transaction, sums read with one statement per level. `postgres/kpi.ts` is its
+ * twin.
  */
 import type Database from 'better-sqlite3';
 import {
@@ -13,12 +14,9 @@ import {
   kpiRows,
   kpiSegments,
   sums,
-  decodeKpiRow,
-  encodeKpiRow,
-  KpiCacheGuard,
-  touchedRanges,
   type KpiLevel,
 } from '../kpi-common.ts';
+import { decodeKpiRow, encodeKpiRow, KpiCacheGuard, touchedRanges } from '../kpi-cache.ts';
 import { bucketDeltas, type BucketDelta } from '../../model/index.ts';
 import { toJournalEvent, type EventRow } from '../common.ts';
 import type { KpiCacheRead, KpiCacheRow, KpiSum, KpiSumQuery } from '../types.ts';

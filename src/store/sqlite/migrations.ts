@@ -6,7 +6,8 @@
 import type Database from 'better-sqlite3';
 import { MwError } from '../../errors.ts';
 import { reasonOf } from '../common.ts';
-import { kpiCacheSql, kpiQuarterFillSql, kpiReasonCodesSql, kpiTablesSql } from '../kpi-common.ts';
+import { kpiCacheSql } from '../kpi-cache.ts';
+import { kpiQuarterFillSql, kpiReasonCodesSql, kpiTablesSql } from '../kpi-common.ts';
 import type { MigrationStatus } from '../types.ts';
 
 export interface Migration {
@@ -210,7 +211,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     name: '010_kpi_cache',
-    // What a report computed over a closed range, per unit (kpi-common.ts kpiCacheSql).
+    // What reports computed over closed shifts, days and weeks, per unit (../kpi-cache.ts).
     sql: kpiCacheSql((t) => t, { text: 'TEXT', int: 'INTEGER', withoutRowid: ' WITHOUT ROWID' }),
   },
 ];
