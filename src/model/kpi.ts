@@ -316,8 +316,11 @@ export function lossesOf(t: KpiTotals): Losses {
   };
 }
 
+/** The plain numbers of KpiTotals, first in `totalsToArray` (kpi-fields.ts KPI_TOTAL_FIELDS). */
+const SCALARS = 18;
+
 /** The numbers of KpiTotals in a fixed order (`totalsToArray`), for the KPI cache. */
-export const KPI_TOTALS_WIDTH = 18 + 2 * STATE_KEYS.length + 4;
+export const KPI_TOTALS_WIDTH = SCALARS + 2 * STATE_KEYS.length + 4;
 
 /** KpiTotals as numbers (every field, `stateMs` and the like by STATE_KEYS). */
 export function totalsToArray(t: KpiTotals): Float64Array {
@@ -340,7 +343,7 @@ export function totalsToArray(t: KpiTotals): Float64Array {
   a[15] = t.producedQuantity;
   a[16] = t.goodQuantity;
   a[17] = t.scrapQuantity;
-  let i = 18;
+  let i = SCALARS;
   for (const k of STATE_KEYS) a[i++] = t.stateMs[k];
   for (const k of STATE_KEYS) a[i++] = t.unplannedStateMs[k];
   a[i++] = t.outsidePlannedTime.runningMs;
@@ -367,7 +370,7 @@ function statesAt(a: Float64Array, i: number): StateMs {
 
 /** The KpiTotals of `totalsToArray` (the numbers from `at`). */
 export function totalsFromArray(a: Float64Array, at = 0): KpiTotals {
-  const i = at + 18 + 2 * STATE_KEYS.length;
+  const i = at + SCALARS + 2 * STATE_KEYS.length;
   return {
     calendarTimeMs: a[at]!,
     plannedOperationTimeMs: a[at + 1]!,
@@ -387,8 +390,8 @@ export function totalsFromArray(a: Float64Array, at = 0): KpiTotals {
     producedQuantity: a[at + 15]!,
     goodQuantity: a[at + 16]!,
     scrapQuantity: a[at + 17]!,
-    stateMs: statesAt(a, at + 18),
-    unplannedStateMs: statesAt(a, at + 18 + STATE_KEYS.length),
+    stateMs: statesAt(a, at + SCALARS),
+    unplannedStateMs: statesAt(a, at + SCALARS + STATE_KEYS.length),
     outsidePlannedTime: {
       runningMs: a[i]!,
       producedQuantity: a[i + 1]!,

@@ -177,14 +177,15 @@ export function touchedRanges(
  */
 export class KpiCacheGuard {
   private generation = 0;
-  private readonly open = new Map<number, number>();
+  /** The tokens out (each a generation of its own). */
+  private readonly open = new Set<number>();
   private log: { gen: number; unit: string; lowest: number }[] = [];
   /** The highest `hi` of a row written; deltas at or above it touch no row. */
   highest = Number.NEGATIVE_INFINITY;
 
   token(): number {
     this.generation += 1;
-    this.open.set(this.generation, (this.open.get(this.generation) ?? 0) + 1);
+    this.open.add(this.generation);
     return this.generation;
   }
 
@@ -211,12 +212,10 @@ export class KpiCacheGuard {
 
   /** Give a token back without writing (a report that failed). */
   release(token: number): void {
-    const left = (this.open.get(token) ?? 0) - 1;
-    if (left > 0) this.open.set(token, left);
-    else this.open.delete(token);
+    this.open.delete(token);
     if (this.open.size === 0) this.log = [];
     else {
-      const oldest = Math.min(...this.open.keys());
+      const oldest = Math.min(...this.open);
       this.log = this.log.filter((l) => l.gen >= oldest);
     }
   }

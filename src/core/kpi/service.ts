@@ -206,12 +206,11 @@ export class KpiService {
     const all = new Float64Array(KPI_TOTALS_WIDTH);
     for (const t of byUnit.values()) addTotalsArray(all, t);
     const byMember = new Map<string, Float64Array>();
-    for (const id of units) {
+    for (const [id, t] of byUnit) {
       const m = memberOf(id);
       if (m === null) continue;
       const sum = byMember.get(m) ?? new Float64Array(KPI_TOTALS_WIDTH);
-      const t = byUnit.get(id);
-      if (t !== undefined) addTotalsArray(sum, t);
+      addTotalsArray(sum, t);
       byMember.set(m, sum);
     }
     const members = [...byMember].map(([id, t]) => this.member(id, totalsFromArray(t)));
@@ -312,14 +311,16 @@ export class KpiService {
       type Missing = { part: GroupPart; resumes: Resume[]; at: number; slots: number[] };
       const computeMissing = async (list: readonly Missing[]) => {
         if (list.length === 0) return [];
+        // The pieces of the list's own span: the open shift and the missing parts apart.
+        const span = list.flatMap((m) => m.part.planned);
         const overrides =
-          orders.length === 0
+          orders.length === 0 || span.length === 0
             ? []
             : await this.productRuns(
                 [...new Set(list.flatMap((m) => m.part.unitIds))],
                 orders,
-                from,
-                to,
+                Math.min(...span.map((iv) => iv[0])),
+                Math.max(...span.map((iv) => iv[1])),
                 now,
               );
         return this.compute(list, statuses, now, assigned, overrides);
