@@ -317,6 +317,52 @@ export const errorDefinitions = {
       'order {id} is {status}: an import may change an order only while it is released (it would change {fields})',
     fix: 'The shop floor works on the order already. Cancel it and release a new order, or send the unchanged order (an unchanged resend is accepted as a no-op).',
   },
+  MW_ERR_LOT_INVALID: {
+    status: 422,
+    message: '{path}: {rule}',
+    fix: 'Nothing was changed. Fix the field named and send the request again (docs/quality.md lists the lot and inspection fields).',
+  },
+  MW_ERR_LOT_NOT_FOUND: {
+    status: 404,
+    message: 'no material lot {id}{context}',
+    fix: 'Nothing was changed. Check the lot number: GET /api/v1/lots lists the lots the hub knows; a raw-material lot comes from a goods receipt (POST /api/v1/lots, or a B2MML MaterialLot from the ERP).',
+  },
+  MW_ERR_LOT_EXISTS: {
+    status: 409,
+    message: 'material lot {id} exists already (material {material})',
+    fix: 'Lot numbers are unique. Leave the id out to have one drawn from the numbering scheme (config `genealogy.lotNumbers`), or choose another.',
+  },
+  MW_ERR_LOT_QUANTITY: {
+    status: 409,
+    message: 'lot {id} holds {have} {uom}: cannot take {take} {uom}',
+    fix: 'Nothing was changed. Take at most what the lot holds (GET /api/v1/lots/{id}); if the lot really holds more, correct it with a receipt of the difference first.',
+  },
+  MW_ERR_LOT_ON_HOLD: {
+    status: 409,
+    message: 'lot {id} is on quality hold {hold} ({reason}): it cannot be {action}',
+    fix: 'A lot on hold does not move until a user with the quality role releases the hold with a reason and an electronic signature (POST /api/v1/lots/{id}/holds/{hold}/release, or the lot page).',
+  },
+  MW_ERR_LOT_STATUS: {
+    status: 409,
+    message: 'lot {id} is {status}: it cannot be {action}',
+    fix: 'Only an available lot can be consumed, split, merged or shipped (docs/quality.md).',
+  },
+  MW_ERR_LOT_CYCLE: {
+    status: 422,
+    message:
+      'linking lot {from} into lot {to} would close a cycle in the genealogy ({to} is made from {from} already)',
+    fix: 'Nothing was changed. Material cannot flow back into a lot it was made of; for rework, produce a new lot from the reworked one.',
+  },
+  MW_ERR_HOLD_NOT_FOUND: {
+    status: 404,
+    message: 'no active quality hold {hold} on lot {id}',
+    fix: 'GET /api/v1/lots/{id} lists the lot’s active holds; a hold released already cannot be released again.',
+  },
+  MW_ERR_INSPECTION_INVALID: {
+    status: 422,
+    message: '{path}: {rule}',
+    fix: 'Nothing was recorded. Results name a characteristic of the inspection plan (config `quality.plans`) and give a number for a numeric one or pass/fail for an attribute.',
+  },
   MW_ERR_OUTBOX_NOT_DEAD: {
     status: 409,
     message: 'outbox message {id} is {status}: only a dead message can be replayed or discarded',

@@ -15,3 +15,5 @@ export * from './shifts.ts';
 export * from './kpi-buckets.ts';
 export * from './kpi.ts';
 export * from './kpi-fields.ts';
+export * from './lot.ts';
+export * from './inspection.ts';

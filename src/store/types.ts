@@ -23,7 +23,10 @@ import type {
   DomainEventType,
   JournalEvent,
   ReasonFigures,
+  LotLink,
+  StoredLotLink,
   TagSample,
+  TraceDirection,
   UnitStatus,
 } from '../model/index.ts';
 
@@ -288,7 +291,23 @@ export interface Store {
     writes: readonly RecordWrite[],
     audit: readonly AuditEntry[],
     outbox?: readonly OutboxInsert[],
+    links?: readonly LotLink[],
   ): Promise<(StoredRecord | null)[]>;
+  /**
+   * `links` (genealogy, model/lot.ts) are appended in the same transaction as the records, and
+   * refused with MW_ERR_LOT_CYCLE (nothing written) when one would close a cycle: its `from`
+   * lot reachable from its `to` lot along the stored links and those of the write. On
+   * PostgreSQL writes with links take one advisory lock, so two hubs cannot each add half of
+   * a cycle.
+   */
+  /**
+   * The genealogy around `lots`: links followed level by level in `direction` (backward:
+   * towards what they were made from), each lot visited once, up to `maxDepth` levels and
+   * `maxLinks` links. One consistent read.
+   */
+  traceLots(query: LotTraceQuery): Promise<LotTrace>;
+  /** Several records of one type at once, in the order of `ids` (undefined: none). */
+  getRecords(entityType: string, ids: readonly string[]): Promise<(StoredRecord | undefined)[]>;
   /** Take due outbox rows for delivery (see OutboxLease); on PostgreSQL FOR UPDATE SKIP LOCKED. */
   leaseOutbox(lease: OutboxLease): Promise<OutboxRow[]>;
   /**
@@ -359,6 +378,24 @@ export interface Store {
   writeKpiCache(token: number, rows: readonly KpiCacheRow[]): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface LotTraceQuery {
+  readonly lots: readonly string[];
+  readonly direction: TraceDirection;
+  /** Levels followed: 1 gives the direct inputs (or uses) only. */
+  readonly maxDepth: number;
+  /** Stop after this many links (the trace is then `truncated`). */
+  readonly maxLinks: number;
+}
+
+export interface LotTrace {
+  /** Each with the level it was found at (1: touches a starting lot). */
+  readonly links: readonly (StoredLotLink & { readonly depth: number })[];
+  /** The deepest level that had links. */
+  readonly depth: number;
+  /** Links were left out: maxLinks was reached, or lots at maxDepth have further links. */
+  readonly truncated: boolean;
 }
 
 /** A unit's numbers in a KPI cache row. */

@@ -13,6 +13,7 @@ import { openPostgresStore, openStore, redactUrl, type Store } from '../../src/s
 import { needService, PG_URL } from '../helpers/services.ts';
 import { auditTamperSuite } from './audit-tamper.ts';
 import { CONTRACT_OPTIONS, storeContract, type NewStoreTarget } from './contract.ts';
+import { genealogyContract } from './genealogy-contract.ts';
 import { kpiContract } from './kpi-contract.ts';
 import { batch } from './fixtures.ts';
 import { outboxContract } from './outbox-contract.ts';
@@ -81,6 +82,11 @@ test('KPI bucket contract on PostgreSQL', async (t) => {
   await kpiContract(t, newTarget);
 });
 
+test('Genealogy contract on PostgreSQL', async (t) => {
+  if (!(await needService(t, 'PostgreSQL', PG_URL))) return;
+  await genealogyContract(t, newTarget);
+});
+
 test('Audit trail tampering on PostgreSQL', async (t) => {
   if (!(await needService(t, 'PostgreSQL', PG_URL))) return;
   await auditTamperSuite(
@@ -99,6 +105,24 @@ test('PostgreSQL: TRUNCATE of the audit trail is refused', async (t) => {
   await store.commit({ samples: [], events: [], units: [], quarantine: [], audit: [auditSample] });
   await assert.rejects(target.exec('TRUNCATE audit_log'), /append-only: TRUNCATE/);
   assert.deepEqual(await store.verifyAudit(), { ok: true, count: 1 });
+});
+
+test('PostgreSQL: TRUNCATE of the genealogy links is refused', async (t) => {
+  if (!(await needService(t, 'PostgreSQL', PG_URL))) return;
+  const target = await newTarget(t);
+  const store = await target.open();
+  await store.migrate();
+  const link = { quantity: '1', uom: 'KGM', kind: 'consume' as const, at: 1, actor: 'system' };
+  const none = { order: null, operation: null, equipment: null };
+  await store.writeRecords([], [], [], [{ from: 'A', to: 'B', ...link, ...none }]);
+  await assert.rejects(target.exec('TRUNCATE lot_links'), /append-only: TRUNCATE/);
+  const trace = await store.traceLots({
+    lots: ['A'],
+    direction: 'forward',
+    maxDepth: 1,
+    maxLinks: 10,
+  });
+  assert.equal(trace.links.length, 1);
 });
 
 test('PostgreSQL: openStore opens the configured schema; location has no password', async (t) => {

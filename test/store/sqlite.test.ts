@@ -9,6 +9,7 @@ import { isMwError } from '../../src/errors.ts';
 import { openSqliteStore, openStore, type Store } from '../../src/store/index.ts';
 import { auditTamperSuite } from './audit-tamper.ts';
 import { CONTRACT_OPTIONS, storeContract, type NewStoreTarget } from './contract.ts';
+import { genealogyContract } from './genealogy-contract.ts';
 import { kpiContract } from './kpi-contract.ts';
 import { outboxContract } from './outbox-contract.ts';
 
@@ -56,6 +57,10 @@ test('Outbox contract on SQLite', async (t) => {
 
 test('KPI bucket contract on SQLite', async (t) => {
   await kpiContract(t, newTarget);
+});
+
+test('Genealogy contract on SQLite', async (t) => {
+  await genealogyContract(t, newTarget);
 });
 
 test('Audit trail tampering on SQLite', async (t) => {

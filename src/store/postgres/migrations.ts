@@ -26,6 +26,8 @@ export interface Migration {
 export const LOCK_CLASS = {
   migrate: 0x4d570001,
   journal: 0x4d570002,
+  /** Writes that add genealogy links: their cycle check must see every other hub's links. */
+  genealogy: 0x4d570003,
 } as const;
 
 /** The migration that adds the KPI buckets: the store fills them once it has run. */
@@ -256,6 +258,42 @@ export const MIGRATIONS: readonly Migration[] = [
         int: 'BIGINT',
         withoutRowid: '',
       }),
+  },
+  {
+    name: '011_genealogy',
+    // Links between material lots (LotLink in ../../model/lot.ts; ../genealogy-common.ts walks
+    // them). Lot numbers are byte-ordered: a B-tree of "C" text compares with memcmp, not the
+    // locale's strcoll. Each index holds both lots, so a step of the cycle check is an
+    // index-only scan, forward (from → to) and backward (to → from) alike.
+    sql: (s) => `
+      CREATE TABLE ${s}.lot_links (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        from_lot TEXT COLLATE "C" NOT NULL,
+        to_lot TEXT COLLATE "C" NOT NULL,
+        quantity TEXT NOT NULL,
+        uom TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        order_id TEXT,
+        operation TEXT,
+        equipment_id TEXT,
+        at BIGINT NOT NULL,
+        actor TEXT NOT NULL
+      );
+      CREATE INDEX lot_links_from ON ${s}.lot_links (from_lot, to_lot);
+      CREATE INDEX lot_links_to ON ${s}.lot_links (to_lot, from_lot);
+
+      -- Which lots went into which is part of the batch record (21 CFR 211.188(b)(3)): never changed.
+      CREATE FUNCTION ${s}.lot_links_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        RAISE EXCEPTION 'lot_links is append-only: % is not allowed', TG_OP
+          USING ERRCODE = 'object_not_in_prerequisite_state';
+      END
+      $$;
+      CREATE TRIGGER lot_links_append_only BEFORE UPDATE OR DELETE ON ${s}.lot_links
+        FOR EACH ROW EXECUTE FUNCTION ${s}.lot_links_append_only();
+      CREATE TRIGGER lot_links_append_only_truncate BEFORE TRUNCATE ON ${s}.lot_links
+        FOR EACH STATEMENT EXECUTE FUNCTION ${s}.lot_links_append_only();
+    `,
   },
 ];
 

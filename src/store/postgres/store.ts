@@ -5,7 +5,12 @@
  */
 import pg from 'pg';
 import { MwError } from '../../errors.ts';
-import { bucketDeltas, type BucketDelta, type JournalEvent } from '../../model/index.ts';
+import {
+  bucketDeltas,
+  type BucketDelta,
+  type JournalEvent,
+  type LotLink,
+} from '../../model/index.ts';
 import type { AuditEntry, AuditRecord, AuditVerification } from '../../compliance/audit.ts';
 import {
   AUDIT_COLUMNS,
@@ -43,6 +48,8 @@ import type {
   KpiCacheRow,
   KpiSum,
   KpiSumQuery,
+  LotTrace,
+  LotTraceQuery,
   MigrationStatus,
   OutboxCounts,
   OutboxInsert,
@@ -65,6 +72,7 @@ import type {
 import { KPI_MIGRATION, LOCK_CLASS, runMigrations } from './migrations.ts';
 import * as outbox from './outbox.ts';
 import * as kpi from './kpi.ts';
+import * as genealogy from './genealogy.ts';
 import { KpiCacheGuard } from '../kpi-cache.ts';
 
 /**
@@ -242,6 +250,7 @@ export class PostgresStore implements Store {
   private readonly sql: Statements;
   private readonly outboxSql: outbox.OutboxSql;
   private readonly kpiSql: kpi.KpiSql;
+  private readonly genealogySql: genealogy.GenealogySql;
   private readonly kpiGuard = new KpiCacheGuard();
   private closing: Promise<void> | undefined;
 
@@ -254,6 +263,7 @@ export class PostgresStore implements Store {
     this.sql = statements(schema);
     this.outboxSql = outbox.outboxStatements(schema);
     this.kpiSql = kpi.kpiStatements(schema);
+    this.genealogySql = genealogy.genealogyStatements(schema);
   }
 
   async migrate(): Promise<MigrationStatus[]> {
@@ -389,10 +399,12 @@ export class PostgresStore implements Store {
     writes: readonly RecordWrite[],
     audit: readonly AuditEntry[],
     outboxRows: readonly OutboxInsert[] = [],
+    links: readonly LotLink[] = [],
   ): Promise<(StoredRecord | null)[]> {
     return this.transaction(
       audit.length > 0,
       async (client) => {
+        if (links.length > 0) await genealogy.lockGenealogy(client, this.genealogySql);
         const now = Date.now();
         const out: (StoredRecord | null)[] = [];
         for (const w of writes) {
@@ -412,6 +424,7 @@ export class PostgresStore implements Store {
           );
           out.push(toStoredRecord(r.rows[0]!));
         }
+        await genealogy.writeLinks(client, this.genealogySql, links);
         await outbox.insertOutbox(client, this.outboxSql, outboxRows);
         await this.appendAudit(client, audit);
         return out;
@@ -426,6 +439,22 @@ export class PostgresStore implements Store {
             })
           : this.unavailable(err),
     );
+  }
+
+  async traceLots(query: LotTraceQuery): Promise<LotTrace> {
+    return this.transaction(
+      false,
+      (client) => genealogy.traceLots(client, this.genealogySql, query),
+      (err) => this.unavailable(err),
+    );
+  }
+
+  async getRecords(
+    entityType: string,
+    ids: readonly string[],
+  ): Promise<(StoredRecord | undefined)[]> {
+    const read = (text: string, values: unknown[]) => this.read<RecordRow>(text, values);
+    return genealogy.getRecords(read, this.genealogySql, entityType, ids);
   }
 
   async sumKpi(query: KpiSumQuery): Promise<KpiSum[]> {

@@ -214,6 +214,36 @@ export const MIGRATIONS: readonly Migration[] = [
     // What reports computed over closed shifts, days and weeks, per unit (../kpi-cache.ts).
     sql: kpiCacheSql((t) => t, { text: 'TEXT', int: 'INTEGER', withoutRowid: ' WITHOUT ROWID' }),
   },
+  {
+    name: '011_genealogy',
+    // Links between material lots (LotLink in ../../model/lot.ts; ../genealogy-common.ts walks
+    // them). No AUTOINCREMENT, as for the journal: rows are never deleted (the triggers), so
+    // the rowid never repeats. Each index holds both lots, so a step of the cycle check reads
+    // the index alone, forward (from → to) and backward (to → from) alike.
+    sql: `
+      CREATE TABLE lot_links (
+        id INTEGER PRIMARY KEY,
+        from_lot TEXT NOT NULL,
+        to_lot TEXT NOT NULL,
+        quantity TEXT NOT NULL,
+        uom TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        order_id TEXT,
+        operation TEXT,
+        equipment_id TEXT,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL
+      );
+      CREATE INDEX lot_links_from ON lot_links (from_lot, to_lot);
+      CREATE INDEX lot_links_to ON lot_links (to_lot, from_lot);
+
+      -- Which lots went into which is part of the batch record (21 CFR 211.188(b)(3)): never changed.
+      CREATE TRIGGER lot_links_append_only_update BEFORE UPDATE ON lot_links
+      BEGIN SELECT RAISE(ABORT, 'lot_links is append-only: UPDATE is not allowed'); END;
+      CREATE TRIGGER lot_links_append_only_delete BEFORE DELETE ON lot_links
+      BEGIN SELECT RAISE(ABORT, 'lot_links is append-only: DELETE is not allowed'); END;
+    `,
+  },
 ];
 
 /**

@@ -5,7 +5,12 @@
  */
 import type Database from 'better-sqlite3';
 import { MwError } from '../../errors.ts';
-import { bucketDeltas, type BucketDelta, type JournalEvent } from '../../model/index.ts';
+import {
+  bucketDeltas,
+  type BucketDelta,
+  type JournalEvent,
+  type LotLink,
+} from '../../model/index.ts';
 import type { AuditEntry, AuditRecord, AuditVerification } from '../../compliance/audit.ts';
 import {
   AUDIT_COLUMNS,
@@ -42,6 +47,8 @@ import type {
   KpiCacheRow,
   KpiSum,
   KpiSumQuery,
+  LotTrace,
+  LotTraceQuery,
   MigrationStatus,
   OutboxCounts,
   OutboxInsert,
@@ -67,6 +74,8 @@ import * as outbox from './outbox.ts';
 import { prepareOutbox } from './outbox.ts';
 import * as kpi from './kpi.ts';
 import { prepareKpi } from './kpi.ts';
+import * as genealogy from './genealogy.ts';
+import { prepareGenealogy } from './genealogy.ts';
 
 type Row = Record<string, unknown>;
 
@@ -162,6 +171,7 @@ function prepareStatements(db: Database.Database) {
     countAudit: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM audit_log'),
     outbox: prepareOutbox(db),
     kpi: prepareKpi(db),
+    genealogy: prepareGenealogy(db),
   };
 }
 
@@ -279,6 +289,7 @@ export class SqliteStore implements Store {
     writes: readonly RecordWrite[],
     audit: readonly AuditEntry[],
     outboxRows: readonly OutboxInsert[] = [],
+    links: readonly LotLink[] = [],
   ): Promise<(StoredRecord | null)[]> {
     const s = this.statements();
     const now = Date.now();
@@ -295,11 +306,24 @@ export class SqliteStore implements Store {
         const row = s.getRecord.get(w.entityType, w.entityId);
         return row === undefined ? null : toStoredRecord(row);
       });
+      genealogy.writeLinks(s.genealogy, links);
       outbox.insertOutbox(s.outbox, outboxRows);
       appendAudit(s, audit);
       return out;
     };
     return this.writeTransaction(apply);
+  }
+
+  async traceLots(query: LotTraceQuery): Promise<LotTrace> {
+    // One read transaction: every level sees the same links.
+    return this.read((s) => this.db.transaction(() => genealogy.traceLots(s.genealogy, query))());
+  }
+
+  async getRecords(
+    entityType: string,
+    ids: readonly string[],
+  ): Promise<(StoredRecord | undefined)[]> {
+    return this.read((s) => genealogy.getRecords(s.genealogy, entityType, ids));
   }
 
   async sumKpi(query: KpiSumQuery): Promise<KpiSum[]> {
