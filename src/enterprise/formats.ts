@@ -2,7 +2,9 @@
  * The wire formats a target can send: every one renders the same OutboundMessage (types.ts). The
  * codes are first translated into the receiver's (`toReceiverCodes`), so a format only lays out.
  * A `kpi.shift` message goes in `json` and `csv` only (config/cross-references.ts refuses it
- * for `b2mml`, which has no document for it).
+ * for `b2mml`, which has no document for it). The quality messages (`lot.held`, `lot.released`,
+ * `inspection.recorded`) go in every format; in `b2mml` as material lot documents, which is
+ * why one B2MML batch cannot mix them with order messages (b2mml/render.ts).
  */
 import { isMwError } from '../errors.ts';
 import { renderB2mml } from './b2mml/render.ts';
@@ -16,6 +18,7 @@ import {
   type ErpMessage,
   type OperationReport,
   type OutboundMessage,
+  type QualityMessage,
   type RenderContext,
   type RenderedMessage,
 } from './types.ts';
@@ -39,6 +42,10 @@ function mapOperation(op: OperationReport, ctx: RenderContext): OperationReport 
  * Throws the mapping's MwError when a code has no entry. A `kpi.shift` message keeps the hub's
  * codes: its rows are the hub's equipment hierarchy (ids, levels, names), which a BI model
  * joins on as it is, and a mapping system maps an ERP's work centers, not every unit and area.
+ * A quality message maps its lot's material and unit, and the unit of each inspection result
+ * (a UN/CEFACT code like any other, `<system>/uom`); lot numbers, hold and inspection ids,
+ * plans and characteristics are the hub's own (there is no mapping table for them, as for the
+ * lot of a goods receipt).
  */
 export function toReceiverCodes(m: OutboundMessage, ctx: RenderContext): OutboundMessage {
   switch (m.type) {
@@ -78,6 +85,29 @@ export function toReceiverCodes(m: OutboundMessage, ctx: RenderContext): Outboun
           })),
         },
       };
+    case 'lot.held':
+    case 'lot.released':
+      return {
+        ...m,
+        data: {
+          ...m.data,
+          material: ctx.toTheirs('material', m.data.material),
+          uom: ctx.toTheirs('uom', m.data.uom),
+        },
+      } as QualityMessage;
+    case 'inspection.recorded':
+      return {
+        ...m,
+        data: {
+          ...m.data,
+          material: ctx.toTheirs('material', m.data.material),
+          uom: ctx.toTheirs('uom', m.data.uom),
+          results: m.data.results.map((r) => ({
+            ...r,
+            uom: r.uom === null ? null : ctx.toTheirs('uom', r.uom),
+          })),
+        },
+      };
     case 'order.closed':
     case 'order.cancelled':
     case 'kpi.shift':
@@ -88,7 +118,7 @@ export function toReceiverCodes(m: OutboundMessage, ctx: RenderContext): Outboun
 /**
  * The JSON body of one message (docs/erp.md): times as ISO 8601 UTC. A `kpi.shift` message's
  * data already holds its times as ISO text and none of the keys converted here, so it goes as
- * it is.
+ * it is; a quality message's only time is `at`.
  */
 export function jsonMessage(m: OutboundMessage): Record<string, unknown> {
   const iso = (ms: number | null): string | null =>

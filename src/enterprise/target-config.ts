@@ -5,12 +5,23 @@
  */
 import { z } from 'zod';
 import { durationSchema, idSchema } from '../config/common.ts';
-import { ERP_MESSAGE_TYPES, OUTBOUND_MESSAGE_TYPES, type OutboundMessageType } from './types.ts';
+import {
+  ERP_MESSAGE_TYPES,
+  OUTBOUND_MESSAGE_TYPES,
+  QUALITY_MESSAGE_TYPES,
+  type OutboundMessageType,
+} from './types.ts';
 
 export const MESSAGE_FORMATS = ['json', 'b2mml', 'csv'] as const;
 export type MessageFormat = (typeof MESSAGE_FORMATS)[number];
 
 export const B2MML_VERSIONS = ['V0401', 'V0600', 'V0701'] as const;
+
+/**
+ * The message types an ERP interface (an OData entity set, a SOAP operation) can be configured
+ * for: the order and the quality messages; not `kpi.shift` (shared/entity.ts).
+ */
+export const ENTITY_MESSAGE_TYPES = [...ERP_MESSAGE_TYPES, ...QUALITY_MESSAGE_TYPES] as const;
 
 export const retrySchema = z
   .strictObject({
@@ -52,7 +63,7 @@ export const targetFields = {
     .min(1)
     .default([...ERP_MESSAGE_TYPES])
     .describe(
-      'The transaction points this target receives (docs/erp.md). The default is every order message; `kpi.shift` (each site’s KPIs at each shift end, docs/kpi.md) is sent only to a target that lists it, and only a folder, webhook, amqp or amqp10 target with `format: json` or `csv` can.',
+      'The transaction points this target receives (docs/erp.md). The default is every order message; `kpi.shift` (each site’s KPIs at each shift end, docs/kpi.md) is sent only to a target that lists it, and only a folder, webhook, amqp or amqp10 target with `format: json` or `csv` can. The quality messages `lot.held`, `lot.released` and `inspection.recorded` (docs/quality.md) are sent only to a target that lists them, in any format and over any transport.',
     )
     .meta({ examples: [['order.started', 'operation.confirmed', 'goods.receipt']] }),
   mode: z

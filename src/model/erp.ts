@@ -109,8 +109,16 @@ export type ErpMessageType = (typeof ERP_MESSAGE_TYPES)[number];
 export const KPI_MESSAGE_TYPES = ['kpi.shift'] as const;
 export type KpiMessageType = (typeof KPI_MESSAGE_TYPES)[number];
 
+/** The messages to QMS / ERP about quality (issue #12): holds, releases, inspection results. */
+export const QUALITY_MESSAGE_TYPES = ['lot.held', 'lot.released', 'inspection.recorded'] as const;
+export type QualityMessageType = (typeof QUALITY_MESSAGE_TYPES)[number];
+
 /** Every message type a target can list in its `messages`. */
-export const OUTBOUND_MESSAGE_TYPES = [...ERP_MESSAGE_TYPES, ...KPI_MESSAGE_TYPES] as const;
+export const OUTBOUND_MESSAGE_TYPES = [
+  ...ERP_MESSAGE_TYPES,
+  ...KPI_MESSAGE_TYPES,
+  ...QUALITY_MESSAGE_TYPES,
+] as const;
 export type OutboundMessageType = (typeof OUTBOUND_MESSAGE_TYPES)[number];
 
 export function isErpMessageType(type: string): type is ErpMessageType {
@@ -256,5 +264,72 @@ export type KpiMessage = MessageBase & {
   };
 };
 
+/** The lot a quality message is about, as it is when the message is made. */
+export interface QualityLot {
+  readonly lot: string;
+  readonly material: string;
+  /** What the lot holds (decimal text, in `uom`). */
+  readonly quantity: string;
+  readonly uom: string;
+  /** The lot's status after the fact (`on-hold`, `available` …). */
+  readonly status: string;
+}
+
+/** One characteristic's result in an `inspection.recorded` message. */
+export interface InspectionResultReport {
+  readonly characteristic: string;
+  readonly kind: 'numeric' | 'attribute';
+  /** The measured value (decimal text) or `pass` / `fail`. */
+  readonly value: string;
+  readonly uom: string | null;
+  readonly lsl: string | null;
+  readonly usl: string | null;
+  readonly target: string | null;
+  readonly pass: boolean;
+}
+
+/**
+ * Quality messages (issue #12). `orderId` is the stream key `lot:<lot id>`, `seq` counts the
+ * lot's quality messages, `at` is when it happened.
+ */
+export type QualityMessage = MessageBase &
+  (
+    | {
+        readonly type: 'lot.held';
+        readonly data: QualityLot & {
+          readonly hold: string;
+          readonly reason: string;
+          /** manual, inspection (a failed result placed it) or propagated (from `rootLot`). */
+          readonly origin: 'manual' | 'inspection' | 'propagated';
+          readonly rootLot: string | null;
+          readonly by: string;
+        };
+      }
+    | {
+        readonly type: 'lot.released';
+        readonly data: QualityLot & {
+          readonly hold: string;
+          readonly reason: string;
+          readonly by: string;
+          /** The signer's full name and the electronic signature's id (meaning "released"). */
+          readonly fullName: string;
+          readonly signature: string;
+        };
+      }
+    | {
+        readonly type: 'inspection.recorded';
+        readonly data: QualityLot & {
+          readonly inspection: string;
+          readonly plan: string;
+          readonly operation: string | null;
+          /** accepted: every result passed; rejected: one failed (the lot was put on hold). */
+          readonly disposition: 'accepted' | 'rejected';
+          readonly sampleSize: number;
+          readonly results: readonly InspectionResultReport[];
+          readonly by: string;
+        };
+      }
+  );
+
 /** Whatever the outbox carries to a target. */
-export type OutboundMessage = ErpMessage | KpiMessage;
+export type OutboundMessage = ErpMessage | KpiMessage | QualityMessage;

@@ -149,7 +149,9 @@ describe('CSV wire format', () => {
       text.startsWith(
         'message_id,type,order_id,seq,at,operation,equipment,work_unit,material,quantity,scrap,uom,lot,started_at,ended_at,run_time_s,final,' +
           // The kpi.shift columns (issue #11), empty on order rows.
-          'shift,shift_day,crew,shift_start,shift_end,calendar,time_zone,level,equipment_name,calendar_time_ms,planned_operation_time_ms,planned_down_time_ms,planned_busy_time_ms,actual_production_time_ms,running_ms,micro_stop_ms,micro_stops,unplanned_stop_ms,changeover_ms,changeovers,failures,failure_down_time_ms,ideal_production_time_ms,pieces_without_ideal_time,produced_quantity,good_quantity,scrap_quantity,availability,performance,quality,oee,teep,mtbf_ms,mttr_ms,scrap_ratio\r\n',
+          'shift,shift_day,crew,shift_start,shift_end,calendar,time_zone,level,equipment_name,calendar_time_ms,planned_operation_time_ms,planned_down_time_ms,planned_busy_time_ms,actual_production_time_ms,running_ms,micro_stop_ms,micro_stops,unplanned_stop_ms,changeover_ms,changeovers,failures,failure_down_time_ms,ideal_production_time_ms,pieces_without_ideal_time,produced_quantity,good_quantity,scrap_quantity,availability,performance,quality,oee,teep,mtbf_ms,mttr_ms,scrap_ratio,' +
+          // The quality message columns (issue #12), empty on order rows.
+          'status,hold,reason,origin,root_lot,by,full_name,signature,inspection,plan,disposition,sample_size,characteristic,kind,value,lsl,usl,target,pass\r\n',
       ),
     );
     assert.equal(text.replace(/\r\n/g, '').includes('\n'), false, 'CRLF only');

@@ -1,5 +1,6 @@
 /**
- * Outbound B2MML: the hub's messages to an ERP as one production performance document.
+ * Outbound B2MML: the hub's order messages to an ERP as one production performance document;
+ * its quality messages (issue #12) as one material lot document (render-lot.ts).
  *
  * - V0401, V0600: `SyncProductionPerformance` (B2MML ProductionPerformance.xsd) holding
  *   ProductionResponses; V0701 (no production schemas any more): `SyncOperationsPerformance`
@@ -34,75 +35,49 @@
  *   (config/cross-references.ts), so one only comes here from a store written under another
  *   configuration: a permanent DeliveryError, a dead letter naming the reason.
  *
- * Element order follows each XSD's sequence (checked by the test that validates every message
- * type in every version).
+ * A document holds one noun, so a batch cannot mix quality and order messages: the
+ * configuration refuses a `b2mml` batch target that lists both (config/cross-references.ts);
+ * from a store written under another configuration such a batch is a permanent DeliveryError.
+ *
+ * Element order follows each XSD's sequence (checked by the tests that validate every message
+ * type in every version: test/enterprise/b2mml.test.ts).
  */
 import { Decimal } from 'decimal.js';
 import { XMLBuilder } from 'fast-xml-parser';
 import { messageFileStem, safeName } from '../file-names.ts';
 import {
   DeliveryError,
+  QUALITY_MESSAGE_TYPES,
   type B2mmlVersion,
   type ErpMessage,
+  type KpiMessage,
   type OperationReport,
   type OutboundMessage,
+  type QualityMessage,
   type RenderedMessage,
 } from '../types.ts';
+import {
+  dialect,
+  iso,
+  quantity,
+  type Dialect,
+  type Qty,
+  type State,
+  type Xml,
+} from './render-common.ts';
+import { lotDocument } from './render-lot.ts';
 import { B2MML_NAMESPACES } from './schemas.ts';
 import { NOT_XML_CHAR } from './xml-source.ts';
 
-type State = 'running' | 'completed' | 'held' | 'closed' | 'aborted';
+/** The messages a performance document reports. */
+type PerformanceMessage = ErpMessage | KpiMessage;
 
-interface Dialect {
-  readonly version: B2mmlVersion;
-  readonly root: string;
-  readonly noun: string;
-  readonly response: string;
-  readonly requestId: string;
-  /** V0701: operations documents (OperationsType, IDs required on every actual). */
-  readonly operations: boolean;
-  /** ResponseStateType values (B2MML Common.xsd ResponseState1Type of each version). */
-  readonly states: Readonly<Record<State, string>>;
-}
-
-const PRODUCTION_STATES = {
-  running: 'Running',
-  completed: 'Completed',
-  held: 'Holding',
-  closed: 'Completed', // V0401 / V0600 have no Closed
-  aborted: 'Aborted',
-} as const;
-
-function dialect(version: B2mmlVersion): Dialect {
-  if (version === 'V0701')
-    return {
-      version,
-      root: 'SyncOperationsPerformance',
-      noun: 'OperationsPerformance',
-      response: 'OperationsResponse',
-      requestId: 'OperationsRequestID',
-      operations: true,
-      states: { ...PRODUCTION_STATES, held: 'Held', closed: 'Closed' },
-    };
-  return {
-    version,
-    root: 'SyncProductionPerformance',
-    noun: 'ProductionPerformance',
-    response: 'ProductionResponse',
-    requestId: 'ProductionRequestID',
-    operations: false,
-    states: PRODUCTION_STATES,
-  };
+function isQualityMessage(m: OutboundMessage): m is QualityMessage {
+  return (QUALITY_MESSAGE_TYPES as readonly string[]).includes(m.type);
 }
 
 // ---------------------------------------------------------------------------------------------
 // What a response says, before it is laid out in a version's elements
-
-interface Qty {
-  readonly value: string;
-  readonly uom: string;
-  readonly key?: string;
-}
 
 interface MaterialActual {
   readonly material?: string;
@@ -155,7 +130,7 @@ function operationSegment(op: OperationReport, state: State): Segment {
   };
 }
 
-function responseOf(m: OutboundMessage): Response {
+function responseOf(m: PerformanceMessage): Response {
   switch (m.type) {
     case 'order.started': {
       const { operation, equipment } = m.data;
@@ -248,16 +223,6 @@ function completedResponse(
 // ---------------------------------------------------------------------------------------------
 // Layout in the elements of a version (key order = XSD sequence order)
 
-type Xml = { [name: string]: string | Xml | Xml[] | undefined };
-
-const iso = (ms: number | null | undefined): string | undefined =>
-  ms === null || ms === undefined ? undefined : new Date(ms).toISOString();
-
-/** B2MML Common.xsd QuantityValueType: QuantityString, DataType, UnitOfMeasure, Key. */
-function quantity(q: Qty): Xml {
-  return { QuantityString: q.value, DataType: 'decimal', UnitOfMeasure: q.uom, Key: q.key };
-}
-
 function equipmentActual(d: Dialect, e: EquipmentActual): Xml {
   const runTime =
     e.runTimeMs === undefined
@@ -301,7 +266,7 @@ function segmentResponse(d: Dialect, s: Segment): Xml {
     : { ...head, ...actuals, SegmentState: state };
 }
 
-function response(d: Dialect, m: OutboundMessage): Xml {
+function response(d: Dialect, m: PerformanceMessage): Xml {
   const r = responseOf(m);
   const state = r.state === undefined ? undefined : d.states[r.state];
   const segments = r.segments.map((s) => segmentResponse(d, s));
@@ -344,6 +309,22 @@ const builder = new XMLBuilder({
   attributeValueProcessor: (_name, value) => xmlChars(value),
 });
 
+// ---------------------------------------------------------------------------------------------
+// Documents
+
+function performanceDocument(
+  d: Dialect,
+  messages: readonly PerformanceMessage[],
+  bodId: string,
+): { root: string; dataArea: Xml } {
+  const noun: Xml = {
+    ID: bodId,
+    ...(d.operations ? { OperationsType: 'Production' } : {}),
+    [d.response]: messages.map((m) => response(d, m)),
+  };
+  return { root: d.root, dataArea: { Sync: '', [d.noun]: noun } };
+}
+
 export function renderB2mml(
   messages: readonly OutboundMessage[],
   version: B2mmlVersion,
@@ -353,17 +334,21 @@ export function renderB2mml(
   const d = dialect(version);
   const bodId = messages.length === 1 ? first.id : `batch-${first.id}`;
   const created = Math.max(...messages.map((m) => m.at));
-  const noun: Xml = {
-    ID: bodId,
-    ...(d.operations ? { OperationsType: 'Production' } : {}),
-    [d.response]: messages.map((m) => response(d, m)),
-  };
+  const quality = messages.filter(isQualityMessage);
+  const orders = messages.filter((m): m is PerformanceMessage => !isQualityMessage(m));
+  if (quality.length > 0 && orders.length > 0)
+    throw new DeliveryError(
+      `batch ${bodId}: ${quality.length} quality message(s) (${quality[0]!.type} …, a SyncMaterialLot) and ${orders.length} order message(s) (${orders[0]!.type} …, a ${d.root}) cannot be one B2MML document; send the quality messages through a target of their own`,
+      true,
+    );
+  const { root, dataArea } =
+    quality.length > 0 ? lotDocument(d, quality) : performanceDocument(d, orders, bodId);
   const doc = {
-    [d.root]: {
+    [root]: {
       '@_xmlns': B2MML_NAMESPACES[version],
       '@_releaseID': version,
       ApplicationArea: { CreationDateTime: iso(created), BODID: bodId },
-      DataArea: { Sync: '', [d.noun]: noun },
+      DataArea: dataArea,
     },
   };
   const xml = `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build(doc) as string}`;

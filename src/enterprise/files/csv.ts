@@ -4,25 +4,32 @@
  *
  * Outbound (`renderCsv`): one file for one message or a batch, a row per message and, for
  * `order.completed`, a row per operation and per consumed material as well; a `kpi.shift`
- * message is a row per equipment (the site, its areas, lines and units). One layout for all:
- * a row leaves empty what does not apply to it. The columns:
+ * message is a row per equipment (the site, its areas, lines and units); an
+ * `inspection.recorded` message a row for the inspection and one per result. One layout for
+ * all: a row leaves empty what does not apply to it. The columns:
  *
  *   message_id   the message's idempotency key (the rows of one message share it)
  *   type         the message type (types.ts OUTBOUND_MESSAGE_TYPES); the detail rows of
  *                order.completed are `order.completed/operation` and `order.completed/consumption`
- *   order_id     the ERP's order number; kpi.shift: the stream key `kpi:<site id>`
+ *   order_id     the ERP's order number; kpi.shift: the stream key `kpi:<site id>`; quality
+ *                messages: the stream key `lot:<lot id>`
  *   seq          the message's position among its order's messages (1, 2, 3 …); kpi.shift:
- *                among the site's exports
+ *                among the site's exports; quality messages: among the lot's
  *   at           when the fact happened; kpi.shift: the shift's end
- *   operation    order.started (when known), operation.confirmed, goods.issue, operation rows
+ *   operation    order.started (when known), operation.confirmed, goods.issue, operation rows;
+ *                inspection.recorded: the operation inspected at, when given
  *   equipment    the equipment of the operation / where material was received or issued;
  *                kpi.shift: the equipment id of the row (`acme/plant1/packaging/line1`)
  *   work_unit    the unit whose counts were attributed to the operation
- *   material     goods.receipt / goods.issue / order.completed (product) / consumption rows
- *   quantity     good quantity (operation rows), received / issued / produced / consumed quantity
+ *   material     goods.receipt / goods.issue / order.completed (product) / consumption rows;
+ *                quality messages: the lot's material
+ *   quantity     good quantity (operation rows), received / issued / produced / consumed
+ *                quantity; quality messages: what the lot holds
  *   scrap        scrap quantity (operation rows, order.completed)
- *   uom          UN/CEFACT unit of quantity and scrap
- *   lot          goods.receipt, order.completed (the lot the output was received into)
+ *   uom          UN/CEFACT unit of quantity and scrap; inspection result rows: the unit of
+ *                the value (empty for an attribute)
+ *   lot          goods.receipt, order.completed (the lot the output was received into); the lot
+ *                of a quality message (on its result rows too)
  *   started_at   operation rows, order.completed
  *   ended_at     operation rows, order.completed
  *   run_time_s   operation rows: seconds the operation ran (held time excluded), decimal
@@ -49,6 +56,24 @@
  *                                 the KPIs of the row's totals (never averages), decimal; empty
  *                                 where a denominator is zero
  *
+ * Quality messages only (issue #12, docs/quality.md), after the kpi.shift columns:
+ *   status        the lot's status after the fact (`on-hold`, `available` …)
+ *   hold          lot.held, lot.released: the quality hold's id
+ *   reason        lot.held: why it was held; lot.released: why it was released
+ *   origin        lot.held: manual, inspection (a failed result) or propagated
+ *   root_lot      lot.held with origin propagated: the lot whose hold was propagated
+ *   by            the user who held, released or inspected
+ *   full_name     lot.released: the signer's full name
+ *   signature     lot.released: the electronic signature's id (meaning "released")
+ *   inspection    inspection.recorded (and its result rows): the inspection's id
+ *   plan          inspection.recorded: the inspection plan
+ *   disposition   inspection.recorded: accepted (every result passed) or rejected
+ *   sample_size   inspection.recorded: the number of samples
+ *   characteristic, kind, value, lsl, usl, target, pass
+ *                 one row per result, type `inspection.recorded/result`: the characteristic,
+ *                 numeric or attribute, the value (decimal, or pass / fail), the limits and
+ *                 target where the plan has them, and `true` / `false`
+ *
  * Times are ISO 8601 UTC (`2024-05-01T06:00:00.000Z`), quantities decimal text with a point;
  * a cell that does not apply is empty. Not carried (use `format: json` or `b2mml` if needed):
  * the planned quantity of order.completed and the reason of order.cancelled.
@@ -70,6 +95,7 @@ import {
   type KpiMessage,
   type OperationReport,
   type OutboundMessage,
+  type QualityMessage,
   type RenderedMessage,
 } from '../types.ts';
 import { PLAIN_DECIMAL } from './orders-csv.ts';
@@ -138,6 +164,25 @@ export const CSV_COLUMNS = [
   'equipment_name',
   ...KPI_SHIFT_TOTALS.map((k) => KPI_COLUMN[k]),
   ...KPI_SHIFT_KPIS.map((k) => KPI_COLUMN[k]),
+  'status',
+  'hold',
+  'reason',
+  'origin',
+  'root_lot',
+  'by',
+  'full_name',
+  'signature',
+  'inspection',
+  'plan',
+  'disposition',
+  'sample_size',
+  'characteristic',
+  'kind',
+  'value',
+  'lsl',
+  'usl',
+  'target',
+  'pass',
 ] as const;
 type Column = (typeof CSV_COLUMNS)[number];
 type Row = Partial<Record<Column, string>>;
@@ -190,9 +235,60 @@ function kpiRows(m: KpiMessage, head: Row): Row[] {
   });
 }
 
+/** A quality message: its row, then (inspection.recorded) one per result. */
+function qualityRows(m: QualityMessage, head: Row): Row[] {
+  const d = m.data;
+  const lot: Row = {
+    ...head,
+    lot: d.lot,
+    material: d.material,
+    quantity: d.quantity,
+    uom: d.uom,
+    status: d.status,
+    by: d.by,
+  };
+  switch (m.type) {
+    case 'lot.held': {
+      const { hold, reason, origin, rootLot } = m.data;
+      return [{ ...lot, hold, reason, origin, root_lot: rootLot ?? '' }];
+    }
+    case 'lot.released': {
+      const { hold, reason, fullName, signature } = m.data;
+      return [{ ...lot, hold, reason, full_name: fullName, signature }];
+    }
+    case 'inspection.recorded': {
+      const { inspection, plan, operation, disposition, sampleSize, results } = m.data;
+      return [
+        {
+          ...lot,
+          inspection,
+          plan,
+          operation: operation ?? '',
+          disposition,
+          sample_size: String(sampleSize),
+        },
+        ...results.map((r) => ({
+          ...head,
+          type: 'inspection.recorded/result',
+          lot: m.data.lot,
+          inspection,
+          characteristic: r.characteristic,
+          kind: r.kind,
+          value: r.value,
+          uom: r.uom ?? '',
+          lsl: r.lsl ?? '',
+          usl: r.usl ?? '',
+          target: r.target ?? '',
+          pass: String(r.pass),
+        })),
+      ];
+    }
+  }
+}
+
 /**
- * The rows of one message: its own, then (order.completed) its operations and consumption;
- * kpi.shift: one per equipment.
+ * The rows of one message: its own, then (order.completed) its operations and consumption,
+ * (inspection.recorded) its results; kpi.shift: one per equipment.
  */
 function messageRows(m: OutboundMessage): Row[] {
   const head = {
@@ -253,6 +349,10 @@ function messageRows(m: OutboundMessage): Row[] {
       return [head];
     case 'kpi.shift':
       return kpiRows(m, head);
+    case 'lot.held':
+    case 'lot.released':
+    case 'inspection.recorded':
+      return qualityRows(m, head);
   }
 }
 

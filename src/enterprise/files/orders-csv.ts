@@ -5,9 +5,8 @@
  * skipped. Errors name the line (of the file, counting line breaks inside quoted fields) and the
  * column: `line 3, column quantity: expected a decimal number`.
  */
-import { parse } from 'csv-parse/sync';
 import { Decimal } from 'decimal.js';
-import { MwError } from '../../errors.ts';
+import { csvInvalid, readCsvTable, type Issue } from './csv-table.ts';
 import type { InboundDocument, InboundOperation, InboundOrder } from '../types.ts';
 
 /** A plain decimal: optional sign, digits with an optional point, optional exponent. */
@@ -47,17 +46,6 @@ const ORDER_FIELDS = [
   'lot',
   'description',
 ] as const satisfies readonly OrderColumn[];
-/** Most problems listed in an error's details. */
-const MAX_ISSUES = 50;
-
-interface Issue {
-  readonly line: number;
-  readonly column: string | null;
-  readonly rule: string;
-}
-const where = (i: Issue): string =>
-  i.column === null ? `line ${i.line}` : `line ${i.line}, column ${i.column}`;
-
 const TIME_RE =
   /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:(Z)|([+-])(\d{2}):(\d{2}))$/i;
 const TIME_RULE = 'expected an ISO 8601 time with Z or an offset, e.g. 2024-05-01T06:00:00Z';
@@ -78,56 +66,6 @@ function parseTime(text: string): number | undefined {
   return Date.UTC(y!, mo! - 1, d!, h!, mi!, s!, ms) - offset;
 }
 
-/** Offsets at which lines start (after LF, CRLF or a lone CR). */
-function lineStarts(buf: Buffer): number[] {
-  const starts = [0];
-  for (let i = 0; i < buf.length; i++) {
-    const c = buf[i];
-    if (c === 0x0a || (c === 0x0d && buf[i + 1] !== 0x0a)) starts.push(i + 1);
-  }
-  return starts;
-}
-
-/** 1-based line of a byte offset. */
-function lineOf(starts: readonly number[], offset: number): number {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (starts[mid]! <= offset) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo + 1;
-}
-
-function csvInvalid(issues: readonly Issue[]): MwError {
-  const first = issues[0]!;
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
-  return new MwError(
-    'MW_ERR_CSV_INVALID',
-    { first: `${where(first)}: ${first.rule}`, more, line: first.line, column: first.column ?? '' },
-    {
-      path: where(first),
-      details: issues.slice(0, MAX_ISSUES).map((i) => `${where(i)}: ${i.rule}`),
-    },
-  );
-}
-
-/** The text as UTF-8 without its byte order mark; throws naming the line of a bad byte. */
-function utf8(input: string | Buffer): Buffer {
-  let buf = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
-  if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) buf = buf.subarray(3);
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(buf);
-  } catch {
-    const bad = Buffer.from(new TextDecoder('utf-8').decode(buf).split('\uFFFD')[0]!).length;
-    throw csvInvalid([
-      { line: lineOf(lineStarts(buf), bad), column: null, rule: 'not UTF-8 (save it as UTF-8)' },
-    ]);
-  }
-  return buf;
-}
-
 interface ParsedRow {
   readonly line: number;
   readonly orderId: string;
@@ -141,59 +79,10 @@ interface ParsedRow {
  * column of the first problem, every problem in its details; nothing is returned then.
  */
 export function parseOrdersCsv(input: string | Buffer): InboundDocument {
-  const buf = utf8(input);
-  const starts = lineStarts(buf);
-  const firstLine = /^[^\r\n]*/.exec(buf.toString('utf8'))![0];
-  const count = (ch: string): number => firstLine.split(ch).length - 1;
-  const delimiter = count(';') > count(',') ? ';' : ',';
-  let records: { record: string[]; info: { bytes_records: number } }[];
-  try {
-    // csv-parse's types do not model `info: true`, which wraps each record with its Info.
-    records = parse(buf, {
-      delimiter,
-      info: true,
-      skip_empty_lines: true,
-      trim: true,
-    }) as unknown as typeof records;
-  } catch (err) {
-    const e = err as { message: string; bytes_records?: number; lines?: number };
-    const line = e.bytes_records === undefined ? (e.lines ?? 1) : recordLine(e.bytes_records);
-    throw csvInvalid([{ line, column: null, rule: e.message.replace(/ (at|on) line \d+/, '') }]);
-  }
-  /** The line a record starts on, from where the one before it ended (blank lines skipped). */
-  function recordLine(prevEnd: number): number {
-    let at = prevEnd;
-    while (buf[at] === 0x0a || buf[at] === 0x0d) at++;
-    return lineOf(starts, at);
-  }
-
-  const issues: Issue[] = [];
-  const header = records[0];
-  if (header === undefined) {
-    throw csvInvalid([
-      { line: 1, column: null, rule: `expected a header row: ${ORDER_CSV_COLUMNS.join(',')}` },
-    ]);
-  }
-  const index = new Map<OrderColumn, number>();
-  header.record.forEach((name, i) => {
-    const col = ORDER_CSV_COLUMNS.find((c) => c === name.toLowerCase());
-    if (col === undefined) {
-      const rule = `unknown column; the columns are ${ORDER_CSV_COLUMNS.join(', ')}`;
-      issues.push({ line: 1, column: name, rule });
-    } else if (index.has(col)) issues.push({ line: 1, column: name, rule: 'given twice' });
-    else index.set(col, i);
-  });
-  for (const col of REQUIRED)
-    if (!index.has(col)) issues.push({ line: 1, column: col, rule: 'required column missing' });
-  if (issues.length > 0) throw csvInvalid(issues);
-
+  const { rows: records, issues } = readCsvTable(input, ORDER_CSV_COLUMNS, REQUIRED);
   const rows: ParsedRow[] = [];
-  let prevEnd = header.info.bytes_records;
-  for (const { record, info } of records.slice(1)) {
-    const line = recordLine(prevEnd);
-    prevEnd = info.bytes_records;
-    if (record.every((v) => v === '')) continue; // `;;;;` lines that spreadsheets leave
-    const row = parseRow(line, (col) => record[index.get(col) ?? -1] ?? '', issues);
+  for (const { line, cell } of records) {
+    const row = parseRow(line, cell, issues);
     if (row !== null) rows.push(row);
   }
   if (issues.length === 0) {

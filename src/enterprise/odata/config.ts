@@ -1,13 +1,15 @@
 /** Config of the `odata` target: messages created as entities of an OData v4 service. */
 import { z } from 'zod';
-import { targetFields } from '../target-config.ts';
+import { ENTITY_MESSAGE_TYPES, targetFields } from '../target-config.ts';
 import { HTTP_URL_RE, httpFields } from '../shared/http.ts';
-import { ERP_MESSAGE_TYPES } from '../types.ts';
 
 /**
  * The entity set each message type is created in when `entitySet` is not given. The status
  * changes (order.started, order.closed, order.cancelled) have none: OData services model them
- * as bound actions rather than entities, so they are skipped until configured.
+ * as bound actions rather than entities, so they are skipped until configured. The quality
+ * messages (lot.held, lot.released, inspection.recorded) have none either: a QMS service names
+ * its own entity sets, and the configuration check refuses a target that lists one of them
+ * without its entity set (config/cross-references.ts).
  */
 export const DEFAULT_ENTITY_SETS = {
   'operation.confirmed': 'ProductionOrderConfirmations',
@@ -31,12 +33,12 @@ export const odataTargetSchema = z
       }),
     entitySet: z
       .partialRecord(
-        z.enum(ERP_MESSAGE_TYPES),
+        z.enum(ENTITY_MESSAGE_TYPES),
         z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected an entity set name' }),
       )
       .default({ ...DEFAULT_ENTITY_SETS })
       .describe(
-        'Entity set each message type is POSTed to (docs/erp.md lists the properties). A type not in the map is not sent (it counts as delivered); giving the map replaces the default one.',
+        'Entity set each message type is POSTed to (docs/erp.md lists the properties). A type not in the map is not sent (it counts as delivered); giving the map replaces the default one. A quality message (`lot.held`, `lot.released`, `inspection.recorded`) listed in `messages` needs its entry.',
       )
       .meta({
         examples: [{ 'operation.confirmed': 'ProdnOrdConf2', 'goods.receipt': 'GoodsMovements' }],

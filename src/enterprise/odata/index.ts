@@ -18,7 +18,7 @@
  * Decimal quantities are JSON strings, so requests say `IEEE754Compatible=true` (OData JSON
  * Format 4.01 §3.2).
  */
-import { erpEntity, kpiRefused } from '../shared/entity.ts';
+import { erpEntity, kpiRefused, type EntityMessage } from '../shared/entity.ts';
 import {
   authHeaders,
   headerOf,
@@ -31,7 +31,6 @@ import {
 } from '../shared/http.ts';
 import {
   DeliveryError,
-  type ErpMessage,
   type OutboundMessage,
   type TargetContext,
   type TargetDefinition,
@@ -47,7 +46,7 @@ export const ODATA_DEFAULTS = {
 } as const;
 
 interface Part {
-  readonly message: ErpMessage;
+  readonly message: EntityMessage;
   readonly entitySet: string;
 }
 

@@ -1,7 +1,7 @@
 /**
- * An ErpMessage laid out as one flat record with PascalCase property names, as SAP Gateway
- * OData services and SOAP interfaces name them: the body of an OData entity (odata/) and the
- * arguments of a SOAP operation (soap/). The codes are the receiver's (toReceiverCodes), the
+ * An ErpMessage or QualityMessage laid out as one flat record with PascalCase property names,
+ * as SAP Gateway OData services and SOAP interfaces name them: the body of an OData entity
+ * (odata/) and the arguments of a SOAP operation (soap/). The codes are the receiver's (toReceiverCodes), the
  * values those of the JSON format (docs/erp.md): times ISO 8601 UTC, quantities decimal text.
  *
  * Every message:   MessageID, MessageType, OrderID, EventTime (= `at`)
@@ -17,10 +17,21 @@
  *                       Consumption: [{ Material, Quantity, UnitOfMeasure }]
  * order.closed:         (nothing more)
  * order.cancelled:      Reason
+ * lot.held:             Lot, Material, Quantity, UnitOfMeasure, Status, Hold, Reason, Origin,
+ *                       RootLot, By
+ * lot.released:         Lot, Material, Quantity, UnitOfMeasure, Status, Hold, Reason, By,
+ *                       FullName, Signature
+ * inspection.recorded:  Lot, Material, Quantity, UnitOfMeasure, Status, Inspection, Plan,
+ *                       OperationID, Disposition, SampleSize, By,
+ *                       Results: [{ Characteristic, Kind, Value, UnitOfMeasure, LSL, USL,
+ *                                   Target, Pass }]
+ *
+ * OrderID is the message's stream key: the ERP's order number, or `lot:<lot id>` for a quality
+ * message (its Lot property holds the lot id itself).
  *
  * The names follow the JSON format's keys (first letter upper case), except: `id` and
  * `operation` → OperationID, `uom` → UnitOfMeasure (the ISA-95 / B2MML name), `consumed` →
- * Consumption.
+ * Consumption, `lsl` / `usl` → LSL / USL.
  *
  * kpi.shift: none. OData and SOAP targets are an ERP's transaction interfaces, with no entity or
  * operation for shift KPIs; the configuration refuses `kpi.shift` for them
@@ -36,11 +47,16 @@ import {
   type RenderContext,
 } from '../types.ts';
 
+/** The messages an ERP interface has an entity or operation for: all but kpi.shift. */
+export type EntityMessage = Exclude<OutboundMessage, KpiMessage>;
+
 const RENAMED: Readonly<Record<string, string>> = {
   id: 'OperationID',
   operation: 'OperationID',
   uom: 'UnitOfMeasure',
   consumed: 'Consumption',
+  lsl: 'LSL',
+  usl: 'USL',
 };
 
 function pascal(key: string): string {

@@ -1,8 +1,7 @@
 /** Config of the `soap` target: messages sent as operations of a SOAP web service (WSDL). */
 import { z } from 'zod';
-import { targetFields } from '../target-config.ts';
+import { ENTITY_MESSAGE_TYPES, targetFields } from '../target-config.ts';
 import { HTTP_URL_RE, httpFields } from '../shared/http.ts';
-import { ERP_MESSAGE_TYPES } from '../types.ts';
 
 export const soapTargetSchema = z
   .strictObject({
@@ -19,12 +18,12 @@ export const soapTargetSchema = z
       }),
     operation: z
       .partialRecord(
-        z.enum(ERP_MESSAGE_TYPES),
+        z.enum(ENTITY_MESSAGE_TYPES),
         z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, { error: 'expected a WSDL operation name' }),
       )
       .refine((map) => Object.keys(map).length > 0, { error: 'name at least one operation' })
       .describe(
-        'The WSDL operation each message type is sent with (its arguments: docs/erp.md). A type not in the map is not sent (it counts as delivered).',
+        'The WSDL operation each message type is sent with (its arguments: docs/erp.md). A type not in the map is not sent (it counts as delivered); a quality message (`lot.held`, `lot.released`, `inspection.recorded`) listed in `messages` needs its entry.',
       )
       .meta({
         examples: [

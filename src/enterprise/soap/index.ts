@@ -15,11 +15,10 @@
  */
 import path from 'node:path';
 import { createClientAsync, WSSecurity, type Client } from 'soap';
-import { erpEntity, kpiRefused } from '../shared/entity.ts';
+import { erpEntity, kpiRefused, type EntityMessage } from '../shared/entity.ts';
 import { authHeaders, HttpClient, refusal, sfString } from '../shared/http.ts';
 import {
   DeliveryError,
-  type ErpMessage,
   type OutboundMessage,
   type TargetContext,
   type TargetDefinition,
@@ -175,7 +174,7 @@ class SoapTarget implements TargetInstance {
     }
   }
 
-  private async call(operation: string, message: ErpMessage): Promise<void> {
+  private async call(operation: string, message: EntityMessage): Promise<void> {
     const what = `soap ${this.config.id}: ${operation} (message ${message.id})`;
     const args = erpEntity(message, this.ctx.render, true);
     const client = await this.clientOf();
