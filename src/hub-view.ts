@@ -19,6 +19,7 @@ import type { EquipmentRuntime } from './core/runtime.ts';
 import type { Hierarchy } from './model/index.ts';
 import type { MigrationStatus, Store } from './store/types.ts';
 import type { OrderService } from './core/orders/service.ts';
+import type { Quality } from './core/genealogy/index.ts';
 import type { ErpInbound } from './enterprise/inbound.ts';
 import type { OutboxDispatcher } from './enterprise/outbox.ts';
 
@@ -47,6 +48,8 @@ export interface HubView {
   readonly kpi: KpiService;
   /** Work orders (issue #10). */
   readonly orders: OrderService;
+  /** Lots, genealogy, holds and inspections (issue #12). */
+  readonly quality: Quality;
   /** Everything an ERP sends: parse, import, quarantine. */
   readonly inbound: ErpInbound;
   /** Delivers the outbox to the enterprise targets. */

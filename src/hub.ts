@@ -20,6 +20,8 @@ import { siteCalendars } from './core/kpi/groups.ts';
 import { LiveValues } from './core/live-values.ts';
 import { MappingService } from './core/mapping-service.ts';
 import { MaterialCatalog } from './core/materials.ts';
+import { createQuality } from './core/genealogy/index.ts';
+import { LineResults } from './core/genealogy/line-results.ts';
 import { IngestPipeline } from './core/pipeline.ts';
 import { RateMeter } from './core/rates.ts';
 import { EquipmentRuntime, type UnitSettings } from './core/runtime.ts';
@@ -328,6 +330,33 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       cleanups,
     });
 
+    const quality = createQuality({
+      store,
+      materials,
+      hierarchy,
+      config: config.genealogy,
+      site: config.sites[0]!.id,
+      targets: config.targets.map((t) => ({ id: t.id, messages: t.messages })),
+      audit: (by, action, entityType, entityId, changes, reason) =>
+        identity.audit(by, action, entityType, entityId, changes, reason),
+      onEnqueued: (ids) => dispatcher.kick(ids),
+      signatures,
+      plans: config.quality.plans,
+      finished: new Set(config.materials.filter((m) => m.finished === true).map((m) => m.id)),
+    });
+
+    const lineResults = new LineResults(
+      quality,
+      hierarchy,
+      config.quality.lineResults,
+      logger.child({ component: 'line-results' }),
+    );
+    if (lineResults.enabled) {
+      orders.onChange(() => lineResults.ordersChanged());
+      pipeline.on('committed', (_events, batch) => lineResults.committed(batch.samples));
+      cleanups.push(() => lineResults.settled());
+    }
+
     const startedAt = Date.now();
     let url: string | null = null;
     const hubWithoutHttp = {
@@ -348,6 +377,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       downtime,
       kpi,
       orders,
+      quality,
       inbound,
       dispatcher,
       dataDir,

@@ -17,6 +17,7 @@ import { VERSION } from '../version.ts';
 import { registerAuditCommands } from './audit.ts';
 import { checkTargets } from './check-targets.ts';
 import { demoErpConfig, seedDemoOrders } from './demo-erp.ts';
+import { seedDemoLots } from './demo-quality.ts';
 import { registerExplainCommand } from './explain.ts';
 import { createLogger, type LogFormat } from './logger.ts';
 import { registerMappingCommands } from './mapping.ts';
@@ -214,7 +215,11 @@ export function buildProgram(): Command {
       { ...opts, dataDir },
       'demo',
       opts.port !== undefined,
-      async (hub) => [...(await demoAdmin(hub)), ...seedDemoOrders(config)],
+      async (hub) => [
+        ...(await demoAdmin(hub)),
+        ...seedDemoOrders(config),
+        ...(await seedDemoLots(hub)),
+      ],
     );
   });
 

@@ -12,7 +12,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { MwError } from '../errors.ts';
-import type { Store, StoredRecord } from '../store/types.ts';
+import type { AuditEntry, RecordWrite, Store, StoredRecord } from '../store/types.ts';
 import { canonicalJson } from './audit.ts';
 import type { IdentityService, UserData } from './identity.ts';
 import { authorize, type Principal } from './roles.ts';
@@ -35,6 +35,19 @@ export type SignatureMeaning = (typeof SIGNATURE_MEANINGS)[number];
 export const SIGNED_FIELDS = {
   user: ['fullName', 'roles', 'disabled'],
   'api-token': ['name', 'owner', 'permissions', 'expiresAt', 'revokedAt'],
+  // A lot's identity and make-up, not its bookkeeping (quantity left, status, holds), so a
+  // release stays valid while the lot is used afterwards.
+  'material-lot': [
+    'material',
+    'initialQuantity',
+    'uom',
+    'origin',
+    'order',
+    'operation',
+    'parent',
+    'properties',
+    'at',
+  ],
 } as const satisfies Record<string, readonly string[]>;
 
 export const SIGNABLE_TYPES = Object.keys(SIGNED_FIELDS) as (keyof typeof SIGNED_FIELDS)[];
@@ -82,6 +95,13 @@ export function contentHash(record: StoredRecord): string {
 
 const refOf = (entityType: string, entityId: string): string => `${entityType}/${entityId}`;
 
+export interface SignInput {
+  readonly meaning: SignatureMeaning;
+  readonly username: string;
+  readonly password: string;
+  readonly reason?: string | null | undefined;
+}
+
 export class SignatureService {
   constructor(
     private readonly store: Store,
@@ -90,16 +110,27 @@ export class SignatureService {
 
   async sign(
     by: Principal,
-    input: {
-      entityType: string;
-      entityId: string;
-      meaning: SignatureMeaning;
-      username: string;
-      password: string;
-      reason?: string | null | undefined;
-    },
+    input: SignInput & { entityType: string; entityId: string },
     address: string,
   ): Promise<SignatureView> {
+    authorize(by, 'signatures.sign');
+    const record = await this.signable(input.entityType, input.entityId);
+    const { write, audit } = await this.prepare(by, record, input, address);
+    const [stored] = await this.store.writeRecords([write], [audit]);
+    return this.view(stored!, record);
+  }
+
+  /**
+   * Check the signer (permission, oneself, password: 11.200) and draft the signature of
+   * `record` as it is now, for the caller to write in the transaction of what it signs (a hold
+   * released and its "released" signature exist together or not at all).
+   */
+  async prepare(
+    by: Principal,
+    record: StoredRecord,
+    input: SignInput,
+    address: string,
+  ): Promise<{ write: RecordWrite; audit: AuditEntry; id: string }> {
     authorize(by, 'signatures.sign');
     if (by.kind === 'token') {
       throw new MwError('MW_ERR_AUTH_FORBIDDEN', {
@@ -117,7 +148,6 @@ export class SignatureService {
         { path: 'username' },
       );
     }
-    const record = await this.signable(input.entityType, input.entityId);
     const userRecord = await this.identity.checkCredentials(
       input.username,
       input.password,
@@ -137,39 +167,33 @@ export class SignatureService {
       contentHash: contentHash(record),
       reason: input.reason ?? null,
     };
-    const [stored] = await this.store.writeRecords(
-      [
-        {
-          entityType: 'signature',
-          entityId: id,
-          expectedVersion: 0,
-          data: { ...data },
-          ref: refOf(record.entityType, record.entityId),
-        },
-      ],
-      [
-        this.identity.audit(
-          { actor: `user:${input.username}` },
-          'sign',
-          record.entityType,
-          record.entityId,
-          {
-            signature: {
-              old: null,
-              new: {
-                id,
-                meaning: data.meaning,
-                signer: data.signer,
-                fullName: data.fullName,
-                contentHash: data.contentHash,
-              },
-            },
+    const audit = this.identity.audit(
+      { actor: `user:${input.username}` },
+      'sign',
+      record.entityType,
+      record.entityId,
+      {
+        signature: {
+          old: null,
+          new: {
+            id,
+            meaning: data.meaning,
+            signer: data.signer,
+            fullName: data.fullName,
+            contentHash: data.contentHash,
           },
-          data.reason,
-        ),
-      ],
+        },
+      },
+      data.reason,
     );
-    return this.view(stored!, record);
+    const write: RecordWrite = {
+      entityType: 'signature',
+      entityId: id,
+      expectedVersion: 0,
+      data: { ...data },
+      ref: refOf(record.entityType, record.entityId),
+    };
+    return { write, audit, id };
   }
 
   /** The signatures of a record, oldest first, each with whether it still holds. */

@@ -3,6 +3,7 @@
  * configuration reference (`npm run docs` writes docs/configuration.md from it; a test fails
  * when that file is stale). Every field has a description, and a default or an example.
  */
+import { genealogySchema, qualitySchema } from './quality.ts';
 import { z } from 'zod';
 import { mqttConnectionSchema } from '../connectors/mqtt/config.ts';
 import { simulatorConnectionSchema } from '../connectors/simulator/config.ts';
@@ -276,6 +277,12 @@ const materialSchema = z
         'Conversions between units of different dimensions for this material, used both ways: pieces to mass, volume to mass (density) …',
       )
       .meta({ examples: [['1 H87 = 0.028 KGM', '1 LTR = 1.032 KGM']] }),
+    finished: z
+      .boolean()
+      .optional()
+      .describe(
+        'A finished good: a recall (docs/quality.md) lists the lots of finished materials made from the lot recalled. Where no material says so, a lot nothing was made from counts as finished.',
+      ),
   })
   .describe('A material the plant consumes or makes (ISA-95 material definition).');
 
@@ -744,6 +751,8 @@ export const configSchema = z.strictObject({
   security: securitySchema.prefault({}),
   orders: ordersSchema.prefault({}),
   kpi: kpiSchema.prefault({}),
+  genealogy: genealogySchema.prefault({}),
+  quality: qualitySchema.prefault({}),
   targets: z
     .array(targetSchema)
     .default([])

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { isMwError, MwError } from '../errors.ts';
 import type { HubView } from '../hub-view.ts';
 import { buildOpenApi } from './openapi.ts';
+import { registerLotRoutes } from './lot-routes.ts';
 import { registerAuditRoutes } from './audit-routes.ts';
 import { registerBindingRoutes } from './binding-routes.ts';
 import { registerConnectionRoutes } from './connection-routes.ts';
@@ -95,6 +96,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerDowntimeRoutes(app, options.hub);
   registerKpiRoutes(app, options.hub);
   await registerOrderRoutes(app, options.hub);
+  await registerLotRoutes(app, options.hub);
   await registerMappingRoutes(app, options.hub);
   const metrics = buildMetrics(options.hub);
   app.get('/metrics', { config: { access: 'metrics.read' } }, async (_request, reply) =>

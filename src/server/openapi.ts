@@ -36,6 +36,7 @@ import {
 
 import { body, errors, json, ok, queryParameters, schema, type Json } from './openapi-helpers.ts';
 import { orderPaths } from './openapi-orders.ts';
+import { lotPaths } from './openapi-lots.ts';
 import { kpiPaths } from './openapi-kpi.ts';
 
 const idParam = {
@@ -319,6 +320,7 @@ export function buildOpenApi(routes: ReadonlyMap<string, RouteAccess>): Json {
       {
         ...identityPaths,
         ...orderPaths,
+        ...lotPaths,
         ...kpiPaths,
         ...mappingPaths,
         ...connectionPaths,

@@ -42,6 +42,9 @@ const DEFAULTS = {
 export const VENDOR: readonly { readonly name: string; readonly dir: string }[] = [
   // Chart.js 4 (MIT): the OEE page's charts, its UMD build as a classic script (window.Chart).
   { name: 'chart.js', dir: 'dist' },
+  // Cytoscape.js 3 (MIT): the Lots page's trace graph, its ES module build (no imports of its
+  // own), loaded with import() on the first visit to a lot.
+  { name: 'cytoscape', dir: 'dist' },
 ];
 
 /** Where node would find a package from `root`: its node_modules, or one of a parent folder. */

@@ -123,7 +123,7 @@ describe('millwright check-config', () => {
     assert.equal(result.status, 0, result.stderr);
     assert.match(
       result.stdout,
-      /^ok: examples\/demo\.yaml: 1 site\(s\), 7 work unit\(s\), 2 connection\(s\), 5 binding\(s\), 1 target\(s\), store sqlite/,
+      /^ok: examples\/demo\.yaml: 1 site\(s\), 7 work unit\(s\), 2 connection\(s\), 5 binding\(s\), 2 target\(s\), store sqlite/,
     );
   });
 });

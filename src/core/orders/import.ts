@@ -151,6 +151,12 @@ export interface MaterialLotContent {
   readonly quantity: string | null;
   readonly uom: string | null;
   readonly status: string | null;
+  readonly sublots: readonly {
+    readonly id: string;
+    readonly quantity: string | null;
+    readonly uom: string | null;
+    readonly status: string | null;
+  }[];
 }
 
 export function mapLot(
@@ -165,5 +171,15 @@ export function mapLot(
     quantity: lot.quantity === null ? null : decimalText(lot.quantity, `${path}.quantity`, false),
     uom: lot.uom === null ? null : uomOf(ctx, lot.uom, `${path}.uom`),
     status: lot.status,
+    sublots: (lot.sublots ?? []).map((sub, i) => {
+      const at = `${path}.sublots[${i}]`;
+      if (!EXTERNAL_ID_RE.test(sub.id)) throw invalid(`${at}.id`, EXTERNAL_ID_RULE);
+      return {
+        id: sub.id,
+        quantity: sub.quantity === null ? null : decimalText(sub.quantity, `${at}.quantity`, true),
+        uom: sub.uom === null ? null : uomOf(ctx, sub.uom, `${at}.uom`),
+        status: sub.status,
+      };
+    }),
   };
 }

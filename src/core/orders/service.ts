@@ -47,6 +47,8 @@ import {
   type MaterialDefinitionContent,
   type MaterialLotContent,
 } from './import.ts';
+import { orderOutputLot, receivedLots, type ReceiptWrites } from '../genealogy/receipts.ts';
+import { LOT_ENTITY } from '../genealogy/types.ts';
 import { GroupCommit, type Plan } from './group-commit.ts';
 import { OrderLifecycle } from './lifecycle.ts';
 import type { ActOptions, OrderData, OrderView } from './types.ts';
@@ -56,7 +58,6 @@ export type { ActOptions, OperationView, OrderData, OrderView } from './types.ts
 
 export const ORDER_ENTITY = 'order';
 export const MATERIAL_ENTITY = 'material-definition';
-export const LOT_ENTITY = 'material-lot';
 
 export interface OrderTarget {
   readonly id: string;
@@ -97,6 +98,7 @@ export class OrderService {
   private readonly now: () => number;
   private readonly lifecycle: OrderLifecycle;
   private readonly views: OrderViews;
+  private readonly listeners: (() => void)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -106,6 +108,15 @@ export class OrderService {
     this.lifecycle = new OrderLifecycle(store, this.now);
     this.views = new OrderViews(this.lifecycle, this.now);
     this.commits = new GroupCommit(store);
+  }
+
+  /** Call `listener` after every committed change of orders (statuses, imports). */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(): void {
+    for (const l of this.listeners) l();
   }
 
   private countingUnitOf(equipment: string): string {
@@ -140,7 +151,9 @@ export class OrderService {
     const keys = [
       ...orders.map((o) => key(ORDER_ENTITY, o.externalId)),
       ...materials.map((m) => key(MATERIAL_ENTITY, m.id)),
-      ...lots.map((l) => key(LOT_ENTITY, l.id)),
+      ...lots.flatMap((l) =>
+        [l.id, ...l.sublots.map((sub) => sub.id)].map((id) => key(LOT_ENTITY, id)),
+      ),
     ];
     return this.commits.enqueue(keys, () => this.planImport(doc, source, orders, materials, lots));
   }
@@ -206,34 +219,43 @@ export class OrderService {
         outcome: before === undefined ? 'created' : 'updated',
       });
     }
-    for (const [entityType, items] of [
-      [MATERIAL_ENTITY, materials],
-      [LOT_ENTITY, lots],
-    ] as const) {
-      for (const entry of items) {
-        const rec = await this.store.getRecord(entityType, entry.id);
-        const next = { ...entry } as Record<string, unknown>;
-        if (rec !== undefined && canonicalJson(rec.data) === canonicalJson(next)) continue;
-        writes.push({
-          entityType,
-          entityId: entry.id,
-          expectedVersion: rec?.version ?? 0,
-          data: next,
-        });
-        audit.push(
-          this.options.audit(
-            { actor: source.actor },
-            rec === undefined ? 'create' : 'update',
-            entityType,
-            entry.id,
-            diffFields(rec?.data ?? null, next),
-            reason,
-          ),
-        );
-      }
+    for (const entry of materials) {
+      const rec = await this.store.getRecord(MATERIAL_ENTITY, entry.id);
+      const next = { ...entry } as Record<string, unknown>;
+      if (rec !== undefined && canonicalJson(rec.data) === canonicalJson(next)) continue;
+      writes.push({
+        entityType: MATERIAL_ENTITY,
+        entityId: entry.id,
+        expectedVersion: rec?.version ?? 0,
+        data: next,
+      });
+      audit.push(
+        this.options.audit(
+          { actor: source.actor },
+          rec === undefined ? 'create' : 'update',
+          MATERIAL_ENTITY,
+          entry.id,
+          diffFields(rec?.data ?? null, next),
+          reason,
+        ),
+      );
     }
+    const receipts = await receivedLots(this.store, lots, source.actor, at, (type, id, changes) =>
+      this.options.audit({ actor: source.actor }, 'receive', type, id, changes, reason),
+    );
+    writes.push(...receipts.writes);
+    audit.push(...receipts.audit);
     const result = { orders: outcomes, materials: materials.length, lots: lots.length };
-    return { writes, audit, outbox: [], done: () => result };
+    return {
+      writes,
+      audit,
+      outbox: [],
+      links: receipts.links,
+      done: () => {
+        this.changed();
+        return result;
+      },
+    };
   }
 
   async get(id: string): Promise<OrderView> {
@@ -289,18 +311,39 @@ export class OrderService {
         opts.reason ?? null,
       );
       const outbox = this.outboxRows(step.messages);
+      const lot = await this.outputLot(by, id, step.messages, opts.reason ?? null);
       return {
-        writes: [orderWrite(id, rec, step.data)],
-        audit: [audit],
+        writes: [orderWrite(id, rec, step.data), ...lot.writes],
+        audit: [audit, ...lot.audit],
         outbox,
         done: (stored) => {
           this.views.forget(id);
+          this.changed();
           if (outbox.length > 0)
             this.options.onEnqueued?.([...new Set(outbox.map((r) => r.target))]);
           return this.views.view(stored[0]!);
         },
       };
     });
+  }
+
+  /** The output lot an order's completion received its goods into (genealogy, issue #12). */
+  private async outputLot(
+    by: Principal,
+    id: string,
+    messages: readonly ErpMessage[],
+    reason: string | null,
+  ): Promise<ReceiptWrites> {
+    const receipt = messages.find((m) => m.type === 'goods.receipt');
+    if (receipt === undefined) return { writes: [], audit: [], links: [] };
+    return orderOutputLot(
+      this.store,
+      { order: id, ...receipt.data },
+      by.actor,
+      this.now(),
+      (type, entityId, changes) =>
+        this.options.audit(by, 'produce', type, entityId, changes, reason),
+    );
   }
 
   private outboxRows(messages: readonly ErpMessage[]): OutboxInsert[] {
