@@ -19,6 +19,7 @@ import {
   session,
 } from './lib/api.js';
 import { $, h, setText } from './lib/dom.js';
+import { lotsView } from './views/lots.js';
 import { oeeView } from './views/oee.js';
 import { ordersView } from './views/orders.js';
 import { unitsView } from './views/units.js';
@@ -32,7 +33,7 @@ const app = {
 };
 
 /** The pages, in the order of the navigation; the first also shows a hash no page owns. */
-const VIEWS = [unitsView, ordersView, oeeView];
+const VIEWS = [unitsView, ordersView, lotsView, oeeView];
 const views = VIEWS.map((make) => make(app));
 
 for (const view of views) {

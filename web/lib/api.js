@@ -37,6 +37,23 @@ export async function problem(res) {
   }
 }
 
+/** The code the hub answers for a route it does not have (src/errors.ts). */
+const NO_ROUTE = 'MW_ERR_API_NOT_FOUND';
+
+/**
+ * A refused answer: the hub's error `code` (null when it sent none) and `message` (else the
+ * HTTP status), and `missing` when the hub has no such route at all (an older hub).
+ */
+export async function refusal(res) {
+  const body = await res.json().catch(() => null);
+  const error = body?.error;
+  return {
+    code: error?.code ?? null,
+    missing: res.status === 404 && (error === undefined || error?.code === NO_ROUTE),
+    message: error?.message ?? `${res.status} ${res.statusText}`,
+  };
+}
+
 /** The answer, unless it says the session is gone (401): then LoggedOut. */
 export function inSession(res) {
   if (res !== null && res.status === 401) throw new LoggedOut(undefined);
@@ -99,6 +116,9 @@ export const unitPath = (id) =>
 
 /** The URL of an order (an ERP order number may contain "/": it is encoded, one segment). */
 export const orderPath = (id) => `/api/v1/orders/${encodeURIComponent(id)}`;
+
+/** The URL of a material lot (a lot number may contain "/": it is encoded, one segment). */
+export const lotPath = (id) => `/api/v1/lots/${encodeURIComponent(id)}`;
 
 /** A query string of the parameters that are set ('' when none). */
 export function query(params) {
