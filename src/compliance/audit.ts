@@ -26,6 +26,16 @@ export interface AuditEntry {
   readonly reason: string | null;
 }
 
+/** Makes an audit entry at the hub's clock (IdentityService.audit): what services are given. */
+export type AuditOf = (
+  by: { readonly actor: string },
+  action: string,
+  entityType: string,
+  entityId: string,
+  changes: Record<string, { old: unknown; new: unknown }>,
+  reason: string | null,
+) => AuditEntry;
+
 /** An audit row as stored. */
 export interface AuditRecord extends AuditEntry {
   /** Position in the trail: 1, 2, 3 … without gaps. */

@@ -37,6 +37,14 @@ function mapOperation(op: OperationReport, ctx: RenderContext): OperationReport 
   };
 }
 
+/** Data with its material and unit codes replaced by the receiver's. */
+function theirCodes<T extends { readonly material: string; readonly uom: string }>(
+  d: T,
+  ctx: RenderContext,
+): T {
+  return { ...d, material: ctx.toTheirs('material', d.material), uom: ctx.toTheirs('uom', d.uom) };
+}
+
 /**
  * The message with the hub's material, equipment and unit codes replaced by the receiver's.
  * Throws the mapping's MwError when a code has no entry. A `kpi.shift` message keeps the hub's
@@ -64,9 +72,7 @@ export function toReceiverCodes(m: OutboundMessage, ctx: RenderContext): Outboun
       return {
         ...m,
         data: {
-          ...m.data,
-          material: ctx.toTheirs('material', m.data.material),
-          uom: ctx.toTheirs('uom', m.data.uom),
+          ...theirCodes(m.data, ctx),
           equipment: ctx.toTheirs('equipment', m.data.equipment),
         },
       } as ErpMessage;
@@ -74,34 +80,19 @@ export function toReceiverCodes(m: OutboundMessage, ctx: RenderContext): Outboun
       return {
         ...m,
         data: {
-          ...m.data,
-          material: ctx.toTheirs('material', m.data.material),
-          uom: ctx.toTheirs('uom', m.data.uom),
+          ...theirCodes(m.data, ctx),
           operations: m.data.operations.map((op) => mapOperation(op, ctx)),
-          consumed: m.data.consumed.map((c) => ({
-            material: ctx.toTheirs('material', c.material),
-            quantity: c.quantity,
-            uom: ctx.toTheirs('uom', c.uom),
-          })),
+          consumed: m.data.consumed.map((c) => theirCodes(c, ctx)),
         },
       };
     case 'lot.held':
     case 'lot.released':
-      return {
-        ...m,
-        data: {
-          ...m.data,
-          material: ctx.toTheirs('material', m.data.material),
-          uom: ctx.toTheirs('uom', m.data.uom),
-        },
-      } as QualityMessage;
+      return { ...m, data: theirCodes(m.data, ctx) } as QualityMessage;
     case 'inspection.recorded':
       return {
         ...m,
         data: {
-          ...m.data,
-          material: ctx.toTheirs('material', m.data.material),
-          uom: ctx.toTheirs('uom', m.data.uom),
+          ...theirCodes(m.data, ctx),
           results: m.data.results.map((r) => ({
             ...r,
             uom: r.uom === null ? null : ctx.toTheirs('uom', r.uom),

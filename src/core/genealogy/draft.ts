@@ -4,6 +4,7 @@
  * links it adds and its outbox rows, then written by one Store.writeRecords (DESIGN.md: a fact,
  * its audit row and its message exist together or not at all).
  */
+import type { AuditOf } from '../../compliance/audit.ts';
 import { diffFields } from '../../compliance/identity-records.ts';
 import type { LotLink } from '../../model/index.ts';
 import type {
@@ -26,14 +27,6 @@ interface Entry {
   changed: boolean;
 }
 
-export type AuditOf = (
-  by: { readonly actor: string },
-  action: string,
-  entityType: string,
-  entityId: string,
-  changes: Record<string, { old: unknown; new: unknown }>,
-  reason: string | null,
-) => AuditEntry;
 
 export class Draft {
   private readonly entries = new Map<string, Entry>();

@@ -16,7 +16,8 @@ import { isMwError, MwError } from '../../errors.ts';
 import type { Hierarchy, LotData, QualityMessage, QualityMessageType } from '../../model/index.ts';
 import type { Store, StoredRecord } from '../../store/types.ts';
 import type { MaterialCatalog } from '../materials.ts';
-import { Draft, type AuditOf } from './draft.ts';
+import type { AuditOf } from '../../compliance/audit.ts';
+import { Draft } from './draft.ts';
 import { orderLotId } from './receipts.ts';
 import {
   createLot,

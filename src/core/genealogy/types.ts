@@ -1,5 +1,5 @@
 /** The records of quality and genealogy (issue #12) and how the API shows them. */
-import type { LinkKind, LotData, LotOrigin, LotStatus } from '../../model/index.ts';
+import type { LotData, LotLink, LotOrigin, LotStatus } from '../../model/index.ts';
 
 export const LOT_ENTITY = 'material-lot';
 export const HOLD_ENTITY = 'quality-hold';
@@ -56,17 +56,8 @@ export interface TraceNode {
   readonly level: number;
 }
 
-export interface TraceEdge {
-  readonly from: string;
-  readonly to: string;
-  readonly quantity: string;
-  readonly uom: string;
-  readonly kind: LinkKind;
-  readonly order: string | null;
-  readonly operation: string | null;
-  readonly equipment: string | null;
-  readonly at: number;
-}
+/** A link of a trace, as the API shows it. */
+export type TraceEdge = Omit<LotLink, 'actor'>;
 
 export interface TraceGraph {
   readonly lot: string;

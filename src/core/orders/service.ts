@@ -12,7 +12,7 @@
  * those that arrive together share one commit (see enqueue); another hub sharing a PostgreSQL
  * store that changes the same order meets MW_ERR_STORE_CONFLICT.
  */
-import { canonicalJson } from '../../compliance/audit.ts';
+import { canonicalJson, type AuditOf } from '../../compliance/audit.ts';
 import { diffFields } from '../../compliance/identity-records.ts';
 import { authorize, type Principal } from '../../compliance/roles.ts';
 import type {
@@ -74,14 +74,7 @@ export interface OrderServiceOptions {
   readonly onEnqueued?: (targets: readonly string[]) => void;
   /** Waits until what the pipeline has accepted is committed (before figures are taken). */
   readonly settle?: () => Promise<void>;
-  readonly audit: (
-    by: { readonly actor: string },
-    action: string,
-    entityType: string,
-    entityId: string,
-    changes: Record<string, { old: unknown; new: unknown }>,
-    reason: string | null,
-  ) => AuditEntry;
+  readonly audit: AuditOf;
   readonly now?: () => number;
 }
 
