@@ -20,6 +20,7 @@ import type { Hierarchy } from './model/index.ts';
 import type { MigrationStatus, Store } from './store/types.ts';
 import type { OrderService } from './core/orders/service.ts';
 import type { Quality } from './core/genealogy/index.ts';
+import type { LineResults } from './core/genealogy/line-results.ts';
 import type { ErpInbound } from './enterprise/inbound.ts';
 import type { OutboxDispatcher } from './enterprise/outbox.ts';
 
@@ -50,6 +51,8 @@ export interface HubView {
   readonly orders: OrderService;
   /** Lots, genealogy, holds and inspections (issue #12). */
   readonly quality: Quality;
+  /** Inspection results from line tags (config quality.lineResults). */
+  readonly lineResults: LineResults;
   /** Everything an ERP sends: parse, import, quarantine. */
   readonly inbound: ErpInbound;
   /** Delivers the outbox to the enterprise targets. */

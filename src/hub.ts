@@ -378,6 +378,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       kpi,
       orders,
       quality,
+      lineResults,
       inbound,
       dispatcher,
       dataDir,

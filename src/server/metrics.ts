@@ -57,6 +57,16 @@ export function buildMetrics(hub: HubView): { contentType: string; scrape(): Pro
   );
   mirroredCounter(
     registry,
+    'millwright_line_results_total',
+    'Readings of quality.lineResults tags: recorded as inspection results, or not (no order running on the unit, or refused by the plan; each logged).',
+    ['outcome'],
+    () => [
+      [{ outcome: 'recorded' }, hub.lineResults.recorded],
+      [{ outcome: 'unattributed' }, hub.lineResults.unattributed],
+    ],
+  );
+  mirroredCounter(
+    registry,
     'millwright_samples_quarantined_total',
     'Samples quarantined per connection.',
     ['connection'],

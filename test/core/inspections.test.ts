@@ -366,6 +366,9 @@ quality:
       );
       const lot = (await call(hub, 'GET', '/api/v1/lots/PO-5', { headers: admin })).body;
       assert.equal(lot.status, 'on-hold', 'the failed reading held the lot');
+      const metrics = (await call(hub, 'GET', '/metrics', { headers: admin })).text;
+      assert.match(metrics, /millwright_line_results_total\{outcome="recorded"\} 2/);
+      assert.match(metrics, /millwright_line_results_total\{outcome="unattributed"\} 1/);
       assert.equal(lot.order, 'PO-5');
     } finally {
       await client.endAsync();
