@@ -27,7 +27,6 @@ interface Entry {
   changed: boolean;
 }
 
-
 export class Draft {
   private readonly entries = new Map<string, Entry>();
   readonly audit: AuditEntry[] = [];
