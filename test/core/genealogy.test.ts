@@ -137,6 +137,17 @@ for (const { name, store, skip } of stores)
         cakes.push(r.body.id);
       }
       assert.equal(new Set(cakes).size, 12, 'every drawn lot number is new');
+      // Listed by material, in pages: a next cursor only while more follow.
+      const seen: string[] = [];
+      let after = '';
+      for (const expected of [5, 5, 2]) {
+        const page = (await get(`/api/v1/lots?material=CAKE&limit=5${after}`)).body;
+        assert.equal(page.lots.length, expected);
+        seen.push(...page.lots.map((l: { id: string }) => l.id));
+        assert.equal(page.next === null, expected < 5);
+        after = `&after=${encodeURIComponent(page.next ?? '')}`;
+      }
+      assert.deepEqual(seen, [...cakes].sort());
     });
 
     it('recalls exactly the finished lots made from the raw lot, and their orders', async () => {

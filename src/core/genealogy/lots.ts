@@ -19,7 +19,13 @@ import {
 } from '../../model/index.ts';
 import type { MaterialCatalog } from '../materials.ts';
 import type { Draft } from './draft.ts';
-import { HOLD_ENTITY, LOT_ENTITY, LOT_SEQUENCE_ENTITY, type HoldData } from './types.ts';
+import {
+  HOLD_ENTITY,
+  LOT_ENTITY,
+  LOT_SEQUENCE_ENTITY,
+  materialRef,
+  type HoldData,
+} from './types.ts';
 
 /** What a lot is made of, as a receipt, production or merge names it. */
 export interface NewLot {
@@ -224,7 +230,7 @@ export async function createLot(
     source: draft.by.actor,
     at: draft.at,
   };
-  await draft.put(LOT_ENTITY, id, data, 'create', `material/${lot.material}`);
+  await draft.put(LOT_ENTITY, id, data, 'create', materialRef(lot.material));
   return id;
 }
 

@@ -12,7 +12,7 @@ import { diffFields } from '../../compliance/identity-records.ts';
 import type { MaterialLotContent } from '../orders/import.ts';
 import { invalid } from '../orders/import.ts';
 import { MwError } from '../../errors.ts';
-import { LOT_ENTITY } from './types.ts';
+import { LOT_ENTITY, materialRef } from './types.ts';
 
 export interface ReceiptWrites {
   readonly writes: RecordWrite[];
@@ -121,7 +121,7 @@ function write(out: ReceiptWrites, id: string, data: LotData, audit: Audit): voi
     entityId: id,
     expectedVersion: 0,
     data: { ...data },
-    ref: `material/${data.material}`,
+    ref: materialRef(data.material),
   });
   out.audit.push(audit(LOT_ENTITY, id, diffFields(null, { ...data })));
 }
@@ -182,7 +182,7 @@ export async function orderOutputLot(
         entityId: receipt.lot,
         expectedVersion: rec?.version ?? 0,
         data: { ...data },
-        ref: `material/${data.material}`,
+        ref: materialRef(data.material),
       },
     ],
     audit: [

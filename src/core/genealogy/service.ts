@@ -32,7 +32,14 @@ import {
 } from './lots.ts';
 
 export type { InputLot, Movement, NewLot } from './lots.ts';
-import { HOLD_ENTITY, LOT_ENTITY, type HoldData, type HoldView, type LotView } from './types.ts';
+import {
+  HOLD_ENTITY,
+  LOT_ENTITY,
+  materialRef,
+  type HoldData,
+  type HoldView,
+  type LotView,
+} from './types.ts';
 
 const MAX_TRIES = 5;
 
@@ -337,7 +344,13 @@ export class GenealogyService {
     // Filters read on in pages until one lot more than a page is found (then there is a
     // next page) or the lots end.
     for (;;) {
-      const page = await this.store.listRecords({ entityType: LOT_ENTITY, afterId, limit: 500 });
+      const ref = q.material === undefined ? undefined : materialRef(q.material);
+      const page = await this.store.listRecords({
+        entityType: LOT_ENTITY,
+        ref,
+        afterId,
+        limit: 500,
+      });
       for (const rec of page) {
         const d = rec.data as unknown as LotData;
         if (q.material !== undefined && d.material !== q.material) continue;

@@ -5,6 +5,9 @@ export const LOT_ENTITY = 'material-lot';
 export const HOLD_ENTITY = 'quality-hold';
 export const INSPECTION_ENTITY = 'inspection';
 export const NONCONFORMANCE_ENTITY = 'nonconformance';
+/** The `ref` of a lot's record: its material, so a material's lots are one indexed read. */
+export const materialRef = (material: string): string => `material/${material}`;
+
 /** The running numbers of lot numbering, one record per prefix. */
 export const LOT_SEQUENCE_ENTITY = 'lot-sequence';
 
