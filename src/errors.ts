@@ -350,7 +350,7 @@ export const errorDefinitions = {
   MW_ERR_LOT_CYCLE: {
     status: 422,
     message:
-      'linking lot {from} into lot {to} would close a cycle in the genealogy ({to} is made from {from} already)',
+      'linking lot {from} into lot {to} would close a cycle in the genealogy ({from} is made from {to} already)',
     fix: 'Nothing was changed. Material cannot flow back into a lot it was made of; for rework, produce a new lot from the reworked one.',
   },
   MW_ERR_HOLD_NOT_FOUND: {

@@ -15,8 +15,8 @@ import type { LotTrace, LotTraceQuery, StoredRecord } from './types.ts';
 
 /**
  * A `lot_links` row as both backends return it for a trace: an array in LINK_SELECT order, not
- * an object (a trace reads thousands; measured in bench/genealogy, objects from better-sqlite3
- * cost 60 % more than arrays).
+ * an object (a trace reads thousands of rows; in bench/genealogy's traces, better-sqlite3 took
+ * 40–75 % longer to return them as objects).
  */
 export type LinkRow = [
   id: number,

@@ -286,6 +286,11 @@ export interface Store {
    * Create, update or delete records and append their audit rows, all in one transaction
    * (DESIGN.md: a change and its audit row exist together or not at all). Resolves with the
    * records as stored (null for a deleted one), in the order of `writes`.
+   *
+   * `links` (genealogy, model/lot.ts) are appended in the same transaction, and refused with
+   * MW_ERR_LOT_CYCLE (nothing written) when one would close a cycle: its `from` lot reachable
+   * from its `to` lot along the stored links and those of the write. On PostgreSQL writes with
+   * links take one advisory lock, so two hubs cannot each add half of a cycle.
    */
   writeRecords(
     writes: readonly RecordWrite[],
@@ -293,13 +298,6 @@ export interface Store {
     outbox?: readonly OutboxInsert[],
     links?: readonly LotLink[],
   ): Promise<(StoredRecord | null)[]>;
-  /**
-   * `links` (genealogy, model/lot.ts) are appended in the same transaction as the records, and
-   * refused with MW_ERR_LOT_CYCLE (nothing written) when one would close a cycle: its `from`
-   * lot reachable from its `to` lot along the stored links and those of the write. On
-   * PostgreSQL writes with links take one advisory lock, so two hubs cannot each add half of
-   * a cycle.
-   */
   /**
    * The genealogy around `lots`: links followed level by level in `direction` (backward:
    * towards what they were made from), each lot visited once, up to `maxDepth` levels and

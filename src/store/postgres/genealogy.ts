@@ -25,18 +25,7 @@ import { LOCK_CLASS } from './migrations.ts';
 const NEAR = { forward: 'from_lot', backward: 'to_lot' } as const;
 
 /** The SQL types of LINK_COLUMNS, for the unnest() insert. */
-const LINK_TYPES = [
-  'text',
-  'text',
-  'text',
-  'text',
-  'text',
-  'text',
-  'text',
-  'text',
-  'bigint',
-  'text',
-];
+const LINK_TYPES = LINK_COLUMNS.map((c) => (c === 'at' ? 'bigint' : 'text'));
 
 type Query = { readonly name: string; readonly text: string };
 
