@@ -34,6 +34,7 @@ export async function receivedLots(
   audit: Audit,
 ): Promise<ReceiptWrites> {
   const out: ReceiptWrites = { writes: [], audit: [], links: [] };
+  if (lots.length === 0) return out; // an order import: no read
   const ids = lots.flatMap((l) => [l.id, ...l.sublots.map((s) => s.id)]);
   const stored = new Map(
     (await store.getRecords(LOT_ENTITY, ids)).flatMap((r) =>
