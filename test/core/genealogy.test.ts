@@ -289,6 +289,24 @@ for (const { name, store, skip } of stores)
       assert.ok(recall.orders.includes('PO-77'));
     });
 
+    it('refuses to complete an order whose lot number another lot has, changing nothing', async () => {
+      const order = await post('/api/v1/orders', {
+        externalId: 'PO-78',
+        material: 'DOUGH',
+        quantity: '10',
+        uom: 'KGM',
+        operations: [{ id: '0010', equipment: 'acme/plant1/kitchen/line1' }],
+        lot: 'FLOUR-2',
+      });
+      assert.equal(order.status, 201, order.text);
+      for (const action of ['dispatch', 'start'])
+        assert.equal((await post(`/api/v1/orders/PO-78/${action}`, {})).status, 200);
+      const done = await post('/api/v1/orders/PO-78/complete', {});
+      assert.equal(done.body.error?.code, 'MW_ERR_LOT_EXISTS', done.text);
+      assert.equal((await get('/api/v1/orders/PO-78')).body.status, 'running');
+      assert.equal((await lot('FLOUR-2')).material, 'FLOUR');
+    });
+
     it('a propagated hold blocks consuming an intermediate, until a signed release', async () => {
       const held = await post(
         '/api/v1/lots/FLOUR-1/holds',
