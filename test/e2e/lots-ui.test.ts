@@ -40,6 +40,14 @@ materials:
   - { id: RESIN, name: PET resin, uom: KGM }
   - { id: PREFORM, uom: H87 }
   - { id: BOTTLE, uom: H87, finished: true }
+quality:
+  plans:
+    - id: bottle-check
+      material: BOTTLE
+      holdOnFailure: false
+      characteristics:
+        - { id: wall, kind: numeric, uom: MMT, lsl: 0.3, usl: 0.5 }
+        - { id: leak, kind: attribute }
 `;
 
 /**
@@ -451,6 +459,56 @@ describe('the Lots page in Chromium', { skip }, () => {
       assert.match(
         await page.locator('#hold-rows tr').first().innerText(),
         /propagated from P-200\s+suspect contamination of the preforms/,
+      );
+      assert.deepEqual(faults, []);
+    } finally {
+      await page.context().close();
+    }
+  });
+
+  it('lists a lot’s inspections with each result beside its limits', async () => {
+    await rest(
+      'POST',
+      '/api/v1/inspections',
+      {
+        lot: 'U-900',
+        plan: 'bottle-check',
+        results: [{ characteristic: 'leak', value: 'pass' }],
+      },
+      422,
+    );
+    const holdsBefore = (await rest('GET', '/api/v1/lots/F-300', undefined, 200)).holds.length;
+    const made = await rest(
+      'POST',
+      '/api/v1/inspections',
+      {
+        lot: 'F-300',
+        plan: 'bottle-check',
+        results: [
+          { characteristic: 'wall', value: '0.62' },
+          { characteristic: 'leak', value: 'pass' },
+        ],
+      },
+      201,
+    );
+    const page = await newPage();
+    const faults = faultsOf(page);
+    try {
+      await page.goto(`${hub.url}/#lots/F-300`);
+      await logIn(page, 'quinn', qualityPassword);
+      const row = page.locator(`#inspection-rows tr[data-inspection="${made.id}"]`);
+      await row.waitFor();
+      assert.match(await row.innerText(), /bottle-check\s+rejected/);
+      assert.equal(
+        await row.locator('li[data-pass="false"]').innerText(),
+        'wall 0.62 MMT (0.3 … 0.5 MMT) — fail',
+      );
+      assert.equal(await row.locator('li[data-pass="true"]').innerText(), 'leak pass');
+      assert.match(await page.locator('#inspections-note').innerText(), /1 inspection, 1 rejected/);
+      assert.equal(
+        (await rest('GET', '/api/v1/lots/F-300', undefined, 200)).holds.length,
+        holdsBefore,
+        'this plan holds no lot',
       );
       assert.deepEqual(faults, []);
     } finally {

@@ -1,7 +1,8 @@
 /**
  * One lot's page of the Lots page (`#lots/<lot number, encoded>`, issue #12, docs/quality.md;
  * shown by lots.js): the lot (GET /api/v1/lots/{id}) with its fields and properties; its quality
- * holds and the forms that place and release them (lot-holds.js); its genealogy both ways
+ * holds and the forms that place and release them (lot-holds.js); its inspections with their
+ * results against the limits (lot-inspections.js); its genealogy both ways
  * (GET …/trace, as a graph) drawn with Cytoscape.js (web/lib/trace-graph.js) and listed in two
  * tables (the lots and the links between them) for those who do not see the drawing; the recall
  * (GET …/recall): the finished lots made from it and the orders that made them. Without the
@@ -16,6 +17,7 @@ import { fill, forget, h, setText, syncRows } from '../lib/dom.js';
 import { at, localZone } from '../lib/format.js';
 import { traceGraph } from '../lib/trace-graph.js';
 import { lotHolds } from './lot-holds.js';
+import { lotInspections } from './lot-inspections.js';
 import { lotHash, lotLink, minute, plural, STATUSES, statusBadge } from './lot-parts.js';
 
 const DEFAULTS = {
@@ -38,6 +40,7 @@ export function lotPage(app) {
   /** The lot shown, null for none. */
   let shown = null;
 
+  const inspections = lotInspections();
   const lotTitle = h('h2', { id: 'lot-title' });
   const lotBadge = h('span', { id: 'lot-badge' });
   const lotError = h('p', { id: 'lot-error', class: 'err', role: 'alert' });
@@ -123,6 +126,8 @@ export function lotPage(app) {
     lotProperties,
     h('h3', {}, 'Quality holds'),
     holds.parts,
+    h('h3', {}, 'Inspections'),
+    inspections.parts,
     h(
       'h3',
       {},
@@ -314,6 +319,7 @@ export function lotPage(app) {
   /** Forget what the lot shown showed (another lot, or a new session, comes next). */
   function clearLot() {
     holds.clear();
+    inspections.clear();
     nodeRows.replaceChildren();
     edgeRows.replaceChildren();
     for (const el of [lotFacts, lotProperties, lotBadge, recallLots, recallOrders]) {
@@ -327,12 +333,13 @@ export function lotPage(app) {
 
   async function refreshLot(lotId) {
     const path = lotPath(lotId);
-    const [one, trace, recall] = await Promise.all([
+    const [one, trace, recall, inspected] = await Promise.all([
       get(path).then(inSession),
       get(
         `${path}/trace${query({ direction: 'both', depth: DEFAULTS.traceDepth, shape: 'graph' })}`,
       ).then(inSession),
       get(`${path}/recall`).then(inSession),
+      get(`${path}/inspections`).then(inSession),
     ]);
     if (lotId !== shown) return;
     lotSection.hidden = false;
@@ -346,13 +353,15 @@ export function lotPage(app) {
       setText(lotError, refused.missing ? 'Lots are not available on this hub.' : refused.message);
       return;
     }
-    const [lot, traced, recalled] = await Promise.all([
+    const [lot, traced, recalled, inspectionList] = await Promise.all([
       one.json(),
       trace.ok ? trace.json() : refusal(trace),
       recall.ok ? recall.json() : refusal(recall),
+      inspected.ok ? inspected.json() : { inspections: [] },
     ]);
     if (lotId !== shown) return;
     renderLot(lot);
+    inspections.render(inspectionList.inspections);
     if (trace.ok) await renderTrace(traced, lotId);
     else {
       traceFigure.hidden = true;
