@@ -128,6 +128,10 @@ export const importQuery = z.strictObject({
     .describe('Mapping system of the sender’s codes (LIMS, ERP): material, equipment, uom.'),
 });
 
+export const closeBody = z.strictObject({
+  reason: requiredReason.describe('The disposition decided (rework, scrap, use as is …) and why.'),
+});
+
 export const nonconformanceQuery = z.strictObject({
   status: z.enum(['open', 'closed']).optional(),
 });
@@ -369,6 +373,16 @@ function lotRoutes(app: FastifyInstance, hub: HubView): void {
         })),
       );
       return reply.status(201).send({ inspections: made.length, items: made });
+    },
+  );
+
+  app.post(
+    '/api/v1/nonconformances/:id/close',
+    { config: { access: 'quality.release' } },
+    async (request) => {
+      const { id } = parseInput(idParams, request.params, 'params');
+      const body = parseInput(closeBody, request.body, 'body');
+      return inspections.close(principalOf(request), id, body.reason);
     },
   );
 

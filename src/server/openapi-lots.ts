@@ -1,6 +1,7 @@
 /** OpenAPI paths of lots, genealogy, holds and inspections (issue #12; docs/quality.md). */
 import { body, json, ok, queryParameters, type Json } from './openapi-helpers.ts';
 import {
+  closeBody,
   consumeBody,
   holdBody,
   importQuery,
@@ -159,6 +160,18 @@ export const lotPaths: Json = {
       parameters: queryParameters(importQuery),
       requestBody: { required: true, content: { 'text/csv': { schema: { type: 'string' } } } },
       responses: { '201': { description: '{ inspections, items }.' } },
+    },
+  },
+  '/api/v1/nonconformances/{id}/close': {
+    post: {
+      summary: 'Close an open nonconformance with the disposition decided',
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      requestBody: body(closeBody),
+      responses: {
+        ...ok('The nonconformance, closed.'),
+        '404': json(errorResponse, 'No such nonconformance.'),
+        '422': json(errorResponse, 'Closed already.'),
+      },
     },
   },
   '/api/v1/nonconformances': {

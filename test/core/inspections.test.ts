@@ -123,6 +123,35 @@ describe('inspections, LIMS import and goods receipts', () => {
       ncs.nonconformances.map((n: { lot: string; failed: string[] }) => [n.lot, n.failed]),
       [['D-2', ['moisture', 'smell']]],
     );
+    const ncId = ncs.nonconformances[0].id;
+    const close = (body: unknown, headers = quality) =>
+      call(hub, 'POST', `/api/v1/nonconformances/${ncId}/close`, { headers, body });
+    assert.equal(
+      (await close({})).body.error?.code,
+      'MW_ERR_API_VALIDATION',
+      'a reason is required',
+    );
+    const closed = await close({ reason: 'reworked: remixed with fresh flour' });
+    assert.equal(closed.status, 200, closed.text);
+    assert.equal(closed.body.status, 'closed');
+    assert.equal(closed.body.closedBy, 'user:quinn');
+    assert.equal((await close({ reason: 'again' })).body.error?.code, 'MW_ERR_INSPECTION_INVALID');
+    const open = (
+      await call(hub, 'GET', '/api/v1/nonconformances?status=open', { headers: quality })
+    ).body;
+    assert.equal(open.nonconformances.length, 0);
+    const trail = await hub.store.listAudit({
+      entityType: 'nonconformance',
+      entityId: ncId,
+      limit: 5,
+    });
+    assert.deepEqual(
+      trail.map((a) => [a.action, a.reason]),
+      [
+        ['create', null],
+        ['close', 'reworked: remixed with fresh flour'],
+      ],
+    );
     const outbox = await hub.store.listOutbox({ orderingKey: 'lot:D-2', limit: 10 });
     assert.deepEqual(outbox.map((o) => o.type).reverse(), ['lot.held', 'inspection.recorded']);
     assert.deepEqual(outbox.map((o) => (o.payload as { seq: number }).seq).reverse(), [1, 2]);

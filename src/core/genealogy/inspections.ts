@@ -65,6 +65,10 @@ export interface NonconformanceData {
   readonly status: 'open' | 'closed';
   readonly by: string;
   readonly at: number;
+  /** Who closed it, when and why (the disposition decided: rework, scrap, use as is …). */
+  readonly closedBy?: string;
+  readonly closedAt?: number;
+  readonly closeReason?: string;
 }
 
 const SIGNED_DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
@@ -108,6 +112,27 @@ export class InspectionService {
     return recs
       .map((r) => ({ ...(r.data as unknown as InspectionData), id: r.entityId }))
       .sort((a, b) => a.at - b.at);
+  }
+
+  /** Close an open nonconformance with the disposition decided (quality.release), audited. */
+  close(by: Principal, id: string, reason: string): Promise<NonconformanceData & { id: string }> {
+    authorize(by, 'quality.release');
+    return this.lots.change(by, reason, async (draft) => {
+      const nc = await draft.get<NonconformanceData>(NONCONFORMANCE_ENTITY, id);
+      if (nc === undefined)
+        throw new MwError('MW_ERR_RECORD_NOT_FOUND', { entity: 'nonconformance', id });
+      if (nc.status !== 'open')
+        throw invalid('id', `nonconformance ${id} was closed already (${nc.closeReason ?? ''})`);
+      const closed: NonconformanceData = {
+        ...nc,
+        status: 'closed',
+        closedBy: by.actor,
+        closedAt: draft.at,
+        closeReason: reason,
+      };
+      await draft.put(NONCONFORMANCE_ENTITY, id, closed, 'close');
+      return () => ({ ...closed, id });
+    });
   }
 
   async nonconformances(
