@@ -1186,6 +1186,10 @@ const rangeArb = fc.record({
 
 test('property: figures over any range equal a direct sum of the clipped intervals, and split ranges add up', async (t) => {
   let runs = 0;
+  // Printed first, so that a run that never ends (the file's timeout) still names its seed.
+  const seed = Number(process.env.MW_KPI_PROPERTY_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  t.diagnostic(`seed ${seed} (MW_KPI_PROPERTY_SEED=${seed} runs it again)`);
+  console.log(`# kpi range property: seed ${seed}`);
   await fc.assert(
     fc.asyncProperty(
       fc.array(stepArb, { minLength: 1, maxLength: 25 }),
@@ -1282,7 +1286,7 @@ test('property: figures over any range equal a direct sum of the clipped interva
         await w.close(); // (a failing run's store is closed after the test)
       },
     ),
-    { numRuns: 60, includeErrorInReport: true },
+    { numRuns: 60, includeErrorInReport: true, seed },
   );
   assert.equal(runs, 60);
 });
